@@ -1,0 +1,127 @@
+"""The human proxy: stands in for the user's accept / regenerate / edit decisions (paper App. A.4).
+
+Like AutoGen's ``UserProxyAgent``, the one seam is an ``input_func``: console, scripted and auto reviews
+are input functions, and so will be a web button or a judge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+
+from autogen_agentchat.agents import BaseChatAgent
+from autogen_agentchat.base import Response
+from autogen_agentchat.messages import BaseChatMessage, StructuredMessage
+from autogen_core import CancellationToken
+
+from mora_agents.errors import ReviewError
+from mora_agents.messages import ReviewDecision, ReviewRequest
+from mora_agents.resources import role_prompt
+
+InputFunc = Callable[[str], str] | Callable[[str], Awaitable[str]]
+
+MAX_ASKS = 3
+"""How often an unusable answer is asked again before the review fails."""
+
+
+def auto_accept(prompt: str) -> str:
+    """Review mode ``auto``: accept everything."""
+    return "accept"
+
+
+class ScriptedDecisions:
+    """Review mode ``scripted``: answers from a list, in order, across all reviewed stages.
+
+    Raises :class:`ReviewError` when the list runs out, naming the stage that asked.
+    """
+
+    def __init__(self, decisions: Iterable[str]) -> None:
+        self.decisions = list(decisions)
+        self.used = 0
+
+    def __call__(self, prompt: str) -> str:
+        if self.used >= len(self.decisions):
+            stage = prompt.splitlines()[0] if prompt else "a review"
+            raise ReviewError(
+                f"the scripted review ran out of decisions after {self.used} at {stage}: "
+                "give one --decision per review, or use --review auto"
+            )
+        answer = self.decisions[self.used]
+        self.used += 1
+        return answer
+
+
+def console_input(prompt: str) -> str:
+    """Review mode ``console``: ask on the terminal."""
+    from rich.console import Console
+
+    return Console().input(f"[bold]{prompt}[/bold]\n> ")
+
+
+class HumanProxyAgent(BaseChatAgent):
+    """Answers a ``StructuredMessage[ReviewRequest]`` with a ``StructuredMessage[ReviewDecision]``.
+
+    Args:
+        name: agent name (an identifier).
+        input_func: gets the question, returns ``accept``, ``regenerate`` or ``edit <instruction>``;
+            sync or async.
+        mode: recorded in every decision's ``by`` (``auto``, ``console``, ``scripted``, ...).
+        interactive: ask again after an unusable answer (a person can correct a typo; a script cannot).
+    """
+
+    def __init__(self, name: str, input_func: InputFunc, mode: str = "console", interactive: bool = False) -> None:
+        super().__init__(name=name, description=role_prompt("human_proxy"))
+        self.input_func = input_func
+        self.mode = mode
+        self.interactive = interactive
+
+    @property
+    def produced_message_types(self) -> Sequence[type[BaseChatMessage]]:
+        return (StructuredMessage[ReviewDecision],)
+
+    async def on_messages(self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken) -> Response:
+        request = getattr(messages[-1], "content", None) if messages else None
+        if not isinstance(request, ReviewRequest):
+            raise TypeError(f"{self.name} expects StructuredMessage[ReviewRequest]")
+        decision = await self._decide(request)
+        message = StructuredMessage[ReviewDecision](
+            content=decision, source=self.name, metadata={"stage": request.stage}
+        )
+        return Response(chat_message=message)
+
+    async def on_reset(self, cancellation_token: CancellationToken) -> None:
+        """The proxy keeps no state between reviews."""
+
+    async def _decide(self, request: ReviewRequest) -> ReviewDecision:
+        question = review_question(request)
+        for _ in range(MAX_ASKS if self.interactive else 1):
+            answer = await self._ask(question)
+            try:
+                decision = ReviewDecision.parse(answer, by=self.mode)
+                if decision.action == "edit" and not request.can_edit:
+                    raise ValueError(f"stage '{request.stage}' has no agent for edits: answer accept or regenerate")
+                return decision
+            except ValueError as error:
+                problem = str(error).splitlines()[0]
+                question = f"{problem}\n{review_question(request)}"
+        raise ReviewError(
+            f"no usable review decision for stage '{request.stage}' (iteration {request.iteration}): {problem}"
+        )
+
+    async def _ask(self, question: str) -> str:
+        if inspect.iscoroutinefunction(self.input_func):
+            return await self.input_func(question)
+        # A console prompt blocks: keep it off the event loop.
+        return await asyncio.to_thread(self.input_func, question)
+
+
+def review_question(request: ReviewRequest) -> str:
+    """The text shown to whoever reviews."""
+    artifact = request.artifact
+    what = getattr(artifact, "path", None) or getattr(artifact, "prompt", "")
+    options = "accept | regenerate" + (" | edit <instruction>" if request.can_edit else "")
+    return (
+        f"stage '{request.stage}' iteration {request.iteration}/{request.max_iterations}: {what}\n"
+        f"Your decision ({options})?"
+    )

@@ -1,0 +1,159 @@
+"""Frames to and from files: PNG stills and streamed MP4 video.
+
+Video frames are written one at a time as they are produced, so a long video never sits in memory whole.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from mora_agents.errors import MoraError
+
+
+def to_uint8_frame(frame: Image.Image | np.ndarray) -> np.ndarray:
+    """Return ``frame`` as an ``(H, W, 3)`` uint8 array (floats are taken to be in [0, 1])."""
+    if isinstance(frame, Image.Image):
+        return np.asarray(frame.convert("RGB"))
+    array = np.asarray(frame)
+    if array.dtype != np.uint8:
+        array = (np.clip(array, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(f"a frame must have shape (H, W, 3), got {array.shape}")
+    return array
+
+
+class VideoFileWriter:
+    """Stream frames into an MP4 (H.264, yuv420p) that appears at ``path`` only once it is complete.
+
+    Frames go to a temporary sibling file; :meth:`close` flushes, fsyncs and renames it into place, so a
+    reader never sees a half-written video. Use as a context manager; on an exception the partial file is
+    removed.
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: float, quality: int = 8) -> None:
+        import imageio.v2 as imageio
+
+        self.path = Path(path)
+        self.fps = fps
+        self.num_frames = 0
+        self.size: tuple[int, int] | None = None
+        self._tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
+        # macro_block_size=1: sizes are validated by the caller (even numbers), never silently resized.
+        self._writer = imageio.get_writer(
+            self._tmp,
+            format="FFMPEG",
+            mode="I",
+            fps=fps,
+            codec="libx264",
+            quality=quality,
+            pixelformat="yuv420p",
+            macro_block_size=1,
+            ffmpeg_log_level="error",
+        )
+
+    def append(self, frame: Image.Image | np.ndarray) -> None:
+        """Encode one frame; every frame must have the size of the first."""
+        array = to_uint8_frame(frame)
+        size = (array.shape[1], array.shape[0])
+        if self.size is None:
+            if size[0] % 2 or size[1] % 2:
+                raise ValueError(f"H.264 needs even frame sizes, got {size[0]}x{size[1]}")
+            self.size = size
+        elif size != self.size:
+            raise ValueError(f"frame {self.num_frames} is {size[0]}x{size[1]}, expected {self.size[0]}x{self.size[1]}")
+        self._writer.append_data(array)
+        self.num_frames += 1
+
+    def close(self) -> None:
+        """Finish the file and move it into place atomically."""
+        self._writer.close()
+        if self.num_frames == 0:
+            self._tmp.unlink(missing_ok=True)
+            raise ValueError(f"no frames were written to {self.path}")
+        _fsync_file(self._tmp)
+        os.replace(self._tmp, self.path)
+        _fsync_dir(self.path.parent)
+
+    def abort(self) -> None:
+        """Drop the partial file."""
+        try:
+            self._writer.close()
+        finally:
+            self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> VideoFileWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def save_png(image: Image.Image, path: str | os.PathLike) -> None:
+    """Write ``image`` as PNG atomically (temporary file, fsync, rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.partial")
+    with open(tmp, "wb") as handle:
+        image.convert("RGB").save(handle, format="PNG")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def load_image(path: str | os.PathLike) -> Image.Image:
+    """Open an image file as RGB, or raise a :class:`MoraError` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise MoraError(f"image file not found: {path}")
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except (OSError, ValueError) as error:
+        raise MoraError(f"{path} is not a readable image ({error})") from None
+
+
+def video_info(path: str | os.PathLike) -> dict:
+    """Return ``fps``, ``size`` (w, h) and ``num_frames`` of a video, counted by decoding it.
+
+    Raises:
+        MoraError: the file is missing or not a decodable video.
+    """
+    import imageio.v2 as imageio
+
+    path = Path(path)
+    if not path.is_file():
+        raise MoraError(f"video file not found: {path}")
+    try:
+        reader = imageio.get_reader(path, format="FFMPEG")
+        try:
+            meta = reader.get_meta_data()
+            count = sum(1 for _ in reader)
+        finally:
+            reader.close()
+    except (OSError, RuntimeError, ValueError, StopIteration) as error:
+        raise MoraError(f"{path} is not a readable video ({error})") from None
+    return {"fps": float(meta.get("fps", 0.0)), "size": tuple(meta.get("size", (0, 0))), "num_frames": count}
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    # Makes the rename itself durable; not every platform allows opening a directory.
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

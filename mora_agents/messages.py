@@ -1,0 +1,169 @@
+"""The structured messages agents exchange: one module, one place.
+
+Each model travels inside an AutoGen ``StructuredMessage[T]``. Artifacts travel by reference: a
+workspace-relative path, its sha256, the model and parameters that made it, and the seed; never pixels.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+ReviewAction = Literal["accept", "regenerate", "edit"]
+
+
+class VideoRequest(BaseModel):
+    """What the user asked for: which SOP to run and with which inputs."""
+
+    task: str = "text_to_video"
+    """The SOP's name, e.g. ``text_to_video``."""
+    inputs: dict[str, str | float | int] = Field(default_factory=dict)
+    """The SOP's inputs by name, e.g. ``{"prompt": "a corgi on a beach", "duration": 4}``."""
+    seed: int = Field(default=0, ge=0)
+    """Base seed of the run; every stage derives its own seed from it."""
+
+
+class PromptEnhancementRequest(BaseModel):
+    """Ask A1 to enhance a prompt, or (with ``instruction``) to revise one."""
+
+    prompt: str = Field(min_length=1)
+    """The prompt to enhance or revise."""
+    instruction: str | None = None
+    """An edit instruction from the reviewer; when set, A1 revises ``prompt`` accordingly."""
+
+
+class EnhancedPrompt(BaseModel):
+    """A1's answer: a prompt ready for the image and video models."""
+
+    original: str
+    """The prompt A1 was given."""
+    prompt: str = Field(min_length=1)
+    """The enhanced (or revised) prompt."""
+    source: Literal["llm", "fallback"]
+    """``llm`` when the model's answer passed validation, ``fallback`` when the original was kept."""
+    model: str
+    """The LLM that produced it."""
+    warning: str | None = None
+    """Why the fallback was taken, when it was."""
+    seconds: float = 0.0
+    """Wall time of the LLM call."""
+
+
+class TextToImageRequest(BaseModel):
+    """Ask A2 for a first frame."""
+
+    prompt: str = Field(min_length=1)
+    seed: int = Field(ge=0)
+
+
+class ImageToVideoRequest(BaseModel):
+    """Ask A4 to animate an image into a video of ``duration`` seconds."""
+
+    image: ImageArtifact
+    duration: float = Field(gt=0, le=600)
+    seed: int = Field(ge=0)
+
+
+class ArtifactRef(BaseModel):
+    """A file in the run's workspace and everything needed to make it again."""
+
+    path: str
+    """Workspace-relative POSIX path."""
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    model_id: str
+    """The model (Hugging Face id, local path, or tiny-profile folder) that produced it."""
+    parameters: dict[str, object] = Field(default_factory=dict)
+    """Generation parameters as passed to the pipeline (steps, guidance, size, ...)."""
+    seed: int
+    seconds: float
+    """Wall time spent producing it."""
+
+
+class ImageArtifact(ArtifactRef):
+    """A still image, e.g. a first frame."""
+
+    export_name: ClassVar[str] = "image"
+    """SOP bindings reach the whole artifact as ``$step.image``."""
+
+    kind: Literal["image"] = "image"
+    width: int
+    height: int
+
+
+class VideoArtifact(ArtifactRef):
+    """An MP4 video."""
+
+    export_name: ClassVar[str] = "video"
+    """SOP bindings reach the whole artifact as ``$step.video``."""
+
+    kind: Literal["video"] = "video"
+    width: int
+    height: int
+    fps: float
+    num_frames: int
+    segments: int = 1
+    """How many chained generator calls made it (each started from the previous one's last frame)."""
+
+    @property
+    def duration(self) -> float:
+        return self.num_frames / self.fps
+
+
+Artifact = ImageArtifact | VideoArtifact
+
+
+class ReviewRequest(BaseModel):
+    """Ask the human proxy to judge one stage's result."""
+
+    stage: str
+    """The SOP step under review."""
+    iteration: int = Field(ge=1)
+    max_iterations: int = Field(ge=1)
+    artifact: ImageArtifact | VideoArtifact | EnhancedPrompt
+    can_edit: bool = False
+    """Whether an ``edit`` decision has an agent to carry it out at this stage."""
+
+
+class ReviewDecision(BaseModel):
+    """The human proxy's verdict: accept, regenerate, or edit with an instruction."""
+
+    action: ReviewAction
+    instruction: str | None = None
+    """Required for ``edit``: what to change."""
+    by: str = "human"
+    """Which review source decided (auto, console, scripted, ...)."""
+
+    @model_validator(mode="after")
+    def _instruction_matches_action(self) -> ReviewDecision:
+        if self.action == "edit" and not (self.instruction and self.instruction.strip()):
+            raise ValueError("an 'edit' decision needs an instruction, e.g. 'edit warmer light'")
+        if self.action != "edit" and self.instruction:
+            raise ValueError(f"a '{self.action}' decision takes no instruction")
+        return self
+
+    @classmethod
+    def parse(cls, text: str, by: str = "human") -> ReviewDecision:
+        """Read ``accept`` / ``regenerate`` / ``edit <instruction>`` (also ``a``, ``r``, ``e ...``).
+
+        Raises:
+            ValueError: the text is none of those.
+        """
+        words = text.strip().split(maxsplit=1)
+        if not words:
+            raise ValueError("empty answer: type accept, regenerate, or edit <instruction>")
+        head = words[0].lower()
+        rest = words[1].strip().strip("\"'") if len(words) > 1 else None
+        aliases = {"a": "accept", "y": "accept", "yes": "accept", "r": "regenerate", "e": "edit"}
+        action = aliases.get(head, head)
+        if action not in ("accept", "regenerate", "edit"):
+            raise ValueError(f"'{text.strip()}' is not a decision: type accept, regenerate, or edit <instruction>")
+        if action != "edit" and rest:
+            raise ValueError(f"'{action}' takes no instruction, got '{rest}'")
+        return cls(action=action, instruction=rest if action == "edit" else None, by=by)
+
+    def __str__(self) -> str:
+        return f"edit {self.instruction}" if self.action == "edit" else self.action
+
+
+ImageToVideoRequest.model_rebuild()

@@ -1,0 +1,139 @@
+"""The studio: assembles agents for a profile, an LLM and a review mode, and runs one task.
+
+This is the composition root the front ends share (the CLI now, chat and replayed sessions later):
+it builds tools lazily, wires them into agents, and hands everything to the SOP runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autogen_core import CancellationToken
+
+from mora_agents import __version__
+from mora_agents.agents import (
+    HumanProxyAgent,
+    ImageToVideoAgent,
+    PromptEnhancerAgent,
+    ScriptedDecisions,
+    TextToImageAgent,
+    auto_accept,
+    console_input,
+)
+from mora_agents.errors import MoraError
+from mora_agents.messages import VideoRequest
+from mora_agents.sop import SopRunner, SopSpec
+from mora_agents.sop._runner import EventSink
+from mora_agents.workspace import RunManifest, Workspace, new_run_id, now_iso
+from tools.progress import NullProgress, ProgressSink
+
+REVIEW_MODES = ("auto", "console", "scripted")
+
+
+@dataclass
+class StudioConfig:
+    """How a run is made: which models, which LLM, who reviews."""
+
+    profile: str = "tiny"
+    llm: str | None = None
+    """``embedded`` or ``openai``; ``None`` reads ``MORA_LLM_BACKEND`` / ``MORA_LLM_BASE_URL``."""
+    review: str = "auto"
+    decisions: list[str] = field(default_factory=list)
+    """Scripted review answers, in order (``accept``, ``regenerate``, ``edit <instruction>``)."""
+    device: str | None = None
+
+
+def make_reviewer(config: StudioConfig) -> HumanProxyAgent:
+    """The human proxy for ``config.review``."""
+    if config.review == "auto":
+        return HumanProxyAgent("human_proxy", auto_accept, mode="auto")
+    if config.review == "console":
+        return HumanProxyAgent("human_proxy", console_input, mode="console", interactive=True)
+    if config.review == "scripted":
+        if not config.decisions:
+            raise MoraError("--review scripted needs decisions: pass --decision once per review, in order")
+        return HumanProxyAgent("human_proxy", ScriptedDecisions(config.decisions), mode="scripted")
+    raise MoraError(f"unknown review mode '{config.review}': choose one of {', '.join(REVIEW_MODES)}")
+
+
+def make_agents(spec: SopSpec, profile, config: StudioConfig, workspace: Workspace, progress: ProgressSink, seed: int):
+    """One agent per role the SOP uses; generative models load on first use."""
+    from tools.image_to_video import ImageToVideoTool
+    from tools.loading import LazyTool
+    from tools.text_to_image import TextToImageTool
+
+    roles = {step.role for step in spec.steps} | {s.review.on_edit for s in spec.steps if s.review and s.review.on_edit}
+    agents = {}
+    if "prompt_enhancer" in roles or "A1" in roles:
+        from mora_agents.llm import create_llm
+
+        llm = create_llm(config.llm, seed=seed)
+        agents["prompt_enhancer"] = PromptEnhancerAgent(
+            "a1_prompt_enhancer",
+            llm.client,
+            model_name=llm.name,
+            create_args=llm.create_args,
+            progress=progress,
+        )
+    if "text_to_image" in roles or "A2" in roles:
+        tool = LazyTool(lambda: TextToImageTool.from_profile(profile, config.device), profile.text_to_image)
+        agents["text_to_image"] = TextToImageAgent("a2_text_to_image", tool, workspace, progress)
+    if "image_to_video" in roles or "A4" in roles:
+        tool = LazyTool(lambda: ImageToVideoTool.from_profile(profile, config.device), profile.image_to_video)
+        agents["image_to_video"] = ImageToVideoAgent("a4_image_to_video", tool, workspace, progress)
+    return agents
+
+
+def run_task(
+    spec: SopSpec,
+    request: VideoRequest,
+    out_dir: str | Path,
+    config: StudioConfig,
+    progress: ProgressSink | None = None,
+    events: EventSink | None = None,
+    cancellation_token: CancellationToken | None = None,
+) -> tuple[Workspace, RunManifest]:
+    """Validate everything that can be validated up front, then run ``spec`` into a new run folder.
+
+    Bad inputs, an unknown profile or missing weights fail here, before any folder is created.
+
+    Returns:
+        The run's workspace and its final manifest.
+
+    Raises:
+        MoraError: one sentence; when the run had started, its manifest says ``failed`` with the reason.
+    """
+    from tools.loading import check_profile
+    from tools.profiles import load_profile
+
+    spec.bind_inputs(request.inputs)
+    profile = load_profile(config.profile)
+    check_profile(profile)
+    reviewer = make_reviewer(config)
+    progress = progress or NullProgress()
+    run_id = new_run_id(spec.name)
+    workspace = Workspace.create(out_dir, run_id)
+    manifest = RunManifest(
+        run_id=run_id,
+        mora_version=__version__,
+        created=now_iso(),
+        sop=spec.name,
+        profile=profile.name,
+        llm="(not used)",
+        review=config.review,
+        request=request,
+    )
+    workspace.save_manifest(manifest)
+    try:
+        agents = make_agents(spec, profile, config, workspace, progress, request.seed)
+        if "prompt_enhancer" in agents:
+            manifest.llm = agents["prompt_enhancer"].model_name
+        runner = SopRunner(spec, agents, reviewer, workspace, manifest, events)
+    except MoraError as error:
+        manifest.status, manifest.error = "failed", str(error)
+        workspace.save_manifest(manifest)
+        raise
+    asyncio.run(runner.run(cancellation_token))
+    return workspace, manifest

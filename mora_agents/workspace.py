@@ -1,0 +1,178 @@
+"""A run's folder on disk and its manifest.
+
+Layout of one run::
+
+    OUT/<run-id>/
+        manifest.json          request, enhanced prompt, every stage and iteration, the result
+        first_frame.png        (one file per artifact; regenerated iterations keep their own files)
+        video.mp4
+
+Every file is written atomically (temporary file, fsync, rename) as soon as it exists, and the manifest
+is rewritten atomically after every stage, so a reader never sees a half-written one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from mora_agents.errors import MoraError
+from mora_agents.messages import EnhancedPrompt, ImageArtifact, ReviewDecision, VideoArtifact, VideoRequest
+
+MANIFEST_NAME = "manifest.json"
+
+
+class IterationRecord(BaseModel):
+    """One attempt at a stage: what it produced and what the reviewer said."""
+
+    index: int = Field(ge=1)
+    output: ImageArtifact | VideoArtifact | EnhancedPrompt
+    decision: ReviewDecision | None = None
+    """``None`` for stages that are not reviewed."""
+    refused: bool = False
+    """True when the decision asked for another iteration past ``max_iterations``."""
+    edited_by: str | None = None
+    """The agent that applied the previous iteration's edit instruction, if any."""
+
+
+class StageRecord(BaseModel):
+    """One SOP step as it ran."""
+
+    id: str
+    agent: str
+    status: Literal["running", "completed", "failed"] = "running"
+    iterations: list[IterationRecord] = Field(default_factory=list)
+    review_exhausted: bool = False
+    """The reviewer still wanted changes after ``max_iterations``: the last result stands."""
+    seconds: float = 0.0
+
+    @property
+    def result(self) -> ImageArtifact | VideoArtifact | EnhancedPrompt | None:
+        return self.iterations[-1].output if self.iterations else None
+
+
+class RunManifest(BaseModel):
+    """Everything about one run; ``manifest.json`` is this model dumped as JSON."""
+
+    run_id: str
+    mora_version: str
+    created: str
+    status: Literal["running", "completed", "failed"] = "running"
+    sop: str
+    profile: str
+    llm: str
+    review: str
+    request: VideoRequest
+    enhanced_prompt: EnhancedPrompt | None = None
+    stages: list[StageRecord] = Field(default_factory=list)
+    output: VideoArtifact | ImageArtifact | None = None
+    warnings: list[str] = Field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file, fsync, and rename."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.partial")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def new_run_id(task: str) -> str:
+    """A sortable, unique folder name: ``20261125-114233-text_to_video-3f9a``."""
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{task}-{secrets.token_hex(2)}"
+
+
+class Workspace:
+    """The folder of one run: hands out artifact paths and persists the manifest."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+
+    @classmethod
+    def create(cls, out_dir: str | os.PathLike, run_id: str) -> Workspace:
+        """Make ``out_dir/run_id`` (``out_dir`` may not exist yet).
+
+        Raises:
+            MoraError: the folder cannot be created (a file is in the way, no permission).
+        """
+        root = Path(out_dir) / run_id
+        try:
+            root.mkdir(parents=True, exist_ok=False)
+        except OSError as error:
+            raise MoraError(f"cannot create the run folder {root}: {error.strerror or error}") from None
+        return cls(root)
+
+    def path(self, relative: str) -> Path:
+        """Absolute path of a workspace-relative file."""
+        return self.root / relative
+
+    def relative(self, path: str | os.PathLike) -> str:
+        """Workspace-relative POSIX path of a file inside the workspace."""
+        return Path(path).resolve().relative_to(self.root.resolve()).as_posix()
+
+    def unique_name(self, stem: str, suffix: str) -> str:
+        """``stem.suffix``, or ``stem_2.suffix``, ... if taken: regenerated iterations keep their files."""
+        name, n = f"{stem}{suffix}", 1
+        while self.path(name).exists():
+            n += 1
+            name = f"{stem}_{n}{suffix}"
+        return name
+
+    def publish(self, relative: str, name: str) -> str:
+        """Expose an artifact under a stable top-level ``name`` (a hard link, a copy where links fail).
+
+        Returns:
+            ``name``, the published workspace-relative path.
+        """
+        source, target = self.path(relative), self.path(name)
+        staging = target.with_name(f".{target.name}.partial")
+        staging.unlink(missing_ok=True)
+        try:
+            os.link(source, staging)
+        except OSError:
+            shutil.copyfile(source, staging)
+        os.replace(staging, target)
+        return name
+
+    def save_manifest(self, manifest: RunManifest) -> None:
+        write_text_atomic(self.path(MANIFEST_NAME), manifest.model_dump_json(indent=2))
+
+    def load_manifest(self) -> RunManifest:
+        path = self.path(MANIFEST_NAME)
+        try:
+            return RunManifest.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            raise MoraError(f"no manifest in {self.root}") from None
+        except (json.JSONDecodeError, ValueError) as error:
+            raise MoraError(f"{path} is not a valid manifest ({_first_line(error)})") from None
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__

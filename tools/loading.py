@@ -1,0 +1,180 @@
+"""Loading pipelines named by a profile: tiny models from the local cache, real ones by id or path.
+
+Missing weights become one :class:`~mora_agents.errors.ModelUnavailableError` sentence that names the
+model and says how to provide it, before any run folder is created (:func:`check_profile`).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mora_agents.errors import ModelUnavailableError
+from tools.profiles import ModelProfile
+
+TINY_PREFIX = "tiny/"
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    """Where pipelines run and in which precision."""
+
+    device: str
+    dtype: Any  # torch.dtype; Any keeps torch out of import time
+
+
+def choose_device(profile: ModelProfile, device: str | None = None) -> DeviceChoice:
+    """CUDA in bf16/fp16 when present, else MPS in fp16, else CPU in fp32; ``device`` overrides."""
+    import torch
+
+    if device is None:
+        if torch.cuda.is_available():
+            device = "cuda"
+        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            device = "mps"
+        else:
+            device = "cpu"
+    if profile.dtype != "auto":
+        return DeviceChoice(device, getattr(torch, profile.dtype))
+    if device.startswith("cuda"):
+        # SDXL's and SVD's official weights ship as fp16; bf16 only where the card supports it natively.
+        return DeviceChoice(device, torch.float16)
+    if device == "mps":
+        return DeviceChoice(device, torch.float16)
+    return DeviceChoice(device, torch.float32)
+
+
+def profile_models(profile: ModelProfile) -> list[tuple[str, str]]:
+    """``(role, model reference)`` for every model the profile needs."""
+    models = [("text_to_image base", profile.text_to_image.base)]
+    if profile.text_to_image.refiner:
+        models.append(("text_to_image refiner", profile.text_to_image.refiner))
+    models.append(("image_to_video", profile.image_to_video.model))
+    return models
+
+
+def resolve_model(reference: str) -> str:
+    """Turn a profile's model reference into what ``from_pretrained`` takes (tiny ones are built on demand)."""
+    if reference.startswith(TINY_PREFIX):
+        from tools.tiny import tiny_model_path
+
+        return str(tiny_model_path(reference.removeprefix(TINY_PREFIX)))
+    return reference
+
+
+def check_model(reference: str, role: str, profile: str) -> None:
+    """Make sure ``reference`` can be loaded: a local folder with ``model_index.json``, or a Hugging Face
+    repo that is cached or downloadable now.
+
+    Raises:
+        ModelUnavailableError: with one sentence naming the model and how to provide it.
+    """
+    if reference.startswith(TINY_PREFIX):
+        resolve_model(reference)
+        return
+    path = Path(reference).expanduser()
+    if path.is_absolute() or reference.startswith((".", "~")) or path.exists():
+        if not (path / "model_index.json").is_file():
+            raise ModelUnavailableError(
+                f"model folder '{reference}' ({role}, profile '{profile}') has no model_index.json: "
+                "point the profile at a folder saved with save_pretrained or downloaded from the Hub"
+            )
+        return
+    if _in_hub_cache(reference):
+        return
+    if _hub_reachable():
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+        try:
+            hf_hub_download(reference, "model_index.json")
+            return
+        except (LocalEntryNotFoundError, HfHubHTTPError, OSError, ValueError):
+            pass
+    raise ModelUnavailableError(
+        f"model '{reference}' ({role}, profile '{profile}') is not on this machine and cannot be downloaded: "
+        f"run `hf download {reference}` where there is network access and copy the Hugging Face cache "
+        "here (or set HF_HOME to it), or name a local folder in a profile file"
+    )
+
+
+def _in_hub_cache(reference: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(reference, "model_index.json"), str)
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """One quick TCP connect to the Hub, instead of huggingface_hub's minute of retries when offline."""
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    url = urlparse(constants.ENDPOINT)
+    try:
+        socket.create_connection((url.hostname, url.port or 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def check_profile(profile: ModelProfile) -> None:
+    """Check every model of ``profile`` (see :func:`check_model`); the first missing one raises."""
+    for role, reference in profile_models(profile):
+        check_model(reference, role, profile.name)
+
+
+def load_pipeline(pipeline_class: type, reference: str, *, role: str, profile: str, dtype: Any, **components: Any):
+    """``pipeline_class.from_pretrained`` with library errors turned into one sentence."""
+    check_model(reference, role, profile)
+    quiet_libraries()
+    try:
+        return pipeline_class.from_pretrained(resolve_model(reference), dtype=dtype, **components)
+    except (OSError, ValueError) as error:
+        raise ModelUnavailableError(
+            f"cannot load model '{reference}' ({role}, profile '{profile}'): {str(error).splitlines()[0]}"
+        ) from None
+
+
+class LazyTool:
+    """A tool loaded on its first call, so a run only pays for the models its stages actually use.
+
+    Args:
+        factory: builds the real tool (e.g. ``lambda: ImageToVideoTool.from_profile(profile)``).
+        settings: the tool's settings, readable before loading (agents read e.g. ``settings.fps``).
+    """
+
+    def __init__(self, factory: Callable[[], Any], settings: Any) -> None:
+        self._factory = factory
+        self._tool: Any = None
+        self.settings = settings
+
+    @property
+    def loaded(self) -> bool:
+        return self._tool is not None
+
+    def load(self) -> Any:
+        if self._tool is None:
+            self._tool = self._factory()
+        return self._tool
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.load()(*args, **kwargs)
+
+
+def quiet_libraries() -> None:
+    # Our own progress sink reports the work; the libraries' loading bars and advisories would only
+    # interleave with it.
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
+    from diffusers.utils import logging as diffusers_logging
+
+    diffusers_logging.disable_progress_bar()
+    diffusers_logging.set_verbosity_error()

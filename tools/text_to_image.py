@@ -1,0 +1,133 @@
+"""A2's tool: text to first frame with an SDXL base pipeline handing over to its refiner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from tools.loading import choose_device, load_pipeline, quiet_libraries
+from tools.profiles import ModelProfile, TextToImageSettings
+from tools.progress import CancelToken, NullProgress, ProgressSink, StepCallback
+
+
+@dataclass
+class TextToImageOutput:
+    """Output of :class:`TextToImageTool`, in the manner of a diffusers ``BaseOutput``."""
+
+    image: Image.Image
+    model_id: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+class TextToImageTool:
+    """Generate one image from a prompt: the base denoises up to ``refiner_start``, the refiner finishes.
+
+    Args:
+        base (`StableDiffusionXLPipeline`): the base pipeline.
+        refiner (`StableDiffusionXLImg2ImgPipeline`, *optional*): the refiner; ``None`` lets the base finish.
+        settings (`TextToImageSettings`): steps, size, guidance, hand-over point.
+        model_id (`str`): how the manifest names the model(s).
+        device (`str`, defaults to ``"cpu"``): where the pipelines run; generators live on the CPU so
+            seeds reproduce across devices.
+    """
+
+    def __init__(self, base, refiner, settings: TextToImageSettings, model_id: str, device: str = "cpu") -> None:
+        self.base = base
+        self.refiner = refiner
+        self.settings = settings
+        self.model_id = model_id
+        self.device = device
+
+    @classmethod
+    def from_profile(cls, profile: ModelProfile, device: str | None = None) -> TextToImageTool:
+        """Load the profile's base and refiner; the refiner reuses the base's ``text_encoder_2`` and ``vae``."""
+        quiet_libraries()  # before the import: transformers warns while diffusers imports
+        from diffusers import StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipeline
+
+        settings = profile.text_to_image
+        choice = choose_device(profile, device)
+        common = {"profile": profile.name, "dtype": choice.dtype}
+        base = load_pipeline(StableDiffusionXLPipeline, settings.base, role="text_to_image base", **common)
+        refiner = None
+        if settings.refiner:
+            refiner = load_pipeline(
+                StableDiffusionXLImg2ImgPipeline,
+                settings.refiner,
+                role="text_to_image refiner",
+                text_encoder_2=base.text_encoder_2,
+                vae=base.vae,
+                **common,
+            )
+        for pipe in (base, refiner):
+            if pipe is not None:
+                pipe.to(choice.device)
+                pipe.set_progress_bar_config(disable=True)
+        model_id = settings.base + (f" + {settings.refiner}" if settings.refiner else "")
+        return cls(base, refiner, settings, model_id, device=choice.device)
+
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        seed: int,
+        negative_prompt: str | None = None,
+        progress: ProgressSink | None = None,
+        stage: str = "text_to_image",
+        cancel: CancelToken | None = None,
+    ) -> TextToImageOutput:
+        """Generate the image.
+
+        Args:
+            prompt (`str`): what to draw.
+            seed (`int`): seeds one CPU generator shared by base and refiner.
+            negative_prompt (`str`, *optional*): defaults to the profile's.
+            progress (`ProgressSink`, *optional*): receives one event per denoising step.
+            stage (`str`): the name progress events carry.
+            cancel (`CancelToken`, *optional*): stops the pipeline at the next step when set.
+        """
+        import torch
+
+        s = self.settings
+        progress = progress or NullProgress()
+        callback = StepCallback(progress, stage, cancel)
+        generator = torch.Generator("cpu").manual_seed(seed)
+        negative_prompt = negative_prompt if negative_prompt is not None else s.negative_prompt
+        call = {
+            "prompt": prompt,
+            "negative_prompt": negative_prompt,
+            "num_inference_steps": s.steps,
+            "guidance_scale": s.guidance_scale,
+            "generator": generator,
+            "callback_on_step_end": callback,
+        }
+        progress.start(stage, s.steps, "first frame")
+        try:
+            if self.refiner is None:
+                image = self.base(**call, width=s.width, height=s.height, output_type="pil").images[0]
+            else:
+                # 1. The base denoises up to the hand-over point and returns latents.
+                latents = self.base(
+                    **call,
+                    width=s.width,
+                    height=s.height,
+                    denoising_end=s.refiner_start,
+                    output_type="latent",
+                ).images
+                # 2. The refiner takes the same schedule from there to the end.
+                image = self.refiner(**call, image=latents, denoising_start=s.refiner_start, output_type="pil").images[
+                    0
+                ]
+        finally:
+            progress.finish(stage)
+        parameters = {
+            "steps": s.steps,
+            "guidance_scale": s.guidance_scale,
+            "width": s.width,
+            "height": s.height,
+            "refiner_start": s.refiner_start if self.refiner is not None else None,
+            "negative_prompt": negative_prompt,
+            "denoising_steps_run": callback.steps,
+        }
+        return TextToImageOutput(image=image, model_id=self.model_id, parameters=parameters)
