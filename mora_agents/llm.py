@@ -6,7 +6,10 @@ endpoint when configured.
 - ``openai``: ``OpenAIChatCompletionClient`` against ``MORA_LLM_BASE_URL`` (OpenAI, Ollama, vLLM, a
   llama.cpp server), model ``MORA_LLM_MODEL``, key ``MORA_LLM_API_KEY`` (or ``OPENAI_API_KEY``).
 
-``MORA_LLM_BACKEND`` picks one; without it, a set ``MORA_LLM_BASE_URL`` means ``openai``.
+``MORA_LLM_BACKEND`` picks one; without it, a set ``MORA_LLM_BASE_URL`` means ``openai``. With a base URL
+the server is asked for JSON mode; ``MORA_LLM_STRUCTURED=1`` asks for a JSON schema instead, for servers that
+support ``response_format: json_schema`` (OpenAI, vLLM; not llama-cpp-python's server). ``MORA_LLM_TIMEOUT``
+bounds one request in seconds (default 60).
 """
 
 from __future__ import annotations
@@ -104,7 +107,9 @@ def _openai(seed: int) -> LlmBackend:
         raise MoraError(
             "the openai LLM backend needs MORA_LLM_BASE_URL for a local server, or OPENAI_API_KEY for OpenAI"
         )
-    kwargs: dict[str, Any] = {"model": model, "api_key": api_key or "not-needed"}
+    # A hung server must not block a run for the client's default 10 minutes x 3 attempts.
+    timeout = float(os.environ.get("MORA_LLM_TIMEOUT", "60"))
+    kwargs: dict[str, Any] = {"model": model, "api_key": api_key or "not-needed", "timeout": timeout, "max_retries": 1}
     if base_url:
         kwargs["base_url"] = base_url
         # A local server's model is unknown to autogen-ext: describe it; JSON mode only (schemas vary by server).

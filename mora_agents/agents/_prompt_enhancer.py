@@ -97,11 +97,13 @@ class PromptEnhancerAgent(StageAgent):
 
     async def _ask(self, user_text: str, token: CancellationToken) -> tuple[str, str | None]:
         """The LLM's prompt text, or ``("", problem)`` when its answer is not a prompt."""
-        structured = self.model_client.model_info.get("structured_output", False)
+        info = self.model_client.model_info
+        # A schema where the backend enforces one, else plain JSON mode: without either a small model rambles.
+        json_output = _PromptDraft if info.get("structured_output") else (True if info.get("json_output") else None)
         try:
             result = await self.model_client.create(
                 [SystemMessage(content=self.system_message), UserMessage(content=user_text, source="user")],
-                json_output=_PromptDraft if structured else None,
+                json_output=json_output,
                 extra_create_args=self.create_args,
                 cancellation_token=token,
             )
@@ -127,6 +129,8 @@ def parse_prompt_answer(content: str) -> str:
         data = json.loads(text)
     except json.JSONDecodeError:
         return text.strip().strip('"').strip()
+    if isinstance(data, str):
+        return data.strip()
     if isinstance(data, dict):
         for value in data.values():
             if isinstance(value, str):

@@ -1,0 +1,142 @@
+"""End to end through the installed `mora` command: real agents, real pipelines (tiny), embedded LLM."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import imageio.v2 as imageio
+import pytest
+
+from mora_agents.workspace import RunManifest, sha256_file
+
+PROMPT = "a corgi running along a beach at sunset"
+
+
+def mora(*args, env=None):
+    """Run the CLI in a fresh process, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "mora_agents.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def generate(out, *extra, env=None):
+    return mora("generate", "text-to-video", "--prompt", PROMPT, "--profile", "tiny", "--review", "auto",
+                "--out", str(out), *extra, env=env)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    result = generate(out, "--duration", "4", "--seed", "11")
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = out.iterdir()
+    return run_dir, result
+
+
+@pytest.mark.slow
+def test_generate_writes_a_playable_video_and_a_valid_manifest(first_run):
+    run_dir, result = first_run
+    manifest = RunManifest.model_validate_json((run_dir / "manifest.json").read_text())
+    assert manifest.status == "completed" and manifest.profile == "tiny" and manifest.request.seed == 11
+    assert manifest.llm.startswith("embedded:SmolLM2")
+    assert manifest.enhanced_prompt is not None and manifest.enhanced_prompt.prompt.strip()
+    assert [s.id for s in manifest.stages] == ["enhance", "first_frame", "animate"]
+    assert all(s.status == "completed" for s in manifest.stages)
+    video = run_dir / "video.mp4"
+    assert manifest.output.path == "video.mp4" and str(video) in result.stdout
+    # Read it back: 4 s x 8 fps = 32 frames of the requested 64x64.
+    reader = imageio.get_reader(video, format="FFMPEG")
+    frames = [frame for frame in reader]
+    reader.close()
+    assert len(frames) == 32 == manifest.output.num_frames
+    assert frames[0].shape == (64, 64, 3)
+    assert manifest.output.sha256 == sha256_file(video)
+    first_frame = manifest.stages[1].iterations[-1].output
+    assert (run_dir / "first_frame.png").read_bytes() == (run_dir / first_frame.path).read_bytes()
+    assert first_frame.sha256 == sha256_file(run_dir / "first_frame.png")
+    assert first_frame.model_id == "tiny/sdxl-base + tiny/sdxl-refiner"
+    assert manifest.output.segments == 5 and manifest.output.parameters["fps"] == 8
+    assert not list(run_dir.rglob(".*partial*")), "no temporary files are left behind"
+
+
+@pytest.mark.slow
+def test_same_seed_gives_a_byte_identical_first_frame(first_run, tmp_path):
+    run_dir, _ = first_run
+    assert generate(tmp_path / "same", "--duration", "0.5", "--seed", "11").returncode == 0
+    assert generate(tmp_path / "other", "--duration", "0.5", "--seed", "12").returncode == 0
+    (same,) = (tmp_path / "same").iterdir()
+    (other,) = (tmp_path / "other").iterdir()
+    original = (run_dir / "first_frame.png").read_bytes()
+    assert (same / "first_frame.png").read_bytes() == original
+    assert (other / "first_frame.png").read_bytes() != original
+
+
+def assert_one_clear_sentence(result, *phrases):
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for phrase in phrases:
+        assert phrase in lines[0]
+
+
+def test_paper_profile_without_weights_fails_clearly(tmp_path):
+    result = generate(tmp_path / "runs", "--profile", "paper")
+    assert_one_clear_sentence(result, "stabilityai/stable-diffusion-xl-base-1.0", "hf download")
+    assert not (tmp_path / "runs").exists(), "nothing is created before the models are known to be there"
+
+
+def test_paper_profile_fails_fast_when_the_hub_is_unreachable(tmp_path):
+    # Not told to stay offline, and the Hub endpoint (a closed loopback port here) does not answer:
+    # one quick connect attempt decides, instead of huggingface_hub's minute of retries.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    env = {"HF_HUB_OFFLINE": "0", "HF_ENDPOINT": f"http://127.0.0.1:{closed_port}"}
+    started = time.monotonic()
+    result = generate(tmp_path / "runs", "--profile", "paper", env=env)
+    assert_one_clear_sentence(result, "not on this machine")
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize(
+    ("args", "phrase"),
+    [
+        (["generate", "dance", "--prompt", "x"], "unknown task 'dance'"),
+        (["generate", "text-to-video", "--prompt", "x", "--profile", "huge"], "unknown profile 'huge'"),
+        (["generate", "text-to-video", "--prompt", "x", "--review", "scripted"], "--decision"),
+        (["generate", "text-to-video", "--prompt", "x", "--review", "telepathy"], "unknown review mode"),
+        (["generate", "text-to-video", "--prompt", "x", "--llm", "oracle"], "unknown LLM backend 'oracle'"),
+        (["generate", "text-to-video", "--prompt", "  "], "must not be empty"),
+        (["generate", "missing.yaml", "--prompt", "x"], "cannot read SOP file missing.yaml"),
+    ],
+)
+def test_bad_input_gets_one_sentence_and_exit_2(args, phrase, tmp_path):
+    assert_one_clear_sentence(mora(*args, "--out", str(tmp_path)), phrase)
+
+
+def test_out_folder_blocked_by_a_file(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = mora("generate", "text-to-video", "--prompt", "x", "--duration", "0.5", "--out", str(blocker))
+    assert_one_clear_sentence(result, "cannot create the run folder")
+
+
+def test_help_does_not_import_torch():
+    code = "import sys; from mora_agents import cli; print('torch' in sys.modules, 'diffusers' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == ["False", "False"]
+    assert "generate" in mora("--help").stdout
+
+
+def test_manifest_json_is_plain_json(first_run):
+    run_dir, _ = first_run
+    data = json.loads((run_dir / "manifest.json").read_text())
+    assert data["stages"][2]["iterations"][0]["output"]["kind"] == "video"
