@@ -58,6 +58,41 @@ class ImageToVideoSettings(BaseModel):
     max_guidance_scale: float = 3.0
 
 
+class ImageToImageSettings(BaseModel):
+    """A3: an instruction-following image editor (InstructPix2Pix-style)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str
+    steps: int = Field(ge=1)
+    guidance_scale: float = Field(default=7.5, ge=0)
+    """How strongly the edit follows the instruction."""
+    image_guidance_scale: float = Field(default=1.5, ge=0)
+    """How strongly the edit stays close to the input image."""
+
+
+class VideoConnectionSettings(BaseModel):
+    """A5: a transition between two clips, conditioned on clip 1's last and clip 2's first frame."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["first_last_frame", "a4_blend"]
+    """``first_last_frame``: a pipeline conditioned on both end frames (``model``); ``a4_blend``: A4 animates
+    clip 1's last frame and the frames are cross-faded toward clip 2's first frame (for profiles whose
+    models have no first+last-frame conditioning)."""
+    model: str | None = None
+    """The first+last-frame pipeline (a Wan2.1 FLF2V-style ``WanImageToVideoPipeline``); unused by ``a4_blend``."""
+    steps: int = Field(default=30, ge=1)
+    guidance_scale: float = Field(default=5.0, ge=0)
+    negative_prompt: str | None = None
+
+    @model_validator(mode="after")
+    def _model_matches_method(self) -> VideoConnectionSettings:
+        if self.method == "first_last_frame" and not self.model:
+            raise ValueError("method 'first_last_frame' needs a model")
+        return self
+
+
 class ModelProfile(BaseModel):
     """A named set of models, one per agent role."""
 
@@ -69,7 +104,9 @@ class ModelProfile(BaseModel):
     """``hub``: load by Hugging Face id or local path; ``tiny``: build random-weight miniatures locally."""
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
     text_to_image: TextToImageSettings
+    image_to_image: ImageToImageSettings
     image_to_video: ImageToVideoSettings
+    video_connection: VideoConnectionSettings
 
 
 def available_profiles() -> list[str]:
