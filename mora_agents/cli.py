@@ -82,12 +82,24 @@ class RichProgress:
         self._progress.console.print(line, highlight=False, markup=False)
 
 
+SopDirOption = Annotated[
+    list[Path] | None,
+    typer.Option("--sop-dir", help="Extra folder of SOP files (repeatable); overrides built-in and user tasks."),
+]
+
+
 @app.command()
 @user_errors
 def generate(
-    task: Annotated[str, typer.Argument(help="Task (SOP) name, e.g. text-to-video, or an SOP .yaml file.")],
-    prompt: Annotated[str, typer.Option("--prompt", "-p", help="What the video should show.")],
-    duration: Annotated[float, typer.Option(help="Video length in seconds.", min=0.1, max=600)] = 4.0,
+    task: Annotated[str, typer.Argument(help="Task (SOP) name, e.g. text-to-video (see `mora sop list`), or a .yaml.")],
+    prompt: Annotated[str | None, typer.Option("--prompt", "-p", help="Input 'prompt': the request text.")] = None,
+    image: Annotated[Path | None, typer.Option(help="Input 'image': an image file.")] = None,
+    video: Annotated[Path | None, typer.Option(help="Input 'video': a video file.")] = None,
+    video2: Annotated[Path | None, typer.Option(help="Input 'video2': a second video (connect_videos).")] = None,
+    duration: Annotated[float | None, typer.Option(help="Input 'duration' in seconds (default: the task's).")] = None,
+    input_: Annotated[
+        list[str] | None, typer.Option("--input", "-i", help="Any other input as key=value (repeatable).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Base seed; same seed and profile give the same first frame.", min=0)] = 0,
     profile: Annotated[
         str, typer.Option(help="Model profile: tiny (random weights, CPU), paper, or a .yaml.")
@@ -100,17 +112,22 @@ def generate(
     llm: Annotated[str | None, typer.Option(help="Prompt LLM: embedded (default) or openai (MORA_LLM_* env).")] = None,
     device: Annotated[str | None, typer.Option(help="Torch device (cuda, mps, cpu); default: the best found.")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for run folders.")] = Path("runs"),
+    sop_dir: SopDirOption = None,
 ) -> None:
-    """Run a task: writes OUT/<run-id>/video.mp4, the first-frame PNG and manifest.json."""
+    """Run a task: writes OUT/<run-id>/video.mp4, each stage's result and manifest.json."""
     from autogen_core import CancellationToken
 
     from mora_agents.messages import VideoRequest
     from mora_agents.sop import find_sop
     from mora_agents.studio import StudioConfig, run_task
 
-    spec = find_sop(task)
-    inputs = {"prompt": prompt, "duration": duration}
-    request = VideoRequest(task=spec.name, inputs={k: v for k, v in inputs.items() if k in spec.inputs}, seed=seed)
+    spec = find_sop(task, sop_dir)
+    flags = {"prompt": prompt, "image": image, "video": video, "video2": video2, "duration": duration}
+    inputs = {
+        name: str(value) if isinstance(value, Path) else value for name, value in flags.items() if value is not None
+    }
+    inputs.update(parse_key_values(input_ or []))
+    request = VideoRequest(task=spec.name, inputs=inputs, seed=seed)
     config = StudioConfig(profile=profile, llm=llm, review=review, decisions=list(decision or []), device=device)
     token = CancellationToken()
     previous = signal.signal(signal.SIGINT, lambda *_: _cancel(token, previous))
@@ -121,8 +138,89 @@ def generate(
         signal.signal(signal.SIGINT, previous)
     for warning in manifest.warnings:
         err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
-    out.print(f"video:    {workspace.path(manifest.output.path)}", highlight=False)
+    if manifest.output is not None:
+        out.print(f"{manifest.output.kind + ':':9} {workspace.path(manifest.output.path)}", highlight=False)
     out.print(f"manifest: {workspace.path('manifest.json')}", highlight=False)
+
+
+def parse_key_values(items: list[str]) -> dict[str, str]:
+    """``["a=1", "b=x y"]`` -> ``{"a": "1", "b": "x y"}``; anything else is a usage error."""
+    values = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise MoraError(f"--input '{item}' is not key=value")
+        values[key.strip()] = value
+    return values
+
+
+sop_app = typer.Typer(help="List, show and validate task (SOP) files.", no_args_is_help=True)
+app.add_typer(sop_app, name="sop")
+
+
+@sop_app.command("list")
+@user_errors
+def sop_list(sop_dir: SopDirOption = None) -> None:
+    """List the tasks on the search path (built-in, ~/.config/mora/sop, --sop-dir) and where each comes from."""
+    from mora_agents.sop import SopSpec, list_sops
+
+    entries = sorted(list_sops(sop_dir).items())
+    width = max((len(name) for name, _ in entries), default=0)
+    for name, entry in entries:
+        try:
+            description = SopSpec.from_file(entry.path).description
+        except MoraError as error:
+            description = f"INVALID: {error}"
+        origin = entry.origin + (f" (overrides {len(entry.overrides)}: {', '.join(map(str, entry.overrides))})"
+                                 if entry.overrides else "")  # fmt: skip
+        out.print(f"{name:<{width}}  {origin}  {entry.path}", markup=False, highlight=False, soft_wrap=True)
+        out.print(f"{'':<{width}}  {description}", markup=False, highlight=False, soft_wrap=True)
+
+
+@sop_app.command("show")
+@user_errors
+def sop_show(
+    name: Annotated[str, typer.Argument(help="Task name or .yaml file.")], sop_dir: SopDirOption = None
+) -> None:
+    """Show a task's inputs and steps."""
+    from mora_agents.sop import find_sop
+
+    spec = find_sop(name, sop_dir)
+    out.print(f"[bold]{spec.name}[/bold]: {spec.description}")
+    out.print("[bold]inputs[/bold]")
+    for key, item in spec.inputs.items():
+        extra = "required" if item.required else f"default {item.default!r}" if item.default is not None else "optional"
+        choices = f" {{{', '.join(item.choices)}}}" if item.choices else ""
+        out.print(f"  {key}: {item.type}{choices}, {extra}. {item.description}", highlight=False, markup=False)
+    out.print("[bold]steps[/bold]")
+    for step in spec.steps:
+        bindings = ", ".join(f"{k}={v}" for k, v in step.bindings.items())
+        review = f" [review x{step.review.max_iterations}]" if step.review else ""
+        when = f" when {step.when}" if step.when else ""
+        out.print(f"  {step.id}: {step.role}({bindings}){review}{when}", highlight=False, markup=False)
+    output = spec.output if isinstance(spec.output, str) else "join " + " + ".join(spec.output.join)
+    out.print("[bold]output[/bold]: ", end="")
+    out.print(output, highlight=False, markup=False)
+    if spec.examples:
+        out.print("[bold]examples[/bold]: " + " | ".join(spec.examples), highlight=False)
+
+
+@sop_app.command("validate")
+def sop_validate(files: Annotated[list[Path], typer.Argument(help="SOP files to check.")]) -> None:
+    """Check SOP files; print one line per file, and exit 2 if any is broken."""
+    from mora_agents.sop import SopSpec
+
+    broken = 0
+    for path in files:
+        try:
+            spec = SopSpec.from_file(path)
+        except MoraError as error:
+            broken += 1
+            err.print(f"[red]invalid[/red] {error}", highlight=False, soft_wrap=True)
+            continue
+        out.print(f"[green]ok[/green]      {path} ({spec.name}: {len(spec.steps)} steps)", highlight=False)
+    if broken:
+        raise typer.Exit(2)
 
 
 def _cancel(token, previous) -> None:

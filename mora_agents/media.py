@@ -119,6 +119,81 @@ def load_image(path: str | os.PathLike) -> Image.Image:
         raise MoraError(f"{path} is not a readable image ({error})") from None
 
 
+def fit_frame(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``image`` centre-cropped to the aspect ratio of ``size`` and resized to it (no distortion)."""
+    image = image.convert("RGB")
+    if image.size == size:
+        return image
+    width, height = size
+    scale = max(width / image.width, height / image.height)
+    resized = image.resize((max(width, round(image.width * scale)), max(height, round(image.height * scale))),
+                           Image.Resampling.LANCZOS)  # fmt: skip
+    left, top = (resized.width - width) // 2, (resized.height - height) // 2
+    return resized.crop((left, top, left + width, top + height))
+
+
+def iter_frames(path: str | os.PathLike):
+    """Yield ``(fps, frame)`` for every frame of a video, decoding one at a time.
+
+    Raises:
+        MoraError: the file is missing or not a decodable video.
+    """
+    import imageio.v2 as imageio
+
+    path = Path(path)
+    if not path.is_file():
+        raise MoraError(f"video file not found: {path}")
+    try:
+        reader = imageio.get_reader(path, format="FFMPEG")
+    except (OSError, RuntimeError, ValueError) as error:
+        raise MoraError(f"{path} is not a readable video ({_first_line(error)})") from None
+    try:
+        fps = float(reader.get_meta_data().get("fps") or 0.0)
+        for frame in _decoded(reader, path):
+            yield fps, frame
+    finally:
+        reader.close()
+
+
+def _decoded(reader, path: Path):
+    try:
+        yield from reader
+    except (OSError, RuntimeError, ValueError) as error:
+        raise MoraError(f"{path} is not a readable video ({_first_line(error)})") from None
+
+
+def video_frame(path: str | os.PathLike, which: str) -> Image.Image:
+    """The ``first`` or ``last`` frame of a video (the last one is found by streaming through it)."""
+    frame = None
+    for _, decoded in iter_frames(path):
+        frame = decoded
+        if which == "first":
+            break
+    if frame is None:
+        raise MoraError(f"{path} has no frames")
+    return Image.fromarray(frame)
+
+
+def append_video(writer: VideoFileWriter, path: str | os.PathLike) -> int:
+    """Append every frame of the video at ``path`` to ``writer``, resampled to the writer's fps and fitted
+    to its size (the first frame written fixes the size when the writer has none). Returns frames written."""
+    written, time_step, next_time = 0, 1.0 / writer.fps, 0.0
+    for index, (fps, frame) in enumerate(iter_frames(path)):
+        # Keep the source frame nearest to each output tick, so a clip lasts as long at any fps.
+        frame_time = index / (fps or writer.fps)
+        while next_time <= frame_time + 1e-9:
+            image = Image.fromarray(frame)
+            writer.append(fit_frame(image, writer.size) if writer.size else image)
+            written += 1
+            next_time = written * time_step
+    return written
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def video_info(path: str | os.PathLike) -> dict:
     """Return ``fps``, ``size`` (w, h) and ``num_frames`` of a video, counted by decoding it.
 

@@ -31,6 +31,8 @@ class PromptEnhancementRequest(BaseModel):
     """The prompt to enhance or revise."""
     instruction: str | None = None
     """An edit instruction from the reviewer; when set, A1 revises ``prompt`` accordingly."""
+    suffix: str | None = None
+    """Appended to the final prompt unless already there, e.g. ``in digital world style`` (paper App. A.3)."""
 
 
 class EnhancedPrompt(BaseModel):
@@ -57,11 +59,33 @@ class TextToImageRequest(BaseModel):
     seed: int = Field(ge=0)
 
 
+class ImageToImageRequest(BaseModel):
+    """Ask A3 to edit an image by an instruction (also: style transfer)."""
+
+    image: ImageArtifact
+    instruction: str = Field(min_length=1)
+    seed: int = Field(ge=0)
+
+
 class ImageToVideoRequest(BaseModel):
     """Ask A4 to animate an image into a video of ``duration`` seconds."""
 
     image: ImageArtifact
     duration: float = Field(gt=0, le=600)
+    skip_first_frame: bool = False
+    """Leave out the first frame (it re-renders ``image``): for continuing a video that already shows it."""
+    seed: int = Field(ge=0)
+
+
+class VideoConnectionRequest(BaseModel):
+    """Ask A5 for a transition of ``duration`` seconds from ``first`` (clip 1's last frame) to ``last``
+    (clip 2's first frame); the two end frames themselves are not repeated."""
+
+    first: ImageArtifact
+    last: ImageArtifact
+    duration: float = Field(gt=0, le=600)
+    prompt: str = ""
+    """Optional description of the transition (used by text-conditioned models)."""
     seed: int = Field(ge=0)
 
 
@@ -166,4 +190,6 @@ class ReviewDecision(BaseModel):
         return f"edit {self.instruction}" if self.action == "edit" else self.action
 
 
+ImageToImageRequest.model_rebuild()
 ImageToVideoRequest.model_rebuild()
+VideoConnectionRequest.model_rebuild()

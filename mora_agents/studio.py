@@ -15,17 +15,21 @@ from autogen_core import CancellationToken
 from mora_agents import __version__
 from mora_agents.agents import (
     HumanProxyAgent,
+    ImageToImageAgent,
     ImageToVideoAgent,
     PromptEnhancerAgent,
     ScriptedDecisions,
     TextToImageAgent,
+    VideoConnectionAgent,
     auto_accept,
     console_input,
 )
 from mora_agents.errors import MoraError
+from mora_agents.media import load_image, video_frame
 from mora_agents.messages import VideoRequest
 from mora_agents.sop import SopRunner, SopSpec
-from mora_agents.sop._runner import EventSink
+from mora_agents.sop._runner import EventSink, roles_used
+from mora_agents.sop._values import MediaFormat
 from mora_agents.workspace import RunManifest, Workspace, new_run_id, now_iso
 from tools.progress import NullProgress, ProgressSink
 
@@ -60,30 +64,54 @@ def make_reviewer(config: StudioConfig) -> HumanProxyAgent:
 
 def make_agents(spec: SopSpec, profile, config: StudioConfig, workspace: Workspace, progress: ProgressSink, seed: int):
     """One agent per role the SOP uses; generative models load on first use."""
+    from tools.image_to_image import ImageToImageTool
     from tools.image_to_video import ImageToVideoTool
     from tools.loading import LazyTool
     from tools.text_to_image import TextToImageTool
+    from tools.video_connection import VideoConnectionTool
 
-    roles = {step.role for step in spec.steps} | {s.review.on_edit for s in spec.steps if s.review and s.review.on_edit}
+    roles = roles_used(spec)
     agents = {}
-    if "prompt_enhancer" in roles or "A1" in roles:
+    if "prompt_enhancer" in roles:
         from mora_agents.llm import create_llm
 
         llm = create_llm(config.llm, seed=seed)
         agents["prompt_enhancer"] = PromptEnhancerAgent(
-            "a1_prompt_enhancer",
-            llm.client,
-            model_name=llm.name,
-            create_args=llm.create_args,
-            progress=progress,
+            "a1_prompt_enhancer", llm.client, model_name=llm.name, create_args=llm.create_args, progress=progress
         )
-    if "text_to_image" in roles or "A2" in roles:
+    if "text_to_image" in roles:
         tool = LazyTool(lambda: TextToImageTool.from_profile(profile, config.device), profile.text_to_image)
         agents["text_to_image"] = TextToImageAgent("a2_text_to_image", tool, workspace, progress)
-    if "image_to_video" in roles or "A4" in roles:
-        tool = LazyTool(lambda: ImageToVideoTool.from_profile(profile, config.device), profile.image_to_video)
-        agents["image_to_video"] = ImageToVideoAgent("a4_image_to_video", tool, workspace, progress)
+    if "image_to_image" in roles:
+        tool = LazyTool(lambda: ImageToImageTool.from_profile(profile, config.device), profile.image_to_image)
+        agents["image_to_image"] = ImageToImageAgent("a3_image_to_image", tool, workspace, progress)
+    # One A4 tool, shared with A5 when A5 falls back to animating with A4 (a4_blend): SVD loads once.
+    animator = LazyTool(lambda: ImageToVideoTool.from_profile(profile, config.device), profile.image_to_video)
+    if "image_to_video" in roles:
+        agents["image_to_video"] = ImageToVideoAgent("a4_image_to_video", animator, workspace, progress)
+    if "video_connection" in roles:
+        tool = LazyTool(
+            lambda: VideoConnectionTool.from_profile(profile, config.device, animator=animator),
+            profile.video_connection,
+        )
+        fps = profile.image_to_video.fps
+        agents["video_connection"] = VideoConnectionAgent("a5_video_connection", tool, workspace, fps, progress)
     return agents
+
+
+def media_format(profile) -> MediaFormat:
+    """The run's frame size (A2's image size) and rate (A4's fps)."""
+    return MediaFormat(profile.text_to_image.width, profile.text_to_image.height, profile.image_to_video.fps)
+
+
+def check_media(spec: SopSpec, inputs: dict) -> None:
+    """Open every image and video input once, so a wrong or corrupt file fails before a run folder exists."""
+    for name, value in inputs.items():
+        kind = spec.inputs[name].type
+        if kind == "image":
+            load_image(value)
+        elif kind == "video":
+            video_frame(value, "first")
 
 
 def run_task(
@@ -108,9 +136,9 @@ def run_task(
     from tools.loading import check_profile
     from tools.profiles import load_profile
 
-    spec.bind_inputs(request.inputs)
+    check_media(spec, spec.bind_inputs(request.inputs))
     profile = load_profile(config.profile)
-    check_profile(profile)
+    check_profile(profile, roles_used(spec))
     reviewer = make_reviewer(config)
     progress = progress or NullProgress()
     run_id = new_run_id(spec.name)
@@ -130,7 +158,7 @@ def run_task(
         agents = make_agents(spec, profile, config, workspace, progress, request.seed)
         if "prompt_enhancer" in agents:
             manifest.llm = agents["prompt_enhancer"].model_name
-        runner = SopRunner(spec, agents, reviewer, workspace, manifest, events)
+        runner = SopRunner(spec, agents, reviewer, workspace, manifest, media_format(profile), events)
     except MoraError as error:
         manifest.status, manifest.error = "failed", str(error)
         workspace.save_manifest(manifest)

@@ -49,7 +49,8 @@ class StageRecord(BaseModel):
 
     id: str
     agent: str
-    status: Literal["running", "completed", "failed"] = "running"
+    status: Literal["running", "completed", "failed", "skipped"] = "running"
+    """``skipped`` when the step's ``when:`` did not hold."""
     iterations: list[IterationRecord] = Field(default_factory=list)
     review_exhausted: bool = False
     """The reviewer still wanted changes after ``max_iterations``: the last result stands."""
@@ -72,6 +73,8 @@ class RunManifest(BaseModel):
     llm: str
     review: str
     request: VideoRequest
+    inputs: dict[str, ImageArtifact | VideoArtifact] = Field(default_factory=dict)
+    """Image and video inputs as imported into the run folder (``inputs/``)."""
     enhanced_prompt: EnhancedPrompt | None = None
     stages: list[StageRecord] = Field(default_factory=list)
     output: VideoArtifact | ImageArtifact | None = None

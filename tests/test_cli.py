@@ -6,10 +6,12 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import imageio.v2 as imageio
 import pytest
 
+from mora_agents.media import video_info
 from mora_agents.workspace import RunManifest, sha256_file
 
 PROMPT = "a corgi running along a beach at sunset"
@@ -140,3 +142,64 @@ def test_manifest_json_is_plain_json(first_run):
     run_dir, _ = first_run
     data = json.loads((run_dir / "manifest.json").read_text())
     assert data["stages"][2]["iterations"][0]["output"]["kind"] == "video"
+
+
+@pytest.mark.slow
+def test_storyboard_runs_from_an_extra_sop_dir_without_new_python(tmp_path):
+    examples = Path(__file__).parents[1] / "examples" / "sop"
+    listed = mora("sop", "list", "--sop-dir", str(examples))
+    assert "storyboard" in listed.stdout and "--sop-dir" in listed.stdout
+    result = mora(
+        "generate", "storyboard", "--sop-dir", str(examples), "--out", str(tmp_path),
+        "--input", "scene1=a seed in dark soil", "--input", "scene2=a green sprout in the rain",
+        "--input", "scene3=a tree in full bloom", "--input", "scene_duration=1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = tmp_path.iterdir()
+    manifest = RunManifest.model_validate_json((run_dir / "manifest.json").read_text())
+    # Three 1 s scenes and two 1 s transitions at 8 fps.
+    assert manifest.output.parameters["frames_per_part"] == [8, 8, 8, 8, 8]
+    assert video_info(run_dir / "video.mp4")["num_frames"] == 40
+    assert {s.agent for s in manifest.stages} == {"text_to_image", "image_to_video", "video_connection"}
+
+
+def test_a_user_sop_overrides_a_builtin_one(tmp_path):
+    override = tmp_path / "text_to_video.yaml"
+    builtin = Path(__file__).parents[1] / "sop" / "text_to_video.yaml"
+    override.write_text(builtin.read_text().replace("Make a video from a text description alone.", "Mine."))
+    listed = mora("sop", "list", "--sop-dir", str(tmp_path))
+    lines = listed.stdout.splitlines()
+    index = next(i for i, line in enumerate(lines) if line.startswith("text_to_video "))
+    assert "--sop-dir (overrides 1:" in lines[index] and str(override) in lines[index]
+    assert lines[index + 1].strip() == "Mine."
+    assert "Mine." in mora("sop", "show", "text-to-video", "--sop-dir", str(tmp_path)).stdout
+
+
+def test_sop_validate_reports_each_file(tmp_path):
+    good = Path(__file__).parents[1] / "sop" / "extend_video.yaml"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\ndescription: x\nsteps:\n  - id: a\n    agent: A9\noutput: a\n")
+    result = mora("sop", "validate", str(good), str(bad))
+    assert result.returncode == 2
+    assert "ok" in result.stdout and "extend_video" in result.stdout
+    assert f"{bad}:5 steps[0].agent: unknown agent 'A9'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "phrase"),
+    [
+        (["--prompt", "x", "--video", "clip.mp4"], "task 'text_to_video' has no input 'video'"),
+        (["--prompt", "x", "--input", "oops"], "--input 'oops' is not key=value"),
+    ],
+)
+def test_inputs_the_task_does_not_take(args, phrase, tmp_path):
+    assert_one_clear_sentence(mora("generate", "text-to-video", *args, "--out", str(tmp_path)), phrase)
+
+
+def test_missing_or_corrupt_media_inputs(tmp_path):
+    result = mora("generate", "extend-video", "--video", str(tmp_path / "none.mp4"), "--out", str(tmp_path / "r"))
+    assert_one_clear_sentence(result, "video file not found")
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00" * 1000)
+    result = mora("generate", "extend-video", "--video", str(corrupt), "--out", str(tmp_path / "r"))
+    assert_one_clear_sentence(result, "corrupt.mp4 is not a readable video")

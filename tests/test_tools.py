@@ -5,6 +5,7 @@ import pytest
 
 from tools.image_to_video import segments_needed
 from tools.progress import CancelToken, StageCancelled
+from tools.tiny import TINY_VERSION
 
 
 class RecordingSink:
@@ -23,7 +24,7 @@ class RecordingSink:
 
 def test_tiny_models_are_saved_and_loaded_from_the_cache(mora_cache, text_to_image_tool, image_to_video_tool):
     for name in ("sdxl-base", "sdxl-refiner", "svd"):
-        assert (mora_cache / "tiny" / "v1" / name / "model_index.json").is_file()
+        assert (mora_cache / "tiny" / TINY_VERSION / name / "model_index.json").is_file()
     assert type(text_to_image_tool.base).__name__ == "StableDiffusionXLPipeline"
     assert type(text_to_image_tool.refiner).__name__ == "StableDiffusionXLImg2ImgPipeline"
     # The refiner shares the base's second text encoder and VAE, as SDXL's own docs load them.

@@ -52,7 +52,11 @@ def profile_models(profile: ModelProfile) -> list[tuple[str, str]]:
     models = [("text_to_image base", profile.text_to_image.base)]
     if profile.text_to_image.refiner:
         models.append(("text_to_image refiner", profile.text_to_image.refiner))
+    models.append(("image_to_image", profile.image_to_image.model))
     models.append(("image_to_video", profile.image_to_video.model))
+    # a4_blend reuses the image_to_video model: only first_last_frame loads a model of its own.
+    if profile.video_connection.method == "first_last_frame" and profile.video_connection.model:
+        models.append(("video_connection", profile.video_connection.model))
     return models
 
 
@@ -123,10 +127,16 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
     return True
 
 
-def check_profile(profile: ModelProfile) -> None:
-    """Check every model of ``profile`` (see :func:`check_model`); the first missing one raises."""
+def check_profile(profile: ModelProfile, roles: set[str] | None = None) -> None:
+    """Check the models of ``profile`` that ``roles`` need (all when ``None``; see :func:`check_model`).
+
+    A5's ``a4_blend`` animates with A4's model, so ``video_connection`` needs ``image_to_video`` then.
+    """
+    if roles is not None and "video_connection" in roles and profile.video_connection.method == "a4_blend":
+        roles = roles | {"image_to_video"}
     for role, reference in profile_models(profile):
-        check_model(reference, role, profile.name)
+        if roles is None or role.split()[0] in roles:
+            check_model(reference, role, profile.name)
 
 
 def load_pipeline(pipeline_class: type, reference: str, *, role: str, profile: str, dtype: Any, **components: Any):

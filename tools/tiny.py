@@ -1,4 +1,4 @@
-"""Random-weight miniatures of the `paper` architectures, for tests and offline demos.
+"""Random-weight miniatures of the architectures the profiles name, for tests and offline demos.
 
 Each miniature is built from a small config (the pattern of diffusers' own fast tests), saved once with
 ``save_pretrained`` into the mora cache, and from then on loaded with ``from_pretrained`` like any real
@@ -15,8 +15,8 @@ import tempfile
 from pathlib import Path
 
 # Bump when a config below changes, so stale caches are rebuilt rather than reused.
-TINY_VERSION = "v1"
-TINY_MODELS = ("sdxl-base", "sdxl-refiner", "svd")
+TINY_VERSION = "v2"
+TINY_MODELS = ("sdxl-base", "sdxl-refiner", "svd", "instruct-pix2pix", "wan-flf2v")
 
 
 def cache_root() -> Path:
@@ -46,6 +46,8 @@ def _build_all(root: Path) -> None:
         base.save_pretrained(staging / "sdxl-base")
         refiner.save_pretrained(staging / "sdxl-refiner")
         build_tiny_svd().save_pretrained(staging / "svd")
+        build_tiny_instruct_pix2pix().save_pretrained(staging / "instruct-pix2pix")
+        build_tiny_wan_flf2v().save_pretrained(staging / "wan-flf2v")
         if root.exists():
             shutil.rmtree(root)
         os.replace(staging, root)
@@ -66,6 +68,24 @@ def build_tiny_clip_tokenizer():
     symbols = sorted(ByteLevel.alphabet())
     tokens = symbols + [f"{s}</w>" for s in symbols] + ["<|startoftext|>", "<|endoftext|>"]
     return CLIPTokenizer(vocab={token: i for i, token in enumerate(tokens)}, merges=[], model_max_length=77)
+
+
+def build_tiny_t5_tokenizer():
+    """A ``T5Tokenizer`` over a generated character vocabulary (no download, no SentencePiece model).
+
+    transformers 5's ``T5Tokenizer`` is backed by a *tokenizers* ``Unigram`` model and takes its vocabulary
+    as ``(piece, score)`` pairs: T5's specials first (``<pad>`` = 0, ``</s>`` = 1, ``<unk>`` = 2), then the
+    word-start marker ``▁`` and every printable ASCII character, so any text tokenizes (other characters
+    become ``<unk>``). No sentinel ``<extra_id_*>`` tokens: only span corruption uses them.
+    ``model_max_length=512`` is what Wan pads prompts to.
+    """
+    import string
+
+    from transformers import T5Tokenizer
+
+    characters = sorted(set(string.printable) - set(string.whitespace))
+    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("\u2581", -2.0)] + [(c, -3.0) for c in characters]
+    return T5Tokenizer(vocab=vocab, extra_ids=0, model_max_length=512)
 
 
 def _tiny_clip_text_config(tokenizer):
@@ -247,4 +267,148 @@ def build_tiny_svd():
         unet=unet,
         scheduler=scheduler,
         feature_extractor=feature_extractor,
+    )
+
+
+def build_tiny_instruct_pix2pix():
+    """Tiny ``StableDiffusionInstructPix2PixPipeline``, after diffusers' fast test of it.
+
+    The UNet takes 8 channels: the noisy latents and the input image's latents, concatenated.
+    """
+    import torch
+    from diffusers import (
+        AutoencoderKL,
+        EulerAncestralDiscreteScheduler,
+        StableDiffusionInstructPix2PixPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextModel
+
+    tokenizer = build_tiny_clip_tokenizer()
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=16,
+        in_channels=8,
+        out_channels=4,
+        # Attention only at the lower resolution: on a CPU, full-resolution attention dominates the time.
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        norm_num_groups=8,
+    )
+    # The scheduler timbrooks/instruct-pix2pix ships with.
+    scheduler = EulerAncestralDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
+    torch.manual_seed(0)
+    # Three blocks: latents are 1/4 of the image size, so a 64x64 image denoises as 16x16.
+    vae = AutoencoderKL(
+        block_out_channels=[32, 32, 64],
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D"] * 3,
+        up_block_types=["UpDecoderBlock2D"] * 3,
+        latent_channels=4,
+        sample_size=128,
+        norm_num_groups=8,
+    )
+    torch.manual_seed(0)
+    text_encoder = CLIPTextModel(_tiny_clip_text_config(tokenizer))
+    return StableDiffusionInstructPix2PixPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+def build_tiny_wan_flf2v():
+    """Tiny ``WanImageToVideoPipeline`` conditioned on a first and a last frame (Wan2.1 FLF2V), after diffusers'
+    ``WanFLFToVideoPipelineFastTests``.
+
+    The VAE compresses 8x in space and 4x in time (so the pipeline wants ``num_frames % 4 == 1``), with the
+    16 latent channels Wan's latent statistics expect. Text goes through a local T5 tokenizer
+    (:func:`build_tiny_t5_tokenizer`) and a 2-layer UMT5 encoder, as Wan2.1 uses UMT5. The image encoder keeps
+    ``image_size=224``, as the processor resizes every frame to 224; a 32-pixel patch gives 49 patches + 1 class
+    token per frame, and ``pos_embed_seq_len`` is twice that because FLF2V encodes both end frames.
+    """
+    import torch
+    from diffusers import (
+        AutoencoderKLWan,
+        FlowMatchEulerDiscreteScheduler,
+        WanImageToVideoPipeline,
+        WanTransformer3DModel,
+    )
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel, UMT5Config, UMT5EncoderModel
+
+    tokenizer = build_tiny_t5_tokenizer()
+    torch.manual_seed(0)
+    vae = AutoencoderKLWan(
+        base_dim=3,
+        z_dim=16,
+        dim_mult=[1, 1, 1, 1],
+        num_res_blocks=1,
+        temperal_downsample=[False, True, True],
+    )
+    scheduler = FlowMatchEulerDiscreteScheduler(shift=7.0)
+    torch.manual_seed(0)
+    text_encoder = UMT5EncoderModel(
+        UMT5Config(
+            vocab_size=len(tokenizer),
+            d_model=32,
+            d_kv=8,
+            d_ff=37,
+            num_layers=2,
+            num_heads=4,
+            relative_attention_num_buckets=8,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            decoder_start_token_id=tokenizer.pad_token_id,
+        )
+    )
+    image_tokens = (224 // 32) ** 2 + 1
+    torch.manual_seed(0)
+    transformer = WanTransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=36,  # 16 noisy latent channels + 16 of the end frames' latents + 4 of the frame mask
+        out_channels=16,
+        text_dim=32,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        # As the real model: the rotary table then covers any number of latent frames we ask for.
+        rope_max_seq_len=1024,
+        image_dim=32,
+        pos_embed_seq_len=2 * image_tokens,
+    )
+    torch.manual_seed(0)
+    # Wan takes the penultimate hidden states, not the projection: a plain CLIPVisionModel, as Wan2.1 ships.
+    image_encoder = CLIPVisionModel(
+        CLIPVisionConfig(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            image_size=224,
+            intermediate_size=37,
+            patch_size=32,
+        )
+    )
+    image_processor = CLIPImageProcessor(crop_size=224, size=224)
+    return WanImageToVideoPipeline(
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        vae=vae,
+        scheduler=scheduler,
+        image_processor=image_processor,
+        image_encoder=image_encoder,
+        transformer=transformer,
+        transformer_2=None,
     )

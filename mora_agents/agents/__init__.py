@@ -1,22 +1,27 @@
 """The agents: AutoGen ``BaseChatAgent``s that exchange ``StructuredMessage``s.
 
-A1 :class:`PromptEnhancerAgent` · A2 :class:`TextToImageAgent` · A4 :class:`ImageToVideoAgent` ·
-:class:`HumanProxyAgent` (reviews). Each stage agent calls exactly one tool from ``tools/``.
+A1 :class:`PromptEnhancerAgent` · A2 :class:`TextToImageAgent` · A3 :class:`ImageToImageAgent` ·
+A4 :class:`ImageToVideoAgent` · A5 :class:`VideoConnectionAgent` · :class:`HumanProxyAgent` (reviews).
+Each stage agent calls exactly one tool from ``tools/``.
 """
 
 from mora_agents.agents._human_proxy import HumanProxyAgent, ScriptedDecisions, auto_accept, console_input
+from mora_agents.agents._image_to_image import ImageToImageAgent
 from mora_agents.agents._image_to_video import ImageToVideoAgent
 from mora_agents.agents._prompt_enhancer import PromptEnhancerAgent
 from mora_agents.agents._stage_agent import StageAgent
 from mora_agents.agents._text_to_image import TextToImageAgent
+from mora_agents.agents._video_connection import VideoConnectionAgent
 
 __all__ = [
     "HumanProxyAgent",
+    "ImageToImageAgent",
     "ImageToVideoAgent",
     "PromptEnhancerAgent",
     "ScriptedDecisions",
     "StageAgent",
     "TextToImageAgent",
+    "VideoConnectionAgent",
     "auto_accept",
     "console_input",
 ]

@@ -44,13 +44,24 @@ class ImageToVideoAgent(StageAgent):
         path = self.workspace.path(relative)
         path.parent.mkdir(parents=True, exist_ok=True)
 
+        # A continuation leaves out the first frame: it re-renders the frame the input video ends on.
+        skip = 1 if request.skip_first_frame else 0
+
         def generate(cancel):
             with VideoFileWriter(path, fps=fps) as writer:
+                seen = 0
+
+                def on_frame(frame):
+                    nonlocal seen
+                    if seen >= skip:
+                        writer.append(frame)
+                    seen += 1
+
                 output = self.tool(
                     image,
-                    num_frames=num_frames,
+                    num_frames=num_frames + skip,
                     seed=request.seed,
-                    on_frame=writer.append,
+                    on_frame=on_frame,
                     progress=self.progress,
                     stage=stage,
                     cancel=cancel,
@@ -62,7 +73,12 @@ class ImageToVideoAgent(StageAgent):
             path=relative,
             sha256=sha256_file(path),
             model_id=output.model_id,
-            parameters={"duration": request.duration, "first_frame": request.image.path, **output.parameters},
+            parameters={
+                "duration": request.duration,
+                "first_frame": request.image.path,
+                "skip_first_frame": request.skip_first_frame,
+                **output.parameters,
+            },
             seed=request.seed,
             seconds=round(time.perf_counter() - started, 3),
             width=image.width,

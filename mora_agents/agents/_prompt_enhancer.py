@@ -85,14 +85,18 @@ class PromptEnhancerAgent(StageAgent):
             logger.info(warning)
             return EnhancedPrompt(
                 original=request.prompt,
-                prompt=fallback,
+                prompt=with_suffix(fallback, request.suffix),
                 source="fallback",
                 model=self.model_name,
                 warning=warning,
                 seconds=seconds,
             )
         return EnhancedPrompt(
-            original=request.prompt, prompt=answer, source="llm", model=self.model_name, seconds=seconds
+            original=request.prompt,
+            prompt=with_suffix(answer, request.suffix),
+            source="llm",
+            model=self.model_name,
+            seconds=seconds,
         )
 
     async def _ask(self, user_text: str, token: CancellationToken) -> tuple[str, str | None]:
@@ -114,6 +118,13 @@ class PromptEnhancerAgent(StageAgent):
         if not isinstance(result.content, str):
             return "", "the LLM answered with a function call"
         return parse_prompt_answer(result.content), None
+
+
+def with_suffix(prompt: str, suffix: str | None) -> str:
+    """``prompt`` ending with ``suffix`` (added by code, not left to the LLM), unless it already contains it."""
+    if not suffix or suffix.lower() in prompt.lower():
+        return prompt
+    return f"{prompt.rstrip(' .,')}, {suffix}"
 
 
 def parse_prompt_answer(content: str) -> str:

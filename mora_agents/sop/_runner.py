@@ -1,4 +1,5 @@
-"""Runs an SOP: binds each step's inputs, sends its agent a ``StructuredMessage``, loops reviews.
+"""Runs an SOP: imports inputs, checks each step's condition, binds its inputs, sends its agent a
+``StructuredMessage``, loops reviews, and assembles the output.
 
 The runner talks to agents only through AutoGen messages (``on_messages``), and writes the manifest
 atomically after every iteration, so a killed run leaves a complete manifest of what finished.
@@ -17,7 +18,8 @@ from pydantic import BaseModel, ValidationError
 
 from mora_agents.errors import MoraError
 from mora_agents.messages import EnhancedPrompt, ImageArtifact, ReviewDecision, ReviewRequest, VideoArtifact
-from mora_agents.sop._schema import AGENT_ROLES, ROLE_ALIASES, SopSpec, StepSpec, resolve_output
+from mora_agents.sop._schema import AGENT_ROLES, SopSpec, StepSpec, role_of
+from mora_agents.sop._values import MediaFormat, RunValues
 from mora_agents.workspace import IterationRecord, RunManifest, StageRecord, Workspace
 
 EventSink = Callable[[str], None]
@@ -32,6 +34,7 @@ class SopRunner:
         reviewer: the human proxy that answers review requests.
         workspace: the run folder.
         manifest: the run's manifest, already holding the request; filled and saved as stages finish.
+        media: frame size and rate of the run (input media are fitted to it).
         events: receives one line per finished iteration (for the CLI).
     """
 
@@ -42,33 +45,30 @@ class SopRunner:
         reviewer: BaseChatAgent,
         workspace: Workspace,
         manifest: RunManifest,
+        media: MediaFormat,
         events: EventSink | None = None,
     ) -> None:
-        missing = [step.role for step in spec.steps if step.role not in agents]
+        missing = sorted(roles_used(spec) - set(agents))
         if missing:
-            raise ValueError(f"no agent given for role(s) {', '.join(sorted(set(missing)))}")
+            raise ValueError(f"no agent given for role(s) {', '.join(missing)}")
         self.spec = spec
         self.agents = agents
         self.reviewer = reviewer
         self.workspace = workspace
         self.manifest = manifest
+        self.values = RunValues(spec, workspace, media)
         self.events = events or (lambda line: None)
 
     async def run(self, cancellation_token: CancellationToken | None = None) -> RunManifest:
         """Run every step in order; on failure the manifest is saved as ``failed`` and the error re-raised."""
         token = cancellation_token or CancellationToken()
         started = time.perf_counter()
-        inputs = self.spec.bind_inputs(self.manifest.request.inputs)
-        results: dict[str, BaseModel] = {}
         try:
+            self.values.import_inputs(self.spec.bind_inputs(self.manifest.request.inputs))
+            self.manifest.inputs = {k: v for k, v in self.values.inputs.items() if isinstance(v, BaseModel)}
             for step in self.spec.steps:
-                results[step.id] = await self._run_step(step, inputs, results, token)
-            output = results[self.spec.output]
-            if isinstance(output, ImageArtifact | VideoArtifact):
-                suffix = ".mp4" if isinstance(output, VideoArtifact) else ".png"
-                name = "video.mp4" if suffix == ".mp4" else f"{self.spec.output}{suffix}"
-                output = output.model_copy(update={"path": self.workspace.publish(output.path, name)})
-            self.manifest.output = output if not isinstance(output, EnhancedPrompt) else None
+                await self._run_step(step, token)
+            self.manifest.output = self._publish_output()
             self.manifest.status = "completed"
         except BaseException as error:
             self.manifest.status = "failed"
@@ -82,26 +82,44 @@ class SopRunner:
             self.workspace.save_manifest(self.manifest)
         return self.manifest
 
-    async def _run_step(
-        self, step: StepSpec, inputs: dict[str, Any], results: dict[str, BaseModel], token: CancellationToken
-    ) -> BaseModel:
+    def _publish_output(self) -> ImageArtifact | VideoArtifact | None:
+        output = self.spec.output
+        if isinstance(output, str):
+            if output not in self.values.results:
+                raise MoraError(f"task '{self.spec.name}': the output step '{output}' was skipped")
+            result = self.values.results[output]
+        else:
+            self.events("output: joining " + ", ".join(output.join))
+            result = self.values.join(output.join, "output")
+        if not isinstance(result, ImageArtifact | VideoArtifact):
+            return None
+        name = "video.mp4" if isinstance(result, VideoArtifact) else "image.png"
+        return result.model_copy(update={"path": self.workspace.publish(result.path, name)})
+
+    async def _run_step(self, step: StepSpec, token: CancellationToken) -> None:
         started = time.perf_counter()
         record = StageRecord(id=step.id, agent=step.role)
         self.manifest.stages.append(record)
+        condition = step.condition()
+        if condition is not None and not self.values.holds(condition):
+            record.status = "skipped"
+            self.workspace.save_manifest(self.manifest)
+            self.events(f"{step.id}: skipped (when: {step.when})")
+            return
         self.workspace.save_manifest(self.manifest)
-        bound = self._bind(step, inputs, results)
+        bound = {
+            name: self.values.resolve(binding, f"step '{step.id}' with.{name}")
+            for name, binding in step.parsed_bindings().items()
+        }
         seed = self.manifest.request.seed
         max_iterations = step.review.max_iterations if step.review else 1
         edited_by: str | None = None
+        candidate: BaseModel | None = None
         while True:
-            output = await self._ask_agent(step.role, step, bound, seed, token)
+            output = candidate or await self._ask_agent(step.role, step, bound, seed, token)
             iteration = IterationRecord(index=len(record.iterations) + 1, output=output, edited_by=edited_by)
             record.iterations.append(iteration)
-            if isinstance(output, EnhancedPrompt):
-                self.manifest.enhanced_prompt = output
-                if output.warning:
-                    self.manifest.warnings.append(f"{step.id}: {output.warning}")
-            self.workspace.save_manifest(self.manifest)
+            self._note(step, output)
             self.events(f"{step.id} #{iteration.index}: {_describe(output)}")
             if step.review is None:
                 break
@@ -119,50 +137,41 @@ class SopRunner:
                 self.events(f"{step.id}: {max_iterations} iterations reached, '{decision}' refused")
                 break
             if decision.action == "regenerate":
-                seed += 1
-                edited_by = None
+                seed, edited_by, candidate = seed + 1, None, None
             else:
-                bound = await self._apply_edit(step, bound, decision, token)
-                edited_by = ROLE_ALIASES.get(step.review.on_edit, step.review.on_edit)
+                bound, candidate = await self._apply_edit(step, bound, output, decision, seed, token)
+                edited_by = role_of(step.review.on_edit)
             self.workspace.save_manifest(self.manifest)
         result = record.result
-        if isinstance(result, ImageArtifact | VideoArtifact) and step.id != self.spec.output:
+        self.values.results[step.id] = result
+        if isinstance(result, ImageArtifact | VideoArtifact):
             suffix = ".mp4" if isinstance(result, VideoArtifact) else ".png"
             self.workspace.publish(result.path, f"{step.id}{suffix}")
         record.status = "completed"
         record.seconds = round(time.perf_counter() - started, 3)
         self.workspace.save_manifest(self.manifest)
-        return result
 
-    def _bind(self, step: StepSpec, inputs: dict[str, Any], results: dict[str, BaseModel]) -> dict[str, Any]:
-        bound: dict[str, Any] = {}
-        for name, ref in step.references().items():
-            if ref.source == "inputs":
-                if ref.key not in inputs:
-                    raise MoraError(f"task '{self.spec.name}' step '{step.id}' needs the input '{ref.key}'")
-                bound[name] = inputs[ref.key]
-            else:
-                bound[name] = resolve_output(results[ref.source], ref.key)
-        return bound
+    def _note(self, step: StepSpec, output: BaseModel) -> None:
+        if isinstance(output, EnhancedPrompt):
+            self.manifest.enhanced_prompt = output
+            if output.warning:
+                self.manifest.warnings.append(f"{step.id}: {output.warning}")
+        self.workspace.save_manifest(self.manifest)
 
     async def _ask_agent(
         self, role: str, step: StepSpec, values: dict[str, Any], seed: int, token: CancellationToken
     ) -> BaseModel:
-        agent_class = AGENT_ROLES[role]
-        fields = agent_class.request_type.model_fields
-        payload = {name: value for name, value in values.items() if name in fields}
-        if "seed" in fields:
+        request_type = AGENT_ROLES[role].request_type
+        payload = {name: value for name, value in values.items() if name in request_type.model_fields}
+        if "seed" in request_type.model_fields:
             payload["seed"] = seed
         try:
-            request = agent_class.request_type.model_validate(payload)
+            request = request_type.model_validate(payload)
         except ValidationError as error:
             first = error.errors()[0]
-            raise MoraError(
-                f"step '{step.id}': {role} got a bad '{'.'.join(map(str, first['loc']))}' ({first['msg']})"
-            ) from None
-        message = StructuredMessage[agent_class.request_type](
-            content=request, source="sop", metadata={"stage": step.id}
-        )
+            field = ".".join(map(str, first["loc"]))
+            raise MoraError(f"step '{step.id}': {role} got a bad '{field}' ({first['msg']})") from None
+        message = StructuredMessage[request_type](content=request, source="sop", metadata={"stage": step.id})
         response = await self.agents[role].on_messages([message], token)
         return response.chat_message.content
 
@@ -183,18 +192,39 @@ class SopRunner:
         return decision
 
     async def _apply_edit(
-        self, step: StepSpec, bound: dict[str, Any], decision: ReviewDecision, token: CancellationToken
-    ) -> dict[str, Any]:
-        """Hand the instruction to the ``on_edit`` agent; its outputs replace the step's matching inputs."""
-        role = ROLE_ALIASES.get(step.review.on_edit, step.review.on_edit)
-        edited = await self._ask_agent(role, step, {**bound, "instruction": decision.instruction}, 0, token)
+        self,
+        step: StepSpec,
+        bound: dict[str, Any],
+        output: BaseModel,
+        decision: ReviewDecision,
+        seed: int,
+        token: CancellationToken,
+    ) -> tuple[dict[str, Any], BaseModel | None]:
+        """Hand the instruction to the ``on_edit`` agent.
+
+        An agent that returns the step's own kind of result (A3 editing an image) gives the next candidate
+        directly; one that returns something else (A1 revising a prompt) updates the step's inputs of the
+        same name, and the step runs again.
+        """
+        role = role_of(step.review.on_edit)
+        values = {**bound, "instruction": decision.instruction}
+        export = getattr(type(output), "export_name", None)
+        if export:
+            values[export] = output
+        edited = await self._ask_agent(role, step, values, seed, token)
+        self.events(f"{step.id}: edit '{decision.instruction}' applied by {role}")
+        if type(edited) is type(output):
+            return bound, edited
         if isinstance(edited, EnhancedPrompt) and edited.warning:
             self.manifest.warnings.append(f"{step.id} edit: {edited.warning}")
         updates = {name: getattr(edited, name) for name in bound if name in type(edited).model_fields}
-        if not updates:
-            raise MoraError(f"step '{step.id}': the edit agent '{role}' produces nothing this step takes")
-        self.events(f"{step.id}: edit '{decision.instruction}' applied by {role}")
-        return {**bound, **updates}
+        return {**bound, **updates}, None
+
+
+def roles_used(spec: SopSpec) -> set[str]:
+    """Every agent role an SOP needs, edit agents included."""
+    roles = {step.role for step in spec.steps}
+    return roles | {role_of(step.review.on_edit) for step in spec.steps if step.review and step.review.on_edit}
 
 
 def _describe(output: BaseModel) -> str:

@@ -1,53 +1,78 @@
 """The SOP schema: one pydantic model for a declarative task file (``sop/*.yaml``).
 
-An SOP names its inputs, its steps (each one agent, with bindings ``with:`` that reference inputs and
-earlier steps' outputs) and which step's artifact is the result. Bindings are parsed by a tiny grammar
-of our own, ``$source.key``: references only, never evaluated.
+An SOP names its typed inputs, its steps (each one agent, with ``with:`` bindings that reference inputs
+and earlier steps' outputs, an optional ``review:`` and an optional ``when:``) and its ``output``: one
+step's artifact, or several videos joined into one. Bindings use the small language of
+:mod:`mora_agents.sop._bindings`: parsed, type-checked, never evaluated.
+
+Every problem is reported as ``<file>:<line> <field>: <what is wrong>``, e.g.
+``sop/my_task.yaml:14 steps[2].with.image: $edit.image refers to step 'edit', which is defined later``.
 """
 
 from __future__ import annotations
 
 import re
+import types
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mora_agents.agents import ImageToVideoAgent, PromptEnhancerAgent, StageAgent, TextToImageAgent
+from mora_agents.agents import (
+    ImageToImageAgent,
+    ImageToVideoAgent,
+    PromptEnhancerAgent,
+    StageAgent,
+    TextToImageAgent,
+    VideoConnectionAgent,
+)
 from mora_agents.errors import MoraError
-
-IDENTIFIER = r"[a-z_][a-z0-9_]*"
-_REFERENCE = re.compile(rf"^\$({IDENTIFIER})\.({IDENTIFIER})$")
+from mora_agents.messages import ImageArtifact, VideoArtifact
+from mora_agents.sop._bindings import ACCESSORS, NAME, Binding, BindingError, Condition, Kind, Reference, literal_kind
 
 AGENT_ROLES: dict[str, type[StageAgent]] = {
     "prompt_enhancer": PromptEnhancerAgent,
     "text_to_image": TextToImageAgent,
+    "image_to_image": ImageToImageAgent,
     "image_to_video": ImageToVideoAgent,
+    "video_connection": VideoConnectionAgent,
 }
-"""Role name -> agent class. An SOP step's ``agent`` is a role name or its paper id (A1, A2, A4)."""
+"""Role name -> agent class. A step's ``agent`` is a role name or its paper id (A1..A5)."""
 
-ROLE_ALIASES = {"A1": "prompt_enhancer", "A2": "text_to_image", "A4": "image_to_video"}
+ROLE_ALIASES = {
+    "A1": "prompt_enhancer",
+    "A2": "text_to_image",
+    "A3": "image_to_image",
+    "A4": "image_to_video",
+    "A5": "video_connection",
+}
 
-InputType = Literal["text", "seconds", "int"]
-_PYTHON_TYPES: dict[str, type] = {"text": str, "seconds": float, "int": int}
+InputType = Literal["text", "image", "video", "seconds", "int", "choice"]
+INPUT_KINDS: dict[str, Kind] = {
+    "text": "text",
+    "choice": "text",
+    "seconds": "number",
+    "int": "number",
+    "image": "image",
+    "video": "video",
+}
+_ARTICLE = {"image": "an image", "video": "a video", "text": "text", "number": "a number", "bool": "true/false"}
 
 
-class Reference(BaseModel):
-    """A parsed binding: ``$inputs.prompt`` -> ``Reference(source="inputs", key="prompt")``."""
+def role_of(agent: str) -> str:
+    """The role name for an agent name or paper id."""
+    return ROLE_ALIASES.get(agent, agent)
 
-    source: str
-    key: str
 
-    @classmethod
-    def parse(cls, text: str) -> Reference:
-        match = _REFERENCE.match(text.strip())
-        if not match:
-            raise ValueError(f"'{text}' is not a reference: write $inputs.<name> or $<step>.<output>")
-        return cls(source=match.group(1), key=match.group(2))
+class SopFieldError(ValueError):
+    """A problem at one field of an SOP file; ``loc`` is the path, e.g. ``("steps", 2, "with", "image")``."""
 
-    def __str__(self) -> str:
-        return f"${self.source}.{self.key}"
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+        self.message = message
 
 
 class InputSpec(BaseModel):
@@ -58,15 +83,46 @@ class InputSpec(BaseModel):
     type: InputType
     required: bool = False
     default: str | float | int | None = None
+    choices: list[str] | None = None
+    """The allowed values of a ``choice`` input."""
     description: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> InputSpec:
+        if self.type == "choice" and not self.choices:
+            raise SopFieldError(("choices",), "a choice input needs a list of choices")
+        if self.type != "choice" and self.choices:
+            raise SopFieldError(("choices",), f"only choice inputs take choices, this one is {self.type}")
+        if self.type in ("image", "video") and self.default is not None:
+            raise SopFieldError(("default",), f"{self.type} inputs take no default: they are files the user gives")
+        if self.default is not None:
+            try:
+                self.coerce("default", self.default)
+            except ValueError as error:
+                raise SopFieldError(("default",), str(error)) from None
+        return self
+
+    @property
+    def kind(self) -> Kind:
+        return INPUT_KINDS[self.type]
 
     def coerce(self, name: str, value: Any) -> str | float | int:
         """``value`` converted to this input's type, or a ``ValueError`` naming the input."""
+        if self.type in ("image", "video"):
+            path = Path(str(value)).expanduser()
+            if not path.is_file():
+                raise ValueError(f"input '{name}': {self.type} file not found: {value}")
+            return str(path)
+        if self.type == "choice":
+            if str(value) not in self.choices:
+                raise ValueError(f"input '{name}' must be one of {', '.join(self.choices)}, got {value!r}")
+            return str(value)
+        converter = {"text": str, "seconds": float, "int": int}[self.type]
         try:
-            converted = _PYTHON_TYPES[self.type](value)
+            converted = converter(value)
         except (TypeError, ValueError):
             raise ValueError(f"input '{name}' must be {self.type}, got {value!r}") from None
-        if self.type == "text" and not str(converted).strip():
+        if self.type == "text" and not converted.strip():
             raise ValueError(f"input '{name}' must not be empty")
         if self.type == "seconds" and not 0 < converted <= 600:
             raise ValueError(f"input '{name}' must be between 0 and 600 seconds, got {converted}")
@@ -81,95 +137,196 @@ class ReviewSpec(BaseModel):
     by: Literal["human"] = "human"
     max_iterations: int = Field(default=3, ge=1, le=10)
     on_edit: str | None = None
-    """The agent role that carries out an ``edit`` instruction; without it, edits are refused."""
+    """The agent that carries out ``edit <instruction>``: A1 revises the step's prompt (the step runs
+    again), A3 edits the result image directly. Without it, edits are refused."""
 
 
 class StepSpec(BaseModel):
-    """One stage: an agent, its bound inputs, an optional review."""
+    """One stage: an agent, its bindings, an optional review and an optional condition."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    id: str = Field(pattern=f"^{IDENTIFIER}$")
+    id: str = Field(pattern=f"^{NAME}$")
     agent: str
-    bindings: dict[str, str] = Field(default_factory=dict, alias="with")
+    bindings: dict[str, Any] = Field(default_factory=dict, alias="with")
     review: ReviewSpec | None = None
+    when: str | None = None
+    """Run the step only when this condition holds, e.g. ``$inputs.image`` or ``$inputs.method == transfer``."""
 
     @property
     def role(self) -> str:
-        return ROLE_ALIASES.get(self.agent, self.agent)
+        return role_of(self.agent)
 
-    def references(self) -> dict[str, Reference]:
-        return {name: Reference.parse(text) for name, text in self.bindings.items()}
+    def parsed_bindings(self) -> dict[str, Binding]:
+        return {name: Binding.parse(value) for name, value in self.bindings.items()}
+
+    def condition(self) -> Condition | None:
+        return Condition.parse(self.when) if self.when is not None else None
 
 
-class SopSpec(BaseModel):
-    """A task as a declarative file. Load with :meth:`from_file`; validation names file and field."""
+class JoinSpec(BaseModel):
+    """An output made of several videos played one after another."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=f"^{IDENTIFIER}$")
-    description: str
+    join: list[str] = Field(min_length=1)
+    """Video bindings, e.g. ``[$inputs.video, $transition.video, $inputs.video2]``."""
+
+
+class SopSpec(BaseModel):
+    """A task as a declarative file. Load with :meth:`from_file`; problems name file, line and field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=f"^{NAME}$")
+    description: str = Field(min_length=1)
     examples: list[str] = Field(default_factory=list)
     inputs: dict[str, InputSpec] = Field(default_factory=dict)
     steps: list[StepSpec] = Field(min_length=1)
-    output: str
-    """The step whose artifact is the task's result."""
+    output: str | JoinSpec
+    """A step id (that step's artifact is the result) or ``{join: [...]}`` (videos joined in order)."""
+
+    @field_validator("inputs")
+    @classmethod
+    def _input_names(cls, inputs: dict[str, InputSpec]) -> dict[str, InputSpec]:
+        for name in inputs:
+            if not _is_name(name):
+                raise SopFieldError(("inputs", name), f"'{name}' is not an identifier (a-z, 0-9, _)")
+        return inputs
 
     @model_validator(mode="after")
     def _check_graph(self) -> SopSpec:
-        seen: dict[str, StepSpec] = {}
+        earlier: dict[str, StepSpec] = {}
         for index, step in enumerate(self.steps):
-            where = f"steps[{index}]"
-            if step.id in seen or step.id == "inputs":
-                raise ValueError(f"{where}.id: '{step.id}' is used twice (or is the reserved name 'inputs')")
-            _check_role(step.role, f"{where}.agent")
-            if step.review and step.review.on_edit:
-                _check_role(ROLE_ALIASES.get(step.review.on_edit, step.review.on_edit), f"{where}.review.on_edit")
-            request_fields = AGENT_ROLES[step.role].request_type.model_fields
-            for name, text in step.bindings.items():
-                field = f"{where}.with.{name}"
-                if name not in request_fields or name == "seed":
-                    raise ValueError(f"{field}: agent '{step.role}' takes no input '{name}'")
-                try:
-                    ref = Reference.parse(text)
-                except ValueError as error:
-                    raise ValueError(f"{field}: {error}") from None
-                self._check_reference(ref, field, seen)
+            here = ("steps", index)
+            if step.id in earlier or step.id == "inputs":
+                raise SopFieldError((*here, "id"), f"'{step.id}' is used twice (or is the reserved name 'inputs')")
+            _check_role(step.agent, (*here, "agent"))
+            if step.when is not None:
+                self._check_condition(step.when, (*here, "when"), earlier)
+            request_type = AGENT_ROLES[step.role].request_type
+            for name, value in step.bindings.items():
+                self._check_binding(step, name, value, (*here, "with", name), earlier)
             missing = [
                 name
-                for name, info in request_fields.items()
+                for name, info in request_type.model_fields.items()
                 if info.is_required() and name != "seed" and name not in step.bindings
             ]
             if missing:
-                raise ValueError(f"{where}.with: agent '{step.role}' needs {', '.join(missing)}")
-            seen[step.id] = step
-        if self.output not in seen:
-            raise ValueError(f"output: '{self.output}' is not a step id")
+                raise SopFieldError((*here, "with"), f"agent '{step.role}' needs {', '.join(missing)}")
+            if step.review and step.review.on_edit:
+                self._check_edit_agent(step, (*here, "review", "on_edit"))
+            earlier[step.id] = step
+        self._check_output(earlier)
         return self
 
-    def _check_reference(self, ref: Reference, field: str, earlier: dict[str, StepSpec]) -> None:
+    # -- checks ---------------------------------------------------------------------------------
+
+    def _check_binding(self, step: StepSpec, name: str, value: Any, loc: tuple, earlier: dict) -> None:
+        fields = AGENT_ROLES[step.role].request_type.model_fields
+        if name not in fields or name == "seed":
+            takes = ", ".join(n for n in fields if n != "seed")
+            raise SopFieldError(loc, f"agent '{step.role}' takes no input '{name}' (it takes {takes})")
+        try:
+            binding = Binding.parse(value)
+        except BindingError as error:
+            raise SopFieldError(loc, str(error)) from None
+        wanted = field_kind(fields[name].annotation)
+        if binding.is_literal:
+            kinds = {literal_kind(binding.literal)}
+            what = f"the value {binding.literal!r} is {_ARTICLE[next(iter(kinds))]}"
+        else:
+            kinds = {self._reference_kind(ref, loc, earlier) for ref in binding.references}
+            what = " | ".join(
+                f"{ref} is {_ARTICLE[self._reference_kind(ref, loc, earlier)]}" for ref in binding.references
+            )
+        if kinds != {wanted}:
+            hint = ""
+            if binding.is_literal and isinstance(binding.literal, str) and _looks_like_reference(binding.literal):
+                hint = f"; did you mean ${binding.literal.strip()}?"
+            raise SopFieldError(loc, f"{what}, but {step.role}'s '{name}' takes {_ARTICLE[wanted]}{hint}")
+
+    def _reference_kind(self, ref: Reference, loc: tuple, earlier: dict[str, StepSpec]) -> Kind:
         if ref.source == "inputs":
             if ref.key not in self.inputs:
-                raise ValueError(f"{field}: {ref} names no declared input")
-            return
-        if ref.source not in earlier:
+                raise SopFieldError(
+                    loc, f"{ref} names no declared input (declared: {', '.join(self.inputs) or 'none'})"
+                )
+            kind = self.inputs[ref.key].kind
+        elif ref.source not in earlier:
             later = any(step.id == ref.source for step in self.steps)
             why = "which is defined later" if later else "which does not exist"
-            raise ValueError(f"{field}: {ref} refers to step '{ref.source}', {why}")
-        output_type = AGENT_ROLES[earlier[ref.source].role].output_type
-        keys = set(output_type.model_fields) | {getattr(output_type, "export_name", None)}
-        if ref.key not in keys:
-            raise ValueError(f"{field}: step '{ref.source}' has no output '{ref.key}'")
+            raise SopFieldError(loc, f"{ref} refers to step '{ref.source}', {why}")
+        else:
+            outputs = output_kinds(AGENT_ROLES[earlier[ref.source].role].output_type)
+            if ref.key not in outputs:
+                raise SopFieldError(
+                    loc, f"step '{ref.source}' has no output '{ref.key}' (it has {', '.join(sorted(outputs))})"
+                )
+            kind = outputs[ref.key]
+        for accessor in ref.accessors:
+            offered = ACCESSORS.get(kind, {})
+            if accessor not in offered:
+                has = f"it offers {', '.join(offered)}" if offered else "it offers none"
+                raise SopFieldError(loc, f"{ref}: {_ARTICLE[kind]} has no '.{accessor}' ({has})")
+            kind = offered[accessor]
+        return kind
+
+    def _check_condition(self, text: str, loc: tuple, earlier: dict[str, StepSpec]) -> None:
+        try:
+            condition = Condition.parse(text)
+        except BindingError as error:
+            raise SopFieldError(loc, str(error)) from None
+        for clause in condition.clauses:
+            kind = self._reference_kind(clause.reference, loc, earlier)
+            if clause.operator and kind not in ("text", "number"):
+                raise SopFieldError(loc, f"{clause.reference} is {_ARTICLE[kind]}: only text and numbers compare")
+            spec = self.inputs.get(clause.reference.key) if clause.reference.source == "inputs" else None
+            if clause.operator and spec is not None and spec.choices and clause.word not in spec.choices:
+                choices = ", ".join(spec.choices)
+                raise SopFieldError(loc, f"'{clause.word}' is not a choice of {clause.reference} ({choices})")
+
+    def _check_edit_agent(self, step: StepSpec, loc: tuple) -> None:
+        role = _check_role(step.review.on_edit, loc)
+        fields = AGENT_ROLES[role].request_type.model_fields
+        if "instruction" not in fields:
+            raise SopFieldError(loc, f"agent '{role}' cannot carry out an edit instruction (use A1 or A3)")
+        output = AGENT_ROLES[step.role].output_type
+        edits_result = getattr(output, "export_name", None) in fields
+        revises_inputs = bool(set(output_kinds(AGENT_ROLES[role].output_type)) & set(step.bindings))
+        if not (edits_result or revises_inputs):
+            raise SopFieldError(loc, f"agent '{role}' can neither edit step '{step.id}''s result nor revise its inputs")
+
+    def _check_output(self, steps: dict[str, StepSpec]) -> None:
+        if isinstance(self.output, str):
+            if self.output not in steps:
+                raise SopFieldError(("output",), f"'{self.output}' is not a step id (steps: {', '.join(steps)})")
+            return
+        for index, value in enumerate(self.output.join):
+            loc = ("output", "join", index)
+            try:
+                binding = Binding.parse(value)
+            except BindingError as error:
+                raise SopFieldError(loc, str(error)) from None
+            if binding.is_literal:
+                raise SopFieldError(loc, f"{value!r} is not a reference to a video")
+            for ref in binding.references:
+                kind = self._reference_kind(ref, loc, steps)
+                if kind != "video":
+                    raise SopFieldError(loc, f"{ref} is {_ARTICLE[kind]}, but only videos can be joined")
+
+    # -- inputs ----------------------------------------------------------------------------------
 
     def bind_inputs(self, given: dict[str, Any]) -> dict[str, str | float | int]:
-        """Validate user inputs against :attr:`inputs`: unknown names, missing required ones, types.
+        """Validate user inputs against :attr:`inputs`: unknown names, missing required ones, types, files.
 
         Raises:
             MoraError: one sentence naming the task and the input.
         """
         unknown = sorted(set(given) - set(self.inputs))
         if unknown:
-            raise MoraError(f"task '{self.name}' has no input '{unknown[0]}' (it takes {', '.join(self.inputs)})")
+            takes = ", ".join(self.inputs) or "nothing"
+            raise MoraError(f"task '{self.name}' has no input '{unknown[0]}' (it takes {takes})")
         bound: dict[str, str | float | int] = {}
         for name, spec in self.inputs.items():
             value = given.get(name, spec.default)
@@ -183,61 +340,156 @@ class SopSpec(BaseModel):
                 raise MoraError(f"task '{self.name}': {error}") from None
         return bound
 
+    # -- loading ----------------------------------------------------------------------------------
+
     @classmethod
     def from_file(cls, path: str | Path) -> SopSpec:
         """Read and validate an SOP file.
 
         Raises:
-            MoraError: ``<file>: <field>: <problem>`` for YAML or schema errors.
+            MoraError: ``<file>:<line> <field>: <problem>``.
         """
         path = Path(path)
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as error:
             raise MoraError(f"cannot read SOP file {path}: {error.strerror or error}") from None
+        except UnicodeDecodeError:
+            raise MoraError(f"{path}: not a text file (SOP files are UTF-8 YAML)") from None
         return cls.from_text(text, source=str(path))
 
     @classmethod
     def from_text(cls, text: str, source: str = "<text>") -> SopSpec:
         try:
+            root = yaml.compose(text, Loader=yaml.SafeLoader)
+            _reject_duplicate_keys(root, source)
             data = yaml.safe_load(text)
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             line = f":{mark.line + 1}" if mark else ""
-            raise MoraError(f"{source}{line}: not valid YAML ({getattr(error, 'problem', None) or error})") from None
-        return cls.from_dict(data, source)
-
-    @classmethod
-    def from_dict(cls, data: Any, source: str = "<dict>") -> SopSpec:
+            problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+            raise MoraError(f"{source}{line}: not valid YAML ({problem})") from None
         if not isinstance(data, dict):
-            raise MoraError(f"{source}: an SOP file must be a mapping with name, steps and output")
+            raise MoraError(f"{source}:1: an SOP file must be a mapping with name, description, steps and output")
         try:
             return cls.model_validate(data)
         except ValidationError as error:
-            first = error.errors()[0]
-            where = _location(first["loc"])
-            message = first["msg"].removeprefix("Value error, ")
-            raise MoraError(f"{source}: {where + ': ' if where else ''}{message}") from None
+            loc, message = _describe(error.errors()[0])
+            raise MoraError(_located(source, root, loc, message)) from None
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "<dict>") -> SopSpec:
+        """Validate already-parsed data (no line numbers)."""
+        return cls.from_text(yaml.safe_dump(data, sort_keys=False), source)
 
 
-def _check_role(role: str, field: str) -> None:
+# -- helpers ------------------------------------------------------------------------------------------
+
+
+def _check_role(agent: str, loc: tuple) -> str:
+    role = role_of(agent)
     if role not in AGENT_ROLES:
-        known = ", ".join(list(AGENT_ROLES) + list(ROLE_ALIASES))
-        raise ValueError(f"{field}: unknown agent '{role}' (known: {known})")
+        known = ", ".join(f"{alias} {name}" for alias, name in ROLE_ALIASES.items())
+        raise SopFieldError(loc, f"unknown agent '{agent}' (known: {known})")
+    return role
 
 
-def _location(loc: tuple) -> str:
-    parts: list[str] = []
+def _is_name(text: str) -> bool:
+    return re.fullmatch(NAME, text) is not None
+
+
+def _looks_like_reference(text: str) -> bool:
+    """``inputs.prompt`` or ``first_frame.image``: a reference whose ``$`` was forgotten."""
+    return re.fullmatch(rf"{NAME}\.{NAME}(\.{NAME})*", text.strip()) is not None
+
+
+def field_kind(annotation: Any) -> Kind:
+    """The binding kind a request field takes, from its type annotation."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        options = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        return field_kind(options[0])
+    if isinstance(annotation, type) and issubclass(annotation, ImageArtifact):
+        return "image"
+    if isinstance(annotation, type) and issubclass(annotation, VideoArtifact):
+        return "video"
+    return {str: "text", bool: "bool", int: "number", float: "number"}.get(annotation, "text")
+
+
+def output_kinds(output_type: type[BaseModel]) -> dict[str, Kind]:
+    """What ``$step.<key>`` can name in a step's output: its export (the artifact) and its plain fields."""
+    kinds = {
+        name: field_kind(info.annotation)
+        for name, info in output_type.model_fields.items()
+        if field_kind(info.annotation) in ("text", "number") and info.annotation in (str, int, float)
+    }
+    export = getattr(output_type, "export_name", None)
+    if export:
+        kinds[export] = field_kind(output_type)
+    return kinds
+
+
+def _describe(error: dict) -> tuple[tuple, str]:
+    """Location and message of pydantic's first error, in our words."""
+    original = (error.get("ctx") or {}).get("error")
+    loc = tuple(error["loc"])
+    if isinstance(original, SopFieldError):
+        return (*loc, *original.loc), original.message
+    kind = error["type"]
+    if kind == "missing":
+        return loc, "is required"
+    if kind == "extra_forbidden":
+        return loc, f"unknown field '{loc[-1]}'"
+    if kind == "string_pattern_mismatch":
+        return (
+            loc,
+            f"{error['input']!r} is not an identifier (lower-case letters, digits and _, not starting with a digit)",
+        )
+    message = error["msg"].removeprefix("Value error, ")
+    # A union (output: a step id or a join) reports one error per member; say what either form is.
+    if loc and loc[0] == "output":
+        return ("output",), "must be a step id or a mapping {join: [video references]}"
+    return loc, message
+
+
+def _located(source: str, root: yaml.Node | None, loc: tuple, message: str) -> str:
+    line = _line_of(root, loc)
+    where = _format_loc(loc)
+    return f"{source}:{line} {where}: {message}" if where else f"{source}:{line}: {message}"
+
+
+def _format_loc(loc: tuple) -> str:
+    text = ""
     for part in loc:
-        if isinstance(part, int):
-            parts[-1] = f"{parts[-1]}[{part}]" if parts else f"[{part}]"
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _line_of(root: yaml.Node | None, loc: tuple) -> int:
+    """1-based line of the deepest node of ``loc`` that exists in the YAML (a key's own line for mappings)."""
+    node, line = root, (root.start_mark.line + 1 if root is not None else 1)
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == part), None)
+            if match is None:
+                break
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
         else:
-            parts.append(str(part))
-    return ".".join(parts)
+            break
+    return line
 
 
-def resolve_output(output: BaseModel, key: str) -> Any:
-    """The value ``$step.key`` names in a step's output: the whole artifact, or one of its fields."""
-    if key == getattr(output, "export_name", None):
-        return output
-    return getattr(output, key)
+def _reject_duplicate_keys(node: yaml.Node | None, source: str) -> None:
+    # YAML silently keeps the last of two equal keys; in a task file that hides a mistake.
+    if isinstance(node, yaml.MappingNode):
+        seen: set = set()
+        for key, value in node.value:
+            if key.value in seen:
+                raise MoraError(f"{source}:{key.start_mark.line + 1}: duplicate key '{key.value}'")
+            seen.add(key.value)
+            _reject_duplicate_keys(value, source)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _reject_duplicate_keys(item, source)
