@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from mora_agents import __version__
 from mora_agents.errors import MoraError
@@ -37,7 +38,7 @@ def user_errors(command):
         try:
             return command(*args, **kwargs)
         except MoraError as error:
-            err.print(f"[bold red]error:[/bold red] {error}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/bold red] {escape(str(error))}", highlight=False, soft_wrap=True)
             raise typer.Exit(error.exit_code) from None
 
     return wrapper
@@ -137,7 +138,7 @@ def generate(
     finally:
         signal.signal(signal.SIGINT, previous)
     for warning in manifest.warnings:
-        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
     if manifest.output is not None:
         out.print(f"{manifest.output.kind + ':':9} {workspace.path(manifest.output.path)}", highlight=False)
     out.print(f"manifest: {workspace.path('manifest.json')}", highlight=False)
@@ -186,7 +187,7 @@ def sop_show(
     from mora_agents.sop import find_sop
 
     spec = find_sop(name, sop_dir)
-    out.print(f"[bold]{spec.name}[/bold]: {spec.description}")
+    out.print(f"[bold]{escape(spec.name)}[/bold]: {escape(spec.description)}")
     out.print("[bold]inputs[/bold]")
     for key, item in spec.inputs.items():
         extra = "required" if item.required else f"default {item.default!r}" if item.default is not None else "optional"
@@ -202,7 +203,7 @@ def sop_show(
     out.print("[bold]output[/bold]: ", end="")
     out.print(output, highlight=False, markup=False)
     if spec.examples:
-        out.print("[bold]examples[/bold]: " + " | ".join(spec.examples), highlight=False)
+        out.print("[bold]examples[/bold]: " + escape(" | ".join(spec.examples)), highlight=False)
 
 
 @sop_app.command("validate")
@@ -216,9 +217,9 @@ def sop_validate(files: Annotated[list[Path], typer.Argument(help="SOP files to 
             spec = SopSpec.from_file(path)
         except MoraError as error:
             broken += 1
-            err.print(f"[red]invalid[/red] {error}", highlight=False, soft_wrap=True)
+            err.print(f"[red]invalid[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
             continue
-        out.print(f"[green]ok[/green]      {path} ({spec.name}: {len(spec.steps)} steps)", highlight=False)
+        out.print(f"[green]ok[/green]      {escape(str(path))} ({spec.name}: {len(spec.steps)} steps)", highlight=False)
     if broken:
         raise typer.Exit(2)
 

@@ -38,6 +38,9 @@ class PromptEnhancementRequest(BaseModel):
 class EnhancedPrompt(BaseModel):
     """A1's answer: a prompt ready for the image and video models."""
 
+    bindable_fields: ClassVar[tuple[str, ...]] = ("prompt",)
+    """SOP bindings reach ``$step.prompt``."""
+
     original: str
     """The prompt A1 was given."""
     prompt: str = Field(min_length=1)

@@ -72,3 +72,29 @@ def test_running_out_of_scripted_decisions_fails_cleanly(tmp_path):
 def test_edit_without_an_edit_agent_is_refused(tmp_path):
     with pytest.raises(ReviewError, match="stage 'animate' has no agent for edits"):
         _run(tmp_path, ["accept", "edit slower"])
+
+
+@pytest.mark.slow
+def test_an_image_edit_goes_to_a3_which_edits_the_result_itself(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from mora_agents.media import VideoFileWriter
+
+    clip = tmp_path / "clip.mp4"
+    with VideoFileWriter(clip, fps=8) as writer:
+        for value in range(0, 200, 25):
+            writer.append(np.full((64, 64, 3), value, dtype=np.uint8))
+    spec = find_sop("edit_video")
+    request = VideoRequest(task=spec.name, inputs={"video": str(clip), "prompt": "make it snowy"}, seed=1)
+    config = StudioConfig(profile="tiny", review="scripted", decisions=["edit brighter", "accept", "accept"])
+    workspace, manifest = run_task(spec, request, tmp_path / "runs", config)
+    edited = manifest.stages[0]
+    first, second = edited.iterations
+    assert (str(first.decision), str(second.decision)) == ("edit brighter", "accept")
+    assert second.edited_by == "image_to_image"
+    # A3 edited the first result (not the video's frame again), with the reviewer's instruction.
+    assert second.output.parameters["source"] == first.output.path
+    assert second.output.parameters["instruction"] == "brighter"
+    assert Image.open(workspace.path(second.output.path)).size == (64, 64)
+    assert manifest.stages[1].iterations[0].output.parameters["first_frame"] == second.output.path

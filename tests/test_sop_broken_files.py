@@ -50,7 +50,7 @@ steps:
 output: draw
 """,
         10,
-        None,
+        "steps[0].with.prompt",
         "duplicate key 'prompt'",
     ),
     Case(
@@ -192,7 +192,7 @@ output: draw
 """,
         8,
         "steps[0].wiht",
-        "unknown field 'wiht'",
+        "unknown field 'wiht'; did you mean 'with'?",
     ),
     Case(
         "step_id_not_an_identifier",
@@ -232,7 +232,7 @@ output: draw
 """,
         10,
         "steps[1].id",
-        "'draw' is used twice (or is the reserved name 'inputs')",
+        "'draw' is already the id of an earlier step",
     ),
     Case(
         "unknown_agent",
@@ -262,7 +262,7 @@ output: draw
 """,
         3,
         "steps",
-        "List should have at least 1 item after validation, not 0",
+        "needs at least 1 item",
     ),
     # -- bindings (with:) ----------------------------------------------------------------------------------
     Case(
@@ -327,7 +327,7 @@ output: draw
 """,
         13,
         "steps[1].with.prompt",
-        "step 'enhance' has no output 'text' (it has model, original, prompt, seconds)",
+        "step 'enhance' has no output 'text' (it has prompt)",
     ),
     Case(
         "undeclared_input",
@@ -443,7 +443,7 @@ output: animate
 """,
         13,
         "steps[1].with.image",
-        "the value 'draw.image' is text, but image_to_video's 'image' takes an image; did you mean $draw.image?",
+        "'draw.image' is plain text; did you mean $draw.image?",
     ),
     Case(
         "reference_without_key",
@@ -815,7 +815,7 @@ output: draw
 """,
         5,
         "inputs.prompt.type",
-        "Input should be 'text', 'image', 'video', 'seconds', 'int' or 'choice'",
+        "must be 'text', 'image', 'video', 'seconds', 'int' or 'choice'",
     ),
     # -- review --------------------------------------------------------------------------------------------
     Case(
@@ -858,7 +858,7 @@ output: draw
 """,
         12,
         "steps[0].review.max_iterations",
-        "Input should be greater than or equal to 1",
+        "must be greater than or equal to 1",
     ),
 ]
 
@@ -989,13 +989,12 @@ def test_cli_validate_many_files_one_line_each(tmp_path: Path):
     assert result.stdout.strip() == f"ok      {good} (text_to_video: 3 steps)"
 
 
-# -- known bugs -------------------------------------------------------------------------------------------
-# Each case below fails today; the assertion states what a user needs (file, the offending key's line, the field
-# path) without fixing the exact wording. strict=True: when the loader is fixed, the XPASS fails the run, so the
-# marker gets removed and the case joins the table above with its exact message.
+# -- regressions -------------------------------------------------------------------------------------------
+# Mistakes that once gave a misleading message, a wrong line or a traceback. Each assertion states what a user
+# needs (the file, the offending key's line, the field path) and that the old, misleading phrase is gone.
 
 
-class KnownBug(NamedTuple):
+class FixedBug(NamedTuple):
     id: str
     text: str
     prefix: str
@@ -1004,8 +1003,8 @@ class KnownBug(NamedTuple):
     """A phrase the current, misleading message contains."""
 
 
-KNOWN_BUGS = [
-    KnownBug(
+FIXED_BUGS = [
+    FixedBug(
         # Typo in a required step field: reported as "steps[0].agent: is required" at the step's first line.
         "typo_agnet",
         """\
@@ -1023,7 +1022,7 @@ output: draw
         "7 steps[0].agnet: unknown field 'agnet'",
         "is required",
     ),
-    KnownBug(
+    FixedBug(
         # Typo in a required top-level field: reported as "name: is required" at line 1.
         "typo_nmae",
         """\
@@ -1039,7 +1038,7 @@ output: draw
         "1 nmae: unknown field 'nmae'",
         "is required",
     ),
-    KnownBug(
+    FixedBug(
         # The field path comes out as "inputs.inputs.Prompt" and the line as 3 (the "inputs:" key).
         "input_name_not_an_identifier",
         """\
@@ -1057,7 +1056,7 @@ output: draw
         "4 inputs.Prompt: ",
         "inputs.inputs",
     ),
-    KnownBug(
+    FixedBug(
         # The message calls the input 'default': "input 'default' must be between 0 and 600 seconds, got 0.0".
         "default_out_of_range",
         """\
@@ -1077,7 +1076,7 @@ output: animate
         "5 inputs.duration.default: ",
         "input 'default'",
     ),
-    KnownBug(
+    FixedBug(
         # A union's member name leaks into the path: "inputs.prompt.default.str: Input should be a valid string".
         "default_is_a_list",
         """\
@@ -1095,7 +1094,7 @@ output: draw
         "4 inputs.prompt.default: ",
         ".default.str",
     ),
-    KnownBug(
+    FixedBug(
         # A step that uses its own output is told the step "is defined later".
         "step_refers_to_itself",
         """\
@@ -1111,7 +1110,7 @@ output: enhance
         "7 steps[0].with.prompt: $enhance.prompt refers to step 'enhance', ",
         "defined later",
     ),
-    KnownBug(
+    FixedBug(
         # The reserved step id 'inputs' is reported as "'inputs' is used twice".
         "step_id_inputs_is_reserved",
         """\
@@ -1127,7 +1126,7 @@ output: inputs
         "4 steps[0].id: ",
         "used twice",
     ),
-    KnownBug(
+    FixedBug(
         # YAML reads yes/no as booleans; the user only sees "Input should be a valid string" (no hint to quote).
         "choices_yes_no",
         """\
@@ -1145,7 +1144,7 @@ output: draw
         "4 inputs.confirm.choices[0]: ",
         "Input should be a valid string",
     ),
-    KnownBug(
+    FixedBug(
         # A key YAML reads as a boolean comes out as "inputs[1].[key]: Input should be a valid string" at line 3.
         "input_named_yes",
         """\
@@ -1163,12 +1162,58 @@ output: draw
         "4 inputs",
         "[key]",
     ),
+    FixedBug(
+        # A comparison without a word is reported as "'$inputs.method ==' is not a reference".
+        "when_comparison_without_word",
+        """\
+name: demo
+description: draw a picture
+inputs:
+  method: {type: choice, choices: [keep, edit], default: keep}
+steps:
+  - id: draw
+    agent: A2
+    when: $inputs.method ==
+    with:
+      prompt: a cat
+output: draw
+""",
+        "8 steps[0].when: ",
+        "is not a reference",
+    ),
+    FixedBug(
+        # A choice word with a space is reported as "'$inputs.time == night time' is not a reference".
+        "when_word_with_a_space",
+        """\
+name: demo
+description: draw a picture
+inputs:
+  time: {type: choice, choices: [day, night time], default: day}
+steps:
+  - id: draw
+    agent: A2
+    when: $inputs.time == night time
+    with:
+      prompt: a cat
+output: draw
+""",
+        "8 steps[0].when: ",
+        "is not a reference",
+    ),
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="known bug in the SOP loader's message (see the case's comment)")
-@pytest.mark.parametrize("bug", KNOWN_BUGS, ids=[bug.id for bug in KNOWN_BUGS])
-def test_known_bug_message(tmp_path: Path, bug: KnownBug):
+def test_unclosed_quote_names_the_line_it_opened(tmp_path: Path):
+    # "found unexpected end of stream" at line 6; PyYAML's context_mark knows the quote opened on line 2.
+    path = _write(
+        tmp_path, "unclosed_quote", 'name: demo\ndescription: "draw a picture\nsteps:\n  - id: a\noutput: a\n'
+    )
+    message = _load_error(path)
+    assert message.startswith(f"{path}:2: ") or "line 2" in message, message
+
+
+@pytest.mark.parametrize("bug", FIXED_BUGS, ids=[bug.id for bug in FIXED_BUGS])
+def test_formerly_misleading_message(tmp_path: Path, bug: FixedBug):
     path = _write(tmp_path, bug.id, bug.text)
     message = _load_error(path)
     assert bug.must_not_contain not in message, message
@@ -1198,15 +1243,13 @@ output: draw
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: the loader raises a non-MoraError")
 @pytest.mark.parametrize("text", CRASHES)
-def test_known_crash_is_a_mora_error(tmp_path: Path, text: str):
+def test_former_crash_is_a_mora_error(tmp_path: Path, text: str):
     path = _write(tmp_path, "crash", text)
     with pytest.raises(MoraError):
         SopSpec.from_file(path)
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: `sop validate` prints the message as rich markup")
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
@@ -1217,7 +1260,7 @@ def test_known_crash_is_a_mora_error(tmp_path: Path, text: str):
     ],
     ids=["brackets_eaten", "closing_tag_traceback"],
 )
-def test_known_cli_markup_bug(tmp_path: Path, text: str, needle: str):
+def test_cli_prints_messages_verbatim(tmp_path: Path, text: str, needle: str):
     path = _write(tmp_path, "markup", text)
     message = _load_error(path)
     assert needle in message

@@ -60,7 +60,7 @@ def test_good_sop_and_input_binding():
             ("{prompt: $enhance.prompt}", "{prompt: $animate.video}"),
             "steps[1].with.prompt: $animate.video refers to step 'animate', which is defined later",
         ),
-        (("id: animate", "id: enhance"), "steps[2].id: 'enhance' is used twice"),
+        (("id: animate", "id: enhance"), "steps[2].id: 'enhance' is already the id of an earlier step"),
         (("$inputs.duration", "$inputs.length"), "steps[2].with.duration: $inputs.length names no declared input"),
         (("$inputs.duration", "inputs.duration"), "did you mean $inputs.duration?"),
         (("$first_frame.image", "$first_frame.colour"), "step 'first_frame' has no output 'colour'"),

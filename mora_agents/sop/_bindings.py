@@ -112,8 +112,14 @@ class Condition:
 
 def _parse_clause(text: str) -> Clause:
     comparison = _COMPARISON.match(text)
+    if text.startswith("not ") and ("==" in text or "!=" in text):
+        raise BindingError(f"'{text}': 'not' cannot negate a comparison, write != (or ==) instead")
     if comparison:
         return Clause(Reference.parse(comparison.group(1)), operator=comparison.group(2), word=comparison.group(3))
+    if "==" in text or "!=" in text:
+        raise BindingError(
+            f"'{text}' is not a comparison: write $reference == word, with one word of letters, digits, _ . or -"
+        )
     if text.startswith("not "):
         return Clause(Reference.parse(text[4:]), negated=True)
     return Clause(Reference.parse(text))

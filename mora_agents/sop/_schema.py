@@ -11,9 +11,11 @@ Every problem is reported as ``<file>:<line> <field>: <what is wrong>``, e.g.
 
 from __future__ import annotations
 
+import difflib
 import re
 import types
 import typing
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -97,7 +99,7 @@ class InputSpec(BaseModel):
             raise SopFieldError(("default",), f"{self.type} inputs take no default: they are files the user gives")
         if self.default is not None:
             try:
-                self.coerce("default", self.default)
+                self.coerce(None, self.default)
             except ValueError as error:
                 raise SopFieldError(("default",), str(error)) from None
         return self
@@ -106,26 +108,27 @@ class InputSpec(BaseModel):
     def kind(self) -> Kind:
         return INPUT_KINDS[self.type]
 
-    def coerce(self, name: str, value: Any) -> str | float | int:
-        """``value`` converted to this input's type, or a ``ValueError`` naming the input."""
+    def coerce(self, name: str | None, value: Any) -> str | float | int:
+        """``value`` converted to this input's type, or a ``ValueError`` naming the input (when ``name`` is given)."""
+        subject = f"input '{name}'" if name else "it"
         if self.type in ("image", "video"):
             path = Path(str(value)).expanduser()
             if not path.is_file():
-                raise ValueError(f"input '{name}': {self.type} file not found: {value}")
+                raise ValueError(f"{subject}: {self.type} file not found: {value}")
             return str(path)
         if self.type == "choice":
             if str(value) not in self.choices:
-                raise ValueError(f"input '{name}' must be one of {', '.join(self.choices)}, got {value!r}")
+                raise ValueError(f"{subject} must be one of {', '.join(self.choices)}, got {value!r}")
             return str(value)
         converter = {"text": str, "seconds": float, "int": int}[self.type]
         try:
             converted = converter(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"input '{name}' must be {self.type}, got {value!r}") from None
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(f"{subject} must be {self.type}, got {value!r}") from None
         if self.type == "text" and not converted.strip():
-            raise ValueError(f"input '{name}' must not be empty")
+            raise ValueError(f"{subject} must not be empty")
         if self.type == "seconds" and not 0 < converted <= 600:
-            raise ValueError(f"input '{name}' must be between 0 and 600 seconds, got {converted}")
+            raise ValueError(f"{subject} must be between 0 and 600 seconds, got {converted}")
         return converted
 
 
@@ -191,7 +194,7 @@ class SopSpec(BaseModel):
     def _input_names(cls, inputs: dict[str, InputSpec]) -> dict[str, InputSpec]:
         for name in inputs:
             if not _is_name(name):
-                raise SopFieldError(("inputs", name), f"'{name}' is not an identifier (a-z, 0-9, _)")
+                raise SopFieldError((name,), f"'{name}' is not an identifier (a-z, 0-9, _)")
         return inputs
 
     @model_validator(mode="after")
@@ -199,8 +202,10 @@ class SopSpec(BaseModel):
         earlier: dict[str, StepSpec] = {}
         for index, step in enumerate(self.steps):
             here = ("steps", index)
-            if step.id in earlier or step.id == "inputs":
-                raise SopFieldError((*here, "id"), f"'{step.id}' is used twice (or is the reserved name 'inputs')")
+            if step.id == "inputs":
+                raise SopFieldError((*here, "id"), "'inputs' is reserved for $inputs: choose another step id")
+            if step.id in earlier:
+                raise SopFieldError((*here, "id"), f"'{step.id}' is already the id of an earlier step")
             _check_role(step.agent, (*here, "agent"))
             if step.when is not None:
                 self._check_condition(step.when, (*here, "when"), earlier)
@@ -232,6 +237,10 @@ class SopSpec(BaseModel):
         except BindingError as error:
             raise SopFieldError(loc, str(error)) from None
         wanted = field_kind(fields[name].annotation)
+        if binding.is_literal and isinstance(binding.literal, str) and _looks_like_reference(binding.literal):
+            head = binding.literal.strip().split(".")[0]
+            if head == "inputs" or head in earlier:
+                raise SopFieldError(loc, f"'{binding.literal}' is plain text; did you mean ${binding.literal.strip()}?")
         if binding.is_literal:
             kinds = {literal_kind(binding.literal)}
             what = f"the value {binding.literal!r} is {_ARTICLE[next(iter(kinds))]}"
@@ -254,8 +263,13 @@ class SopSpec(BaseModel):
                 )
             kind = self.inputs[ref.key].kind
         elif ref.source not in earlier:
-            later = any(step.id == ref.source for step in self.steps)
-            why = "which is defined later" if later else "which does not exist"
+            later = [step.id for step in self.steps if step.id not in earlier]
+            if later and later[0] == ref.source and loc[:1] == ("steps",):
+                why = "its own step: a step can only use earlier steps' outputs"
+            elif ref.source in later:
+                why = "which is defined later"
+            else:
+                why = "which does not exist"
             raise SopFieldError(loc, f"{ref} refers to step '{ref.source}', {why}")
         else:
             outputs = output_kinds(AGENT_ROLES[earlier[ref.source].role].output_type)
@@ -281,6 +295,8 @@ class SopSpec(BaseModel):
             kind = self._reference_kind(clause.reference, loc, earlier)
             if clause.operator and kind not in ("text", "number"):
                 raise SopFieldError(loc, f"{clause.reference} is {_ARTICLE[kind]}: only text and numbers compare")
+            if clause.operator and kind == "number" and not _is_number(clause.word):
+                raise SopFieldError(loc, f"{clause.reference} is a number, but '{clause.word}' is not")
             spec = self.inputs.get(clause.reference.key) if clause.reference.source == "inputs" else None
             if clause.operator and spec is not None and spec.choices and clause.word not in spec.choices:
                 choices = ", ".join(spec.choices)
@@ -295,7 +311,9 @@ class SopSpec(BaseModel):
         edits_result = getattr(output, "export_name", None) in fields
         revises_inputs = bool(set(output_kinds(AGENT_ROLES[role].output_type)) & set(step.bindings))
         if not (edits_result or revises_inputs):
-            raise SopFieldError(loc, f"agent '{role}' can neither edit step '{step.id}''s result nor revise its inputs")
+            raise SopFieldError(
+                loc, f"agent '{role}' can neither edit the result of step '{step.id}' nor revise its inputs"
+            )
 
     def _check_output(self, steps: dict[str, StepSpec]) -> None:
         if isinstance(self.output, str):
@@ -362,19 +380,18 @@ class SopSpec(BaseModel):
     def from_text(cls, text: str, source: str = "<text>") -> SopSpec:
         try:
             root = yaml.compose(text, Loader=yaml.SafeLoader)
-            _reject_duplicate_keys(root, source)
+            _check_keys(root, source)
             data = yaml.safe_load(text)
         except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            line = f":{mark.line + 1}" if mark else ""
-            problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-            raise MoraError(f"{source}{line}: not valid YAML ({problem})") from None
+            raise MoraError(_yaml_problem(error, source)) from None
+        except RecursionError:
+            raise MoraError(f"{source}: not valid YAML (nested too deeply)") from None
         if not isinstance(data, dict):
             raise MoraError(f"{source}:1: an SOP file must be a mapping with name, description, steps and output")
         try:
             return cls.model_validate(data)
         except ValidationError as error:
-            loc, message = _describe(error.errors()[0])
+            loc, message = _describe(_first_error(error.errors()))
             raise MoraError(_located(source, root, loc, message)) from None
 
     @classmethod
@@ -416,44 +433,85 @@ def field_kind(annotation: Any) -> Kind:
 
 
 def output_kinds(output_type: type[BaseModel]) -> dict[str, Kind]:
-    """What ``$step.<key>`` can name in a step's output: its export (the artifact) and its plain fields."""
-    kinds = {
-        name: field_kind(info.annotation)
-        for name, info in output_type.model_fields.items()
-        if field_kind(info.annotation) in ("text", "number") and info.annotation in (str, int, float)
-    }
+    """What ``$step.<key>`` can name in a step's output: the artifact itself (``export_name``) or the
+    fields the message declares bindable (``bindable_fields``)."""
+    kinds = {name: field_kind(output_type.model_fields[name].annotation) for name in _bindable(output_type)}
     export = getattr(output_type, "export_name", None)
     if export:
         kinds[export] = field_kind(output_type)
     return kinds
 
 
+def _bindable(output_type: type[BaseModel]) -> tuple[str, ...]:
+    return getattr(output_type, "bindable_fields", ())
+
+
+def _is_number(word: str | None) -> bool:
+    try:
+        float(word or "")
+    except ValueError:
+        return False
+    return True
+
+
+_FIELD_NAMES = (
+    "name description examples inputs steps output type required default choices id agent with review when "
+    "by max_iterations on_edit join"
+).split()
+
+
+def _first_error(errors: list[dict]) -> dict:
+    """The error to report: a misspelt field beats the 'missing' error it causes."""
+    first = errors[0]
+    if first["type"] == "missing":
+        parent = tuple(first["loc"][:-1])
+        for error in errors:
+            if error["type"] == "extra_forbidden" and tuple(error["loc"][:-1]) == parent:
+                missing = [
+                    str(e["loc"][-1]) for e in errors if e["type"] == "missing" and tuple(e["loc"][:-1]) == parent
+                ]
+                return {**error, "candidates": missing}
+    return first
+
+
 def _describe(error: dict) -> tuple[tuple, str]:
-    """Location and message of pydantic's first error, in our words."""
+    """Location and message of a pydantic error, in our words."""
     original = (error.get("ctx") or {}).get("error")
     loc = tuple(error["loc"])
     if isinstance(original, SopFieldError):
         return (*loc, *original.loc), original.message
     kind = error["type"]
+    if "[key]" in loc or error["msg"] == "Keys should be strings":
+        key_loc = tuple(part for part in loc if part != "[key]")
+        return key_loc, "this key must be text: YAML reads yes/no/on/off as true/false and ~ as null, so quote it"
     if kind == "missing":
         return loc, "is required"
     if kind == "extra_forbidden":
-        return loc, f"unknown field '{loc[-1]}'"
+        word = str(loc[-1])
+        guess = difflib.get_close_matches(word, error.get("candidates") or _FIELD_NAMES, n=1)
+        return loc, f"unknown field '{word}'" + (f"; did you mean '{guess[0]}'?" if guess else "")
     if kind == "string_pattern_mismatch":
-        return (
-            loc,
-            f"{error['input']!r} is not an identifier (lower-case letters, digits and _, not starting with a digit)",
+        rule = "lower-case letters, digits and _, not starting with a digit"
+        return loc, f"{error['input']!r} is not an identifier ({rule})"
+    if loc and loc[0] == "output":
+        # A union (a step id or a join) reports one error per member; say what either form is.
+        return ("output",), "must be a step id or a mapping {join: [video references]}"
+    if "default" in loc:
+        # The default is a union too (text or a number): drop the member's name from the path.
+        return loc[: loc.index("default") + 1], "must be text or a number"
+    if kind == "string_type" and (error["input"] is None or isinstance(error["input"], bool | date)):
+        return loc, (
+            f"{error['input']!r} is not text: YAML reads yes/no/on/off as true/false, ~ as null and "
+            "2024-01-01 as a date, so quote it"
         )
     message = error["msg"].removeprefix("Value error, ")
-    # A union (output: a step id or a join) reports one error per member; say what either form is.
-    if loc and loc[0] == "output":
-        return ("output",), "must be a step id or a mapping {join: [video references]}"
-    return loc, message
+    message = message.replace("Input should be", "must be").replace("List should have at least", "needs at least")
+    return loc, message.replace(" after validation, not 0", "")
 
 
 def _located(source: str, root: yaml.Node | None, loc: tuple, message: str) -> str:
-    line = _line_of(root, loc)
-    where = _format_loc(loc)
+    line, shown = _locate(root, loc)
+    where = _format_loc(shown)
     return f"{source}:{line} {where}: {message}" if where else f"{source}:{line}: {message}"
 
 
@@ -464,32 +522,67 @@ def _format_loc(loc: tuple) -> str:
     return text
 
 
-def _line_of(root: yaml.Node | None, loc: tuple) -> int:
-    """1-based line of the deepest node of ``loc`` that exists in the YAML (a key's own line for mappings)."""
-    node, line = root, (root.start_mark.line + 1 if root is not None else 1)
-    for part in loc:
+def _locate(root: yaml.Node | None, loc: tuple) -> tuple[int, tuple]:
+    """1-based line of the deepest node of ``loc`` in the YAML (a key's own line for mappings), and ``loc``
+    with each key as written in the file (YAML's ``yes`` rather than Python's ``True``)."""
+    node, line, shown = root, (root.start_mark.line + 1 if root is not None else 1), list(loc)
+    for index, part in enumerate(loc):
         if isinstance(node, yaml.MappingNode):
-            match = next(((k, v) for k, v in node.value if k.value == part), None)
+            match = next(((k, v) for k, v in node.value if _key_matches(k, part)), None)
             if match is None:
                 break
             line, node = match[0].start_mark.line + 1, match[1]
+            shown[index] = match[0].value
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             node = node.value[part]
             line = node.start_mark.line + 1
         else:
             break
-    return line
+    return line, tuple(shown)
 
 
-def _reject_duplicate_keys(node: yaml.Node | None, source: str) -> None:
-    # YAML silently keeps the last of two equal keys; in a task file that hides a mistake.
+def _key_matches(key: yaml.Node, part: object) -> bool:
+    if not isinstance(key, yaml.ScalarNode):
+        return False
+    if key.value == part:
+        return True
+    try:
+        return yaml.safe_load(key.value) == part if key.style is None else False
+    except yaml.YAMLError:
+        return False
+
+
+def _check_keys(node: yaml.Node | None, source: str, path: tuple = (), seen: set[int] | None = None) -> None:
+    """Refuse what ``safe_load`` would accept silently: duplicate keys (YAML keeps the last), keys that are
+    not plain text, and aliases that refer to themselves."""
+    seen = set() if seen is None else seen
+    if node is None or id(node) in seen:
+        if node is not None:
+            raise MoraError(f"{source}:{node.start_mark.line + 1} {_format_loc(path)}: an alias refers to itself")
+        return
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
-        seen: set = set()
+        names: set[str] = set()
         for key, value in node.value:
-            if key.value in seen:
-                raise MoraError(f"{source}:{key.start_mark.line + 1}: duplicate key '{key.value}'")
-            seen.add(key.value)
-            _reject_duplicate_keys(value, source)
+            where = f"{source}:{key.start_mark.line + 1}"
+            if not isinstance(key, yaml.ScalarNode):
+                raise MoraError(f"{where} {_format_loc(path) or '(top level)'}: a key must be plain text")
+            if key.value in names:
+                raise MoraError(f"{where} {_format_loc((*path, key.value))}: duplicate key '{key.value}'")
+            names.add(key.value)
+            _check_keys(value, source, (*path, key.value), seen)
     elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _reject_duplicate_keys(item, source)
+        for index, item in enumerate(node.value):
+            _check_keys(item, source, (*path, index), seen)
+    seen.discard(id(node))
+
+
+def _yaml_problem(error: yaml.YAMLError, source: str) -> str:
+    mark = getattr(error, "problem_mark", None)
+    line = f":{mark.line + 1}" if mark else ""
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    context, opened = getattr(error, "context", None), getattr(error, "context_mark", None)
+    if context and opened is not None and (mark is None or opened.line != mark.line):
+        # An unclosed quote or bracket is only noticed at the end: say where it opened.
+        problem = f"{problem}, {context} at line {opened.line + 1}"
+    return f"{source}{line}: not valid YAML ({problem})"
