@@ -200,21 +200,10 @@ def video_info(path: str | os.PathLike) -> dict:
     Raises:
         MoraError: the file is missing or not a decodable video.
     """
-    import imageio.v2 as imageio
-
-    path = Path(path)
-    if not path.is_file():
-        raise MoraError(f"video file not found: {path}")
-    try:
-        reader = imageio.get_reader(path, format="FFMPEG")
-        try:
-            meta = reader.get_meta_data()
-            count = sum(1 for _ in reader)
-        finally:
-            reader.close()
-    except (OSError, RuntimeError, ValueError, StopIteration) as error:
-        raise MoraError(f"{path} is not a readable video ({error})") from None
-    return {"fps": float(meta.get("fps", 0.0)), "size": tuple(meta.get("size", (0, 0))), "num_frames": count}
+    fps, size, count = 0.0, (0, 0), 0
+    for frame_fps, frame in iter_frames(path):
+        fps, size, count = frame_fps, (frame.shape[1], frame.shape[0]), count + 1
+    return {"fps": fps, "size": size, "num_frames": count}
 
 
 def _fsync_file(path: Path) -> None:

@@ -88,6 +88,22 @@ def build_tiny_t5_tokenizer():
     return T5Tokenizer(vocab=vocab, extra_ids=0, model_max_length=512)
 
 
+def _tiny_clip_vision_config(**extra):
+    """A tiny CLIP vision config. ``image_size`` stays 224: pipelines resize every image to 224 before
+    encoding, whatever the config says; a 32-pixel patch keeps that to 49 tokens."""
+    from transformers import CLIPVisionConfig
+
+    return CLIPVisionConfig(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        image_size=224,
+        intermediate_size=37,
+        patch_size=32,
+        **extra,
+    )
+
+
 def _tiny_clip_text_config(tokenizer):
     from transformers import CLIPTextConfig
 
@@ -207,7 +223,7 @@ def build_tiny_svd():
         StableVideoDiffusionPipeline,
         UNetSpatioTemporalConditionModel,
     )
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+    from transformers import CLIPImageProcessor, CLIPVisionModelWithProjection
 
     torch.manual_seed(0)
     unet = UNetSpatioTemporalConditionModel(
@@ -249,17 +265,7 @@ def build_tiny_svd():
         latent_channels=4,
     )
     torch.manual_seed(0)
-    image_encoder = CLIPVisionModelWithProjection(
-        CLIPVisionConfig(
-            hidden_size=32,
-            projection_dim=32,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            image_size=224,
-            intermediate_size=37,
-            patch_size=32,
-        )
-    )
+    image_encoder = CLIPVisionModelWithProjection(_tiny_clip_vision_config(projection_dim=32))
     feature_extractor = CLIPImageProcessor(crop_size=224, size=224)
     return StableVideoDiffusionPipeline(
         vae=vae,
@@ -343,7 +349,7 @@ def build_tiny_wan_flf2v():
         WanImageToVideoPipeline,
         WanTransformer3DModel,
     )
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel, UMT5Config, UMT5EncoderModel
+    from transformers import CLIPImageProcessor, CLIPVisionModel, UMT5Config, UMT5EncoderModel
 
     tokenizer = build_tiny_t5_tokenizer()
     torch.manual_seed(0)
@@ -391,16 +397,7 @@ def build_tiny_wan_flf2v():
     )
     torch.manual_seed(0)
     # Wan takes the penultimate hidden states, not the projection: a plain CLIPVisionModel, as Wan2.1 ships.
-    image_encoder = CLIPVisionModel(
-        CLIPVisionConfig(
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            image_size=224,
-            intermediate_size=37,
-            patch_size=32,
-        )
-    )
+    image_encoder = CLIPVisionModel(_tiny_clip_vision_config())
     image_processor = CLIPImageProcessor(crop_size=224, size=224)
     return WanImageToVideoPipeline(
         tokenizer=tokenizer,

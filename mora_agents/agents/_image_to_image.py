@@ -6,15 +6,12 @@ import time
 
 from autogen_core import CancellationToken
 
-from mora_agents.agents._stage_agent import StageAgent
-from mora_agents.media import load_image, save_png
+from mora_agents.agents._stage_agent import ToolAgent
+from mora_agents.media import load_image
 from mora_agents.messages import ImageArtifact, ImageToImageRequest
-from mora_agents.resources import role_prompt
-from mora_agents.workspace import Workspace, sha256_file
-from tools.progress import ProgressSink
 
 
-class ImageToImageAgent(StageAgent):
+class ImageToImageAgent(ToolAgent):
     """Turns an :class:`ImageToImageRequest` into an edited :class:`ImageArtifact` of the same size.
 
     Args:
@@ -24,13 +21,9 @@ class ImageToImageAgent(StageAgent):
         progress: receives per-step progress.
     """
 
+    role = "image_to_image"
     request_type = ImageToImageRequest
     output_type = ImageArtifact
-
-    def __init__(self, name: str, tool, workspace: Workspace, progress: ProgressSink | None = None) -> None:
-        super().__init__(name, role_prompt("image_to_image"), progress)
-        self.tool = tool
-        self.workspace = workspace
 
     async def handle(self, request: ImageToImageRequest, stage: str, token: CancellationToken) -> ImageArtifact:
         started = time.perf_counter()
@@ -42,17 +35,11 @@ class ImageToImageAgent(StageAgent):
             stage,
             token,
         )
-        relative = self.workspace.unique_name(f"stages/{stage}", ".png")
-        path = self.workspace.path(relative)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_png(output.image, path)
-        return ImageArtifact(
-            path=relative,
-            sha256=sha256_file(path),
+        return self.save_image(
+            output.image,
+            stage,
+            started=started,
             model_id=output.model_id,
             parameters={"source": request.image.path, **output.parameters},
             seed=request.seed,
-            seconds=round(time.perf_counter() - started, 3),
-            width=output.image.width,
-            height=output.image.height,
         )

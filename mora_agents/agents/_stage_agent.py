@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from autogen_agentchat.agents import BaseChatAgent
 from autogen_agentchat.base import Response
 from autogen_agentchat.messages import BaseChatMessage, StructuredMessage
 from autogen_core import CancellationToken
+from PIL import Image
 from pydantic import BaseModel
 
 from mora_agents.errors import CancelledError
+from mora_agents.media import VideoFileWriter, save_png
+from mora_agents.messages import ImageArtifact, VideoArtifact
+from mora_agents.resources import role_prompt
+from mora_agents.workspace import Workspace, sha256_file
 from tools.progress import CancelToken, NullProgress, ProgressSink, StageCancelled
 
 T = TypeVar("T")
@@ -68,3 +75,64 @@ class StageAgent(BaseChatAgent):
             return await asyncio.to_thread(func, cancel)
         except StageCancelled:
             raise CancelledError(f"stage '{stage}' was cancelled") from None
+
+
+class ToolAgent(StageAgent):
+    """A stage agent that calls one generative tool and writes its result into the run's workspace.
+
+    Subclasses set :attr:`role` (their system prompt is ``prompts/<role>.txt``, used as the AutoGen
+    ``description``). Results are written atomically under ``stages/`` and described by an artifact.
+    """
+
+    role: ClassVar[str]
+
+    def __init__(self, name: str, tool: Any, workspace: Workspace, progress: ProgressSink | None = None) -> None:
+        super().__init__(name, role_prompt(self.role), progress)
+        self.tool = tool
+        self.workspace = workspace
+
+    def new_file(self, stage: str, suffix: str) -> tuple[str, Path]:
+        """A fresh ``stages/<stage>[_n]<suffix>``: regenerated iterations keep their own files."""
+        relative = self.workspace.unique_name(f"stages/{stage}", suffix)
+        path = self.workspace.path(relative)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return relative, path
+
+    def save_image(self, image: Image.Image, stage: str, *, started: float, **fields: Any) -> ImageArtifact:
+        """Write ``image`` as a PNG and describe it; ``fields`` are the artifact's model_id, parameters, seed."""
+        relative, path = self.new_file(stage, ".png")
+        save_png(image, path)
+        return ImageArtifact(
+            path=relative,
+            sha256=sha256_file(path),
+            seconds=round(time.perf_counter() - started, 3),
+            width=image.width,
+            height=image.height,
+            **fields,
+        )
+
+    async def write_video(
+        self, stage: str, fps: float, generate: Callable[[Callable, CancelToken], T], token: CancellationToken
+    ) -> tuple[str, T, int]:
+        """Run ``generate(on_frame, cancel)`` in a worker thread, streaming its frames into a new MP4.
+
+        Returns:
+            The file's workspace-relative path, what ``generate`` returned, and the frames written.
+        """
+        relative, path = self.new_file(stage, ".mp4")
+
+        def run(cancel: CancelToken) -> tuple[T, int]:
+            with VideoFileWriter(path, fps=fps) as writer:
+                result = generate(writer.append, cancel)
+            return result, writer.num_frames
+
+        result, frames = await self.run_blocking(run, stage, token)
+        return relative, result, frames
+
+    def video_artifact(self, relative: str, *, started: float, **fields: Any) -> VideoArtifact:
+        return VideoArtifact(
+            path=relative,
+            sha256=sha256_file(self.workspace.path(relative)),
+            seconds=round(time.perf_counter() - started, 3),
+            **fields,
+        )

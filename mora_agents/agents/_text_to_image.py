@@ -6,15 +6,11 @@ import time
 
 from autogen_core import CancellationToken
 
-from mora_agents.agents._stage_agent import StageAgent
-from mora_agents.media import save_png
+from mora_agents.agents._stage_agent import ToolAgent
 from mora_agents.messages import ImageArtifact, TextToImageRequest
-from mora_agents.resources import role_prompt
-from mora_agents.workspace import Workspace, sha256_file
-from tools.progress import ProgressSink
 
 
-class TextToImageAgent(StageAgent):
+class TextToImageAgent(ToolAgent):
     """Turns a :class:`TextToImageRequest` into an :class:`ImageArtifact` with its one tool.
 
     Args:
@@ -24,13 +20,9 @@ class TextToImageAgent(StageAgent):
         progress: receives per-step progress.
     """
 
+    role = "text_to_image"
     request_type = TextToImageRequest
     output_type = ImageArtifact
-
-    def __init__(self, name: str, tool, workspace: Workspace, progress: ProgressSink | None = None) -> None:
-        super().__init__(name, role_prompt("text_to_image"), progress)
-        self.tool = tool
-        self.workspace = workspace
 
     async def handle(self, request: TextToImageRequest, stage: str, token: CancellationToken) -> ImageArtifact:
         started = time.perf_counter()
@@ -41,17 +33,11 @@ class TextToImageAgent(StageAgent):
             stage,
             token,
         )
-        relative = self.workspace.unique_name(f"stages/{stage}", ".png")
-        path = self.workspace.path(relative)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_png(output.image, path)
-        return ImageArtifact(
-            path=relative,
-            sha256=sha256_file(path),
+        return self.save_image(
+            output.image,
+            stage,
+            started=started,
             model_id=output.model_id,
             parameters={"prompt": request.prompt, **output.parameters},
             seed=request.seed,
-            seconds=round(time.perf_counter() - started, 3),
-            width=output.image.width,
-            height=output.image.height,
         )
