@@ -196,3 +196,38 @@ class ReviewDecision(BaseModel):
 ImageToImageRequest.model_rebuild()
 ImageToVideoRequest.model_rebuild()
 VideoConnectionRequest.model_rebuild()
+
+
+class SessionArtifact(BaseModel):
+    """A video or image made (or given) earlier in a session, that later turns can refer to."""
+
+    index: int = Field(ge=1)
+    """1-based, in the order the session produced them: "the first clip" is the first video."""
+    kind: Literal["image", "video"]
+    path: str
+    """Absolute path of the file."""
+    turn: int = Field(ge=1)
+    """The user turn that produced it."""
+    task: str
+    """The SOP that made it (``input`` for files the user gave)."""
+    prompt: str | None = None
+    """What it shows, in the words of the request that made it."""
+
+
+class DirectorTurn(BaseModel):
+    """One user turn for the director, with what the session has made so far."""
+
+    text: str = Field(min_length=1)
+    artifacts: list[SessionArtifact] = Field(default_factory=list)
+    seed: int = Field(default=0, ge=0)
+    """The seed the resulting request gets."""
+
+
+class ClarifyingQuestion(BaseModel):
+    """The director's answer when a request cannot be run as it stands."""
+
+    question: str
+    task: str | None = None
+    """The task the director believes was meant, if any."""
+    missing: list[str] = Field(default_factory=list)
+    """The inputs it could not fill."""
