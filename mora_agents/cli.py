@@ -224,6 +224,119 @@ def sop_validate(files: Annotated[list[Path], typer.Argument(help="SOP files to 
         raise typer.Exit(2)
 
 
+@app.command("run")
+@user_errors
+def run_session(
+    script: Annotated[
+        Path | None, typer.Argument(help="Session script (.yaml) to replay; see examples/sessions.")
+    ] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue the session in this folder after a crash.")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Session folder (default sessions/<name>-<time>).")
+    ] = None,
+    review: Annotated[str | None, typer.Option(help="'auto' overrides the script's review decisions.")] = None,
+    profile: Annotated[str | None, typer.Option(help="Override the script's model profile.")] = None,
+    llm: Annotated[str | None, typer.Option(help="Prompt LLM: embedded (default) or openai (MORA_LLM_* env).")] = None,
+    device: Annotated[str | None, typer.Option(help="Torch device (cuda, mps, cpu); default: the best found.")] = None,
+    sop_dir: SopDirOption = None,
+) -> None:
+    """Replay a scripted multi-turn session, unattended: transcript, every run and its manifest in one folder."""
+    import time
+
+    from autogen_core import CancellationToken
+
+    from mora_agents.conversation import Conversation
+    from mora_agents.session import SCRIPT_FILE, Session, SessionScript
+    from mora_agents.studio import StudioConfig
+
+    if (script is None) == (resume is None):
+        raise MoraError("give a session script to replay, or --resume DIR to continue one (not both)")
+    if resume is not None:
+        session = Session.open(resume)
+        script_path = resume / SCRIPT_FILE
+        base_dir = Path(session.record.base_dir or resume)
+    else:
+        script_path, base_dir = script, script.resolve().parent
+    spec = SessionScript.from_file(script_path)
+    if resume is None:
+        folder = out_dir or Path("sessions") / f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        session = Session.create(folder, spec.name, base_dir=base_dir)
+        write_copy(script_path, session.root / SCRIPT_FILE)
+    config = StudioConfig(
+        profile=profile or spec.profile, llm=llm or spec.llm, review=review or spec.review, device=device
+    )
+    conversation = Conversation(session, config, sop_dir, base_dir)
+    token = CancellationToken()
+    previous = signal.signal(signal.SIGINT, lambda *_: _cancel(token, previous))
+    try:
+        with RichProgress(err) as progress:
+            for index, turn in enumerate(spec.turns, start=1):
+                _play_turn(conversation, index, turn, spec.seed + index - 1, progress, token)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    for turn in session.record.turns:
+        result = turn.question.question if turn.question else (turn.run_dir or "")
+        out.print(f"turn {turn.index} [{turn.status}] {turn.text!r} -> {result}", highlight=False, markup=False)
+    out.print(f"session: {session.root}", highlight=False)
+
+
+@app.command()
+@user_errors
+def chat(
+    session_dir: Annotated[Path | None, typer.Option("--session", help="New session folder.")] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue the session in this folder.")] = None,
+    review: Annotated[str, typer.Option(help="Who reviews each stage: console (you) or auto.")] = "console",
+    profile: Annotated[
+        str, typer.Option(help="Model profile: tiny (random weights, CPU), paper, or a .yaml.")
+    ] = "tiny",
+    llm: Annotated[str | None, typer.Option(help="Prompt LLM: embedded (default) or openai (MORA_LLM_* env).")] = None,
+    device: Annotated[str | None, typer.Option(help="Torch device (cuda, mps, cpu); default: the best found.")] = None,
+    sop_dir: SopDirOption = None,
+) -> None:
+    """Chat with the studio: describe videos, refer to earlier ones, answer reviews; /help lists commands."""
+    import time
+
+    from mora_agents.chat import ChatRepl
+    from mora_agents.conversation import Conversation
+    from mora_agents.session import Session
+    from mora_agents.studio import StudioConfig
+
+    if review not in ("console", "auto"):
+        raise MoraError(f"chat reviews are console or auto, not '{review}'")
+    if resume is not None:
+        session = Session.open(resume)
+    else:
+        session = Session.create(session_dir or Path("sessions") / f"chat-{time.strftime('%Y%m%d-%H%M%S')}", "chat")
+    config = StudioConfig(profile=profile, llm=llm, review=review, device=device)
+    conversation = Conversation(session, config, sop_dir, Path.cwd())
+    ChatRepl(conversation, out, lambda: RichProgress(err)).run()
+
+
+def _play_turn(conversation, index: int, turn, seed: int, progress: RichProgress, token) -> None:
+    record = conversation.session.record
+    decisions = turn.decisions if conversation.config.review == "scripted" else []
+    if index <= len(record.turns):
+        existing = record.turns[index - 1]
+        if existing.status in ("completed", "asked", "undone"):
+            progress.log(f"turn {index}: kept from before ({existing.status})")
+            return
+        if existing.request is not None:
+            conversation.resume(existing, decisions, progress, progress.log, token)
+            return
+        record.turns.pop()  # killed while routing: route it again
+    progress.log(f"turn {index}: {turn.say}")
+    done = conversation.take_turn(turn.say, seed=seed, decisions=decisions, progress=progress,
+                                  events=progress.log, cancellation_token=token)  # fmt: skip
+    if done.question is not None:
+        progress.log(f"turn {index}: director asks: {done.question.question}")
+
+
+def write_copy(source: Path, target: Path) -> None:
+    from mora_agents.workspace import write_text_atomic
+
+    write_text_atomic(target, source.read_text(encoding="utf-8"))
+
+
 def _cancel(token, previous) -> None:
     # First Ctrl-C: stop the running stage at its next step. A second one interrupts at once.
     err.print("[yellow]cancelling at the next step (Ctrl-C again to abort)...[/yellow]")

@@ -7,9 +7,10 @@ it builds tools lazily, wires them into agents, and hands everything to the SOP 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import yaml
 from autogen_core import CancellationToken
 
 from mora_agents import __version__
@@ -28,12 +29,14 @@ from mora_agents.errors import MoraError
 from mora_agents.media import load_image, video_frame
 from mora_agents.messages import VideoRequest
 from mora_agents.sop import SopRunner, SopSpec
-from mora_agents.sop._runner import EventSink, roles_used
+from mora_agents.sop._runner import EventSink, finished_stages, roles_used
 from mora_agents.sop._values import MediaFormat
-from mora_agents.workspace import RunManifest, Workspace, new_run_id, now_iso
+from mora_agents.workspace import RunManifest, Workspace, new_run_id, now_iso, write_text_atomic
 from tools.progress import NullProgress, ProgressSink
 
 REVIEW_MODES = ("auto", "console", "scripted")
+SOP_COPY = "sop.yaml"
+"""The run folder's copy of the SOP it runs: resuming needs no search path."""
 
 
 @dataclass
@@ -122,10 +125,12 @@ def run_task(
     progress: ProgressSink | None = None,
     events: EventSink | None = None,
     cancellation_token: CancellationToken | None = None,
+    run_id: str | None = None,
 ) -> tuple[Workspace, RunManifest]:
     """Validate everything that can be validated up front, then run ``spec`` into a new run folder.
 
-    Bad inputs, an unknown profile or missing weights fail here, before any folder is created.
+    Bad inputs, an unknown profile or missing weights fail here, before any folder is created. The folder
+    keeps a copy of the SOP (``sop.yaml``) and the manifest, which is all :func:`resume_task` needs.
 
     Returns:
         The run's workspace and its final manifest.
@@ -133,16 +138,12 @@ def run_task(
     Raises:
         MoraError: one sentence; when the run had started, its manifest says ``failed`` with the reason.
     """
-    from tools.loading import check_profile
-    from tools.profiles import load_profile
-
     check_media(spec, spec.bind_inputs(request.inputs))
-    profile = load_profile(config.profile)
-    check_profile(profile, roles_used(spec))
+    profile = _checked_profile(spec, config)
     reviewer = make_reviewer(config)
-    progress = progress or NullProgress()
-    run_id = new_run_id(spec.name)
+    run_id = run_id or new_run_id(spec.name)
     workspace = Workspace.create(out_dir, run_id)
+    write_text_atomic(workspace.path(SOP_COPY), yaml.safe_dump(spec.model_dump(by_alias=True), sort_keys=False))
     manifest = RunManifest(
         run_id=run_id,
         mora_version=__version__,
@@ -154,8 +155,50 @@ def run_task(
         request=request,
     )
     workspace.save_manifest(manifest)
+    return _execute(spec, profile, config, reviewer, workspace, manifest, progress, events, cancellation_token)
+
+
+def resume_task(
+    run_dir: str | Path,
+    config: StudioConfig,
+    progress: ProgressSink | None = None,
+    events: EventSink | None = None,
+    cancellation_token: CancellationToken | None = None,
+) -> tuple[Workspace, RunManifest]:
+    """Continue a run that was killed or failed, from its last finished stage.
+
+    Finished stages are not redone; scripted review answers they already used are skipped.
+
+    Raises:
+        MoraError: the folder holds no run, or the run cannot continue (e.g. its models are gone).
+    """
+    workspace = Workspace(run_dir)
+    manifest = workspace.load_manifest()
     try:
-        agents = make_agents(spec, profile, config, workspace, progress, request.seed)
+        spec = SopSpec.from_file(workspace.path(SOP_COPY))
+    except MoraError:
+        raise MoraError(f"{workspace.root} has no usable copy of its SOP ({SOP_COPY}): it cannot be resumed") from None
+    if manifest.status == "completed":
+        return workspace, manifest
+    profile = _checked_profile(spec, config)
+    used = sum(1 for stage in finished_stages(manifest) for it in stage.iterations if it.decision is not None)
+    reviewer = make_reviewer(replace(config, decisions=config.decisions[used:]))
+    return _execute(spec, profile, config, reviewer, workspace, manifest, progress, events, cancellation_token)
+
+
+def _checked_profile(spec: SopSpec, config: StudioConfig):
+    from tools.loading import check_profile
+    from tools.profiles import load_profile
+
+    profile = load_profile(config.profile)
+    check_profile(profile, roles_used(spec))
+    return profile
+
+
+def _execute(spec, profile, config, reviewer, workspace, manifest, progress, events, cancellation_token):
+    progress = progress or NullProgress()
+    try:
+        agents = make_agents(spec, profile, config, workspace, progress, manifest.request.seed)
         if "prompt_enhancer" in agents:
             manifest.llm = agents["prompt_enhancer"].model_name
         runner = SopRunner(spec, agents, reviewer, workspace, manifest, media_format(profile), events)

@@ -60,14 +60,27 @@ class SopRunner:
         self.events = events or (lambda line: None)
 
     async def run(self, cancellation_token: CancellationToken | None = None) -> RunManifest:
-        """Run every step in order; on failure the manifest is saved as ``failed`` and the error re-raised."""
+        """Run every step in order; on failure the manifest is saved as ``failed`` and the error re-raised.
+
+        A manifest that already holds stages (a run that was killed or failed) is resumed: finished and
+        skipped stages are kept as they are, the interrupted one and those after it run again.
+        """
         token = cancellation_token or CancellationToken()
         started = time.perf_counter()
+        finished = self._finished_stages()
+        self.manifest.status, self.manifest.error = "running", None
         try:
-            self.values.import_inputs(self.spec.bind_inputs(self.manifest.request.inputs))
+            bound = self.spec.bind_inputs(self.manifest.request.inputs)
+            if finished or self.manifest.inputs:
+                self.values.restore_inputs(bound, self.manifest.inputs)
+            else:
+                self.values.import_inputs(bound)
             self.manifest.inputs = {k: v for k, v in self.values.inputs.items() if isinstance(v, BaseModel)}
             for step in self.spec.steps:
-                await self._run_step(step, token)
+                if step.id in finished:
+                    self._restore(finished[step.id])
+                else:
+                    await self._run_step(step, token)
             self.manifest.output = self._publish_output()
             self.manifest.status = "completed"
         except BaseException as error:
@@ -81,6 +94,26 @@ class SopRunner:
             self.manifest.seconds = round(time.perf_counter() - started, 3)
             self.workspace.save_manifest(self.manifest)
         return self.manifest
+
+    def _finished_stages(self) -> dict[str, StageRecord]:
+        """Stages a previous attempt finished; the rest of the manifest is dropped, with the files only the
+        dropped stages had written (a killed stage can leave a result the manifest never recorded)."""
+        finished = {record.id: record for record in finished_stages(self.manifest)}
+        self.manifest.stages = list(finished.values())
+        self.manifest.warnings = [w for w in self.manifest.warnings if w.split(":")[0] in finished]
+        kept = {it.output.path for r in finished.values() for it in r.iterations if hasattr(it.output, "path")}
+        stages = self.workspace.path("stages")
+        if finished and stages.is_dir():
+            for path in stages.iterdir():
+                # Extracted frames go too: they are made again, with the same pixels, when needed.
+                if path.is_file() and self.workspace.relative(path) not in kept:
+                    path.unlink()
+        return finished
+
+    def _restore(self, record: StageRecord) -> None:
+        self.events(f"{record.id}: kept from the interrupted run ({record.status})")
+        if record.status == "completed":
+            self.values.results[record.id] = record.result
 
     def _publish_output(self) -> ImageArtifact | VideoArtifact | None:
         output = self.spec.output
@@ -219,6 +252,16 @@ class SopRunner:
             self.manifest.warnings.append(f"{step.id} edit: {edited.warning}")
         updates = {name: getattr(edited, name) for name in bound if name in type(edited).model_fields}
         return {**bound, **updates}, None
+
+
+def finished_stages(manifest: RunManifest) -> list[StageRecord]:
+    """The stages a run finished (completed or skipped), up to the first one it did not."""
+    finished = []
+    for record in manifest.stages:
+        if record.status not in ("completed", "skipped"):
+            break
+        finished.append(record)
+    return finished
 
 
 def roles_used(spec: SopSpec) -> set[str]:

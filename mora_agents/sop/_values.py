@@ -57,6 +57,17 @@ class RunValues:
             else:
                 self.inputs[name] = value
 
+    def restore_inputs(self, bound: dict[str, Any], imported: dict[str, BaseModel]) -> None:
+        """On resume: the media inputs as already imported (checked against their sha256), the rest as bound."""
+        for name, value in bound.items():
+            artifact = imported.get(name)
+            if artifact is not None and _intact(self.workspace, artifact):
+                self.inputs[name] = artifact
+            elif self.spec.inputs[name].type in ("image", "video"):
+                self.import_inputs({name: value})
+            else:
+                self.inputs[name] = value
+
     def resolve(self, binding: Binding, where: str) -> Any:
         """The binding's value: a literal, or the first of its references that has one."""
         if binding.is_literal:
@@ -176,7 +187,8 @@ class RunValues:
         if key not in self._frames:
             which = "first" if accessor == "first_frame" else "last"
             frame = fit_frame(video_frame(self.workspace.path(value.path), which), self.media.size)
-            relative = self.workspace.unique_name(f"{Path(value.path).with_suffix('')}.{accessor}", ".png")
+            # A fixed name, rewritten with the same pixels when a resumed run extracts it again.
+            relative = f"{Path(value.path).with_suffix('')}.{accessor}.png"
             save_png(frame, self.workspace.path(relative))
             self._frames[key] = ImageArtifact(
                 path=relative,
@@ -189,6 +201,11 @@ class RunValues:
                 height=frame.height,
             )
         return self._frames[key]
+
+
+def _intact(workspace: Workspace, artifact: BaseModel) -> bool:
+    path = workspace.path(artifact.path)
+    return path.is_file() and sha256_file(path) == artifact.sha256
 
 
 def _as_text(value: Any) -> str:
