@@ -6,6 +6,7 @@ Video frames are written one at a time as they are produced, so a long video nev
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +106,16 @@ def save_png(image: Image.Image, path: str | os.PathLike) -> None:
         os.fsync(handle.fileno())
     os.replace(tmp, path)
     _fsync_dir(path.parent)
+
+
+def copy_atomic(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Copy a file so that ``target`` appears only complete (temporary file, fsync, rename)."""
+    target = Path(target)
+    tmp = target.with_name(f".{target.name}.partial")
+    shutil.copyfile(source, tmp)
+    _fsync_file(tmp)
+    os.replace(tmp, target)
+    _fsync_dir(target.parent)
 
 
 def load_image(path: str | os.PathLike) -> Image.Image:

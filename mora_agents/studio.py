@@ -60,7 +60,10 @@ def make_reviewer(config: StudioConfig) -> HumanProxyAgent:
         return HumanProxyAgent("human_proxy", console_input, mode="console", interactive=True)
     if config.review == "scripted":
         if not config.decisions:
-            raise MoraError("--review scripted needs decisions: pass --decision once per review, in order")
+            raise MoraError(
+                "scripted review needs decisions, one per review in order (--decision for generate, "
+                "decisions: in a session turn), or use --review auto"
+            )
         return HumanProxyAgent("human_proxy", ScriptedDecisions(config.decisions), mode="scripted")
     raise MoraError(f"unknown review mode '{config.review}': choose one of {', '.join(REVIEW_MODES)}")
 

@@ -11,7 +11,16 @@ from typing import Any
 from pydantic import BaseModel
 
 from mora_agents.errors import MoraError
-from mora_agents.media import VideoFileWriter, append_video, fit_frame, load_image, save_png, video_frame
+from mora_agents.media import (
+    VideoFileWriter,
+    append_video,
+    copy_atomic,
+    fit_frame,
+    load_image,
+    save_png,
+    video_frame,
+    video_info,
+)
 from mora_agents.messages import ImageArtifact, VideoArtifact
 from mora_agents.sop._bindings import Binding, Condition, Reference
 from mora_agents.sop._schema import SopSpec
@@ -158,18 +167,25 @@ class RunValues:
         )
 
     def _import_video(self, name: str, source: Path) -> VideoArtifact:
-        # Re-encoded at the run's size and rate, so joined outputs are seamless and frame counts add up.
         relative = f"inputs/{name}.mp4"
         path = self.workspace.path(relative)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with VideoFileWriter(path, fps=self.media.fps) as writer:
-            writer.size = self.media.size
-            frames = append_video(writer, source)
+        info = video_info(source)
+        copied = info["size"] == self.media.size and round(info["fps"], 3) == self.media.fps
+        if copied:
+            # Already in the run's format (e.g. an earlier turn's result): copied, so no generation is lost.
+            copy_atomic(source, path)
+            frames = info["num_frames"]
+        else:
+            # Re-encoded at the run's size and rate, so joined outputs are seamless and frame counts add up.
+            with VideoFileWriter(path, fps=self.media.fps) as writer:
+                writer.size = self.media.size
+                frames = append_video(writer, source)
         return VideoArtifact(
             path=relative,
             sha256=sha256_file(path),
             model_id="input",
-            parameters={"source": str(source)},
+            parameters={"source": str(source), "copied": copied},
             seed=0,
             seconds=0.0,
             width=self.media.width,
