@@ -345,6 +345,54 @@ def _cancel(token, previous) -> None:
 
 
 @app.command()
+@user_errors
+def route(
+    request: Annotated[str, typer.Argument(help="What you want, in your words, e.g. 'make it 4 seconds longer'.")],
+    session: Annotated[
+        Path | None,
+        typer.Option(help="Session folder whose artifacts the request may refer to ('it', 'the first clip')."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="The seed the request gets.", min=0)] = 0,
+    llm: Annotated[
+        str | None, typer.Option(help="Director LLM for close calls: embedded (default), openai, or none.")
+    ] = None,
+    explain: Annotated[bool, typer.Option(help="Also say on stderr how the task was chosen.")] = False,
+    sop_dir: SopDirOption = None,
+) -> None:
+    """Show what the director makes of a request: the task and its inputs (or its question), as JSON. Runs nothing."""
+    import asyncio
+
+    from autogen_agentchat.messages import StructuredMessage
+    from autogen_core import CancellationToken
+
+    from mora_agents.director import DirectorAgent, EmbeddingRouter, read_session_artifacts
+    from mora_agents.llm import create_llm
+    from mora_agents.messages import DirectorTurn
+    from mora_agents.sop import SopSpec, list_sops
+
+    if not request.strip():
+        raise MoraError('the request is empty: say what you want, e.g. mora route "a corgi on a beach, 4 seconds"')
+    artifacts = read_session_artifacts(session) if session is not None else []
+    sops = {name: SopSpec.from_file(entry.path) for name, entry in list_sops(sop_dir).items()}
+    backend = None if llm == "none" else create_llm(llm, seed=seed)
+    director = DirectorAgent(
+        "director",
+        model_client=backend.client if backend else None,
+        create_args=backend.create_args if backend else None,
+        sops=sops,
+        router=EmbeddingRouter(),
+    )
+    turn = StructuredMessage[DirectorTurn](
+        content=DirectorTurn(text=request, artifacts=artifacts, seed=seed), source="user"
+    )
+    response = asyncio.run(director.on_messages([turn], CancellationToken()))
+    if explain:
+        details = ", ".join(f"{key}: {value}" for key, value in response.chat_message.metadata.items())
+        err.print(details, highlight=False, markup=False, soft_wrap=True)
+    typer.echo(response.chat_message.content.model_dump_json(indent=2))
+
+
+@app.command()
 def version() -> None:
     """Print mora's version."""
     out.print(__version__)

@@ -1,0 +1,395 @@
+"""The director for real: the embedded SmolLM2 and all-MiniLM-L6-v2 route a table of requests; replayed LLM
+garbage shows the embedding decides when the LLM cannot; `mora route` prints JSON."""
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from autogen_agentchat.messages import StructuredMessage
+from autogen_core import CancellationToken
+from autogen_core.models import ModelFamily
+from autogen_ext.models.replay import ReplayChatCompletionClient
+
+from mora_agents.director import (
+    DirectorAgent,
+    EmbeddingRouter,
+    find_paths,
+    parse_choice,
+    parse_duration,
+    read_session_artifacts,
+)
+from mora_agents.errors import MoraError
+from mora_agents.llm import create_llm
+from mora_agents.messages import ClarifyingQuestion, DirectorTurn, SessionArtifact, VideoRequest
+from mora_agents.sop import SopSpec, list_sops
+
+
+def video(index: int, name: str) -> SessionArtifact:
+    return SessionArtifact(index=index, kind="video", path=f"/s/{name}", turn=index, task="text_to_video")
+
+
+def image(index: int, name: str) -> SessionArtifact:
+    return SessionArtifact(index=index, kind="image", path=f"/s/{name}", turn=index, task="input")
+
+
+NONE: list[SessionArtifact] = []
+ONE = [video(1, "dog.mp4")]
+TWO = [video(1, "clip1.mp4"), video(2, "clip2.mp4")]
+MIXED = [video(1, "clip1.mp4"), image(2, "frame.png"), video(3, "clip2.mp4"), video(4, "clip3.mp4")]
+PHOTO = [image(1, "frame.png")]
+
+T2V, I2V, EXT, EDIT, CONN, DW = (
+    "text_to_video image_to_video extend_video edit_video connect_videos digital_world".split()
+)
+
+# (request, session artifacts, expected task, expected inputs: a subset of the request's inputs)
+ROUTING_TABLE = [
+    # text_to_video: plain, durations in many forms, typos, odd word order, with a session that is not referred to
+    ("a corgi running along a beach at sunset", NONE, T2V, {}),
+    ("make a 10 second video of a cat playing piano", NONE, T2V, {"duration": 10}),
+    ("a video of a cat make", NONE, T2V, {}),
+    ("Generate a clip showing fireworks over Paris, 8s", NONE, T2V, {"duration": 8}),
+    ("I want a short film of waves crashing at dawn, about ten seconds", NONE, T2V, {"duration": 10}),
+    ("show me a hot air balloon floating over mountains for half a minute", NONE, T2V, {"duration": 30}),
+    ("a timelapse of clouds moving over a city skyline", NONE, T2V, {}),
+    ("vidoe of a horse galoping thru the snow", NONE, T2V, {}),
+    ("of a robot walking a video create, 6 seconds", NONE, T2V, {"duration": 6}),
+    ("rain on a neon street at night, 2.5 sec", NONE, T2V, {"duration": 2.5}),
+    ("make a 1 minute clip of a river flowing through a forest", NONE, T2V, {"duration": 60}),
+    ("a paper boat drifting on a pond at dawn, 2 seconds", NONE, T2V, {"duration": 2}),
+    ("now make a new video of a rocket launching", ONE, T2V, {}),
+    ("a panda eating bamboo in the rain", TWO, T2V, {}),
+    # image_to_video: files (absolute, ~, quoted with a space, upper-case extension), session images
+    ("animate photo.png", NONE, I2V, {"image": "photo.png"}),
+    ("make this picture move, waves crashing on the rocks: /home/me/beach.jpg", NONE, I2V,
+     {"image": "/home/me/beach.jpg"}),
+    ("bring cat.jpeg to life, 6 seconds", NONE, I2V, {"image": "cat.jpeg", "duration": 6}),
+    ("turn portrait.webp into a video where she smiles", NONE, I2V, {"image": "portrait.webp"}),
+    ("animate the image ~/Pictures/dog.PNG so the dog wags its tail", NONE, I2V, {"image": "~/Pictures/dog.PNG"}),
+    ("animate that frame", MIXED, I2V, {"image": "/s/frame.png"}),
+    ("use that frame but at night", PHOTO, I2V, {"image": "/s/frame.png", "fit": "edit"}),
+    ("make 'my photos/garden.jpg' move, but make it snowy first", NONE, I2V,
+     {"image": "my photos/garden.jpg", "fit": "edit"}),
+    ("photo.jpg animate please, 3 seconds", NONE, I2V, {"image": "photo.jpg", "duration": 3}),
+    # extend_video: "it", "the clip", ordinals, files, added seconds
+    ("make it longer", ONE, EXT, {"video": "/s/dog.mp4"}),
+    ("make the clip of my dog 10 seconds longer", ONE, EXT, {"video": "/s/dog.mp4", "duration": 10}),
+    ("extend holiday.mp4 by five seconds", NONE, EXT, {"video": "holiday.mp4", "duration": 5}),
+    ("continue the second clip for 3 more seconds", TWO, EXT, {"video": "/s/clip2.mp4", "duration": 3}),
+    ("keep it going for another 4s", TWO, EXT, {"video": "/s/clip2.mp4", "duration": 4}),
+    ("can you add 6 seconds to the end of the video", ONE, EXT, {"video": "/s/dog.mp4", "duration": 6}),
+    ("lengthen /data/run/video.mov by 2 sec", NONE, EXT, {"video": "/data/run/video.mov", "duration": 2}),
+    ("extend the first clip", MIXED, EXT, {"video": "/s/clip1.mp4"}),
+    ("mak it longr pls", ONE, EXT, {"video": "/s/dog.mp4"}),
+    ("extend it by 3 seconds", ONE, EXT, {"video": "/s/dog.mp4", "duration": 3}),
+    ("continue the video for 2 more seconds", TWO, EXT, {"video": "/s/clip2.mp4", "duration": 2}),
+    ("extend video 1 by 3 secs", TWO, EXT, {"video": "/s/clip1.mp4", "duration": 3}),
+    # edit_video
+    ("make it night", ONE, EDIT, {"video": "/s/dog.mp4"}),
+    ("make it snowy", TWO, EDIT, {"video": "/s/clip2.mp4"}),
+    ("edit trip.mp4 so it happens at night", NONE, EDIT, {"video": "trip.mp4"}),
+    ("turn the car in the first clip red", TWO, EDIT, {"video": "/s/clip1.mp4"}),
+    ("change the video so that it is raining", ONE, EDIT, {"video": "/s/dog.mp4"}),
+    ("in clip.webm make the sky purple", NONE, EDIT, {"video": "clip.webm"}),
+    ("make the last video look like winter", MIXED, EDIT, {"video": "/s/clip3.mp4"}),
+    # connect_videos: ordinals, numbers, "the last two", "them", files, "it" + a file
+    ("now connect the first and the second clip", TWO, CONN, {"video": "/s/clip1.mp4", "video2": "/s/clip2.mp4"}),
+    ("join a.mp4 and b.mp4 with a smooth transition", NONE, CONN, {"video": "a.mp4", "video2": "b.mp4"}),
+    ("connect clip 1 and clip 3", MIXED, CONN, {"video": "/s/clip1.mp4", "video2": "/s/clip3.mp4"}),
+    ("make a transition between the last two clips", MIXED, CONN,
+     {"video": "/s/clip2.mp4", "video2": "/s/clip3.mp4"}),
+    ("stitch them together with a 2 second transition", TWO, CONN,
+     {"video": "/s/clip1.mp4", "video2": "/s/clip2.mp4", "duration": 2}),
+    ("merge intro.mp4 with outro.mov", NONE, CONN, {"video": "intro.mp4", "video2": "outro.mov"}),
+    ("connect it with extra.mp4", ONE, CONN, {"video": "/s/dog.mp4", "video2": "extra.mp4"}),
+    ("connect the first clip to the last one", MIXED, CONN, {"video": "/s/clip1.mp4", "video2": "/s/clip3.mp4"}),
+    # digital_world
+    ("a minecraft-like village at sunrise", NONE, DW, {}),
+    ("a medieval castle in a video game style", NONE, DW, {}),
+    ("turn street.jpg into a video game world", NONE, DW, {"image": "street.jpg"}),
+    ("a city street in digital world style using style transfer", NONE, DW, {"method": "transfer"}),
+    ("pixel art forest like an 8-bit game, 6 seconds", NONE, DW, {"duration": 6}),
+    ("an open world RPG landscape with mountains, rendered like a game", NONE, DW, {}),
+    ("a village at sunrise in digital world style", NONE, DW, {}),
+]  # fmt: skip
+
+LULLABY_SOP = """\
+name: lullaby
+description: A slow, calm bedtime video for small children, like a sung lullaby.
+examples:
+  - a lullaby for my baby with a sleepy owl under the moon
+  - a bedtime song video with twinkling stars to help a toddler fall asleep
+  - a soothing nursery rhyme with sheep jumping over a fence
+inputs:
+  prompt: {type: text, required: true, description: what the lullaby shows}
+  verses: {type: int, default: 1, description: how many verses}
+  mood: {type: choice, choices: [calm, dreamy], default: calm}
+  length: {type: seconds, default: 6, description: length of the video}
+steps:
+  - id: enhance
+    agent: A1
+    with:
+      prompt: $inputs.prompt
+      suffix: soft pastel colours, slow gentle motion
+  - id: frame
+    agent: A2
+    with: {prompt: $enhance.prompt}
+  - id: animate
+    agent: A4
+    with: {image: $frame.image, duration: $inputs.length}
+output: animate
+"""
+
+
+def mora(*args: str) -> subprocess.CompletedProcess:
+    """`mora` in a fresh process, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "mora_agents.cli", *args], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def builtin_sops() -> dict[str, SopSpec]:
+    return {name: SopSpec.from_file(entry.path) for name, entry in list_sops().items()}
+
+
+@pytest.fixture(scope="module")
+def router() -> EmbeddingRouter:
+    return EmbeddingRouter()
+
+
+@pytest.fixture(scope="module")
+def director(builtin_sops, router) -> DirectorAgent:
+    backend = create_llm("embedded")
+    return DirectorAgent(
+        "director", model_client=backend.client, create_args=backend.create_args, sops=builtin_sops, router=router
+    )
+
+
+def route(agent: DirectorAgent, text: str, artifacts=(), seed: int = 0):
+    """The director's answer and its metadata, through AutoGen's ``on_messages``."""
+    message = StructuredMessage[DirectorTurn](content=DirectorTurn(text=text, artifacts=list(artifacts), seed=seed),
+                                              source="user")  # fmt: skip
+    response = asyncio.run(agent.on_messages([message], CancellationToken()))
+    return response.chat_message.content, response.chat_message.metadata
+
+
+def replay(*answers: str) -> ReplayChatCompletionClient:
+    info = {"vision": False, "function_calling": False, "json_output": True, "family": ModelFamily.UNKNOWN,
+            "structured_output": True}  # fmt: skip
+    return ReplayChatCompletionClient(list(answers), model_info=info)
+
+
+# -- the routing table ---------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_routing_table_with_the_embedded_defaults(director, router, capsys):
+    assert len(ROUTING_TABLE) >= 40 and {task for _, _, task, _ in ROUTING_TABLE} == set(director.sops)
+    started = time.perf_counter()
+    router.warm_up(director.sops.values())  # the model load, timed apart from the routes
+    load_seconds = time.perf_counter() - started
+    wrong, seconds, decided_by = [], [], []
+    for text, artifacts, task, inputs in ROUTING_TABLE:
+        started = time.perf_counter()
+        answer, metadata = route(director, text, artifacts, seed=3)
+        seconds.append(time.perf_counter() - started)
+        decided_by.append(metadata["decided_by"])
+        got = answer.inputs if isinstance(answer, VideoRequest) else {"question": answer.question}
+        if answer.task != task or any(got.get(key) != value for key, value in inputs.items()):
+            wrong.append(f"  {text!r}: want {task} {inputs}, got {answer.task} {got} ({metadata['decided_by']})")
+            continue
+        assert answer.seed == 3
+        if "prompt" in director.sops[task].inputs and director.sops[task].inputs["prompt"].required:
+            assert answer.inputs["prompt"] and not find_paths(answer.inputs["prompt"])
+    accuracy = 1 - len(wrong) / len(ROUTING_TABLE)
+    with capsys.disabled():
+        counts = ", ".join(f"{name} {decided_by.count(name)}" for name in sorted(set(decided_by)))
+        print(
+            f"\ndirector routing accuracy: {accuracy:.1%} of {len(ROUTING_TABLE)} requests (embedding model load "
+            f"{load_seconds:.1f} s; per route median {statistics.median(seconds) * 1000:.0f} ms, max "
+            f"{max(seconds):.2f} s; decided by {counts})"
+        )
+        print("\n".join(wrong))
+    assert accuracy >= 0.9, "\n".join(wrong)
+    # The LLM was really consulted on the close calls, and only on them.
+    assert {"llm", "fallback"} & set(decided_by) and "embedding" in decided_by
+
+
+# -- questions instead of guesses ----------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("text", "artifacts", "task", "missing", "words"),
+    [
+        ("extend it", NONE, EXT, ["video"], ["video", "no video"]),
+        ("make this clip 4 seconds longer", PHOTO, EXT, ["video"], ["video"]),
+        ("now connect the first and the second clip", ONE, CONN, ["video2"], ["no video 2", "second clip"]),
+        ("animate this photo, waves crashing", NONE, I2V, ["image"], ["image"]),
+        ("a sailboat crossing a calm bay at noon, 2 hours long", NONE, T2V, ["duration"], ["600 seconds", "7200"]),
+    ],
+)
+def test_the_director_asks_when_something_required_is_missing(director, text, artifacts, task, missing, words):
+    answer, _ = route(director, text, artifacts)
+    assert isinstance(answer, ClarifyingQuestion), answer
+    assert answer.task == task and answer.missing == missing
+    assert all(word in answer.question.lower() for word in words), answer.question
+
+
+# -- user SOPs route with no code change ---------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_user_sop_from_an_extra_folder_is_routed_to(tmp_path, router):
+    (tmp_path / "lullaby.yaml").write_text(LULLABY_SOP)
+    sops = {name: SopSpec.from_file(entry.path) for name, entry in list_sops([tmp_path]).items()}
+    agent = DirectorAgent("director", model_client=None, sops=sops, router=router)
+    answer, metadata = route(agent, "a lullaby with a sleepy owl for my little one, two verses, dreamy, 8 seconds")
+    assert isinstance(answer, VideoRequest), answer
+    assert answer.task == "lullaby", metadata
+    assert answer.inputs == {
+        "prompt": "a lullaby with a sleepy owl for my little one, two verses, dreamy, 8 seconds",
+        "verses": 2,
+        "mood": "dreamy",
+        "length": 8.0,
+    }
+    assert sops["lullaby"].bind_inputs(answer.inputs)["length"] == 8.0
+    # The built-in tasks still route as before beside it.
+    assert route(agent, "make it longer", ONE)[0].task == EXT
+    assert route(agent, "a corgi running along a beach at sunset")[0].task == T2V
+
+
+# -- LLM garbage: the embedding decides ----------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_invalid_llm_answers_are_retried_once_then_the_embedding_decides(builtin_sops, router):
+    client = replay("Sure! I would pick the text one.", '{"task": "make_it_pop"}')
+    agent = DirectorAgent("director", client, builtin_sops, router=router, decide_margin=1.0)  # always ask
+    answer, metadata = route(agent, "a corgi running along a beach at sunset")
+    assert answer.task == T2V and metadata["decided_by"] == "fallback"
+    assert len(client.create_calls) == 2
+    retry = client.create_calls[1]["messages"]
+    assert retry[-2].content == "Sure! I would pick the text one."
+    assert "That answer is invalid: it is not JSON" in retry[-1].content
+    assert "'make_it_pop' is not a task" in metadata["llm_problem"]
+
+
+@pytest.mark.slow
+def test_the_llm_decides_only_between_the_embedding_top_two(builtin_sops, router):
+    text = "a lantern festival over a river at night"
+    # The session has a video, so five tasks remain after the media filter; read the embedding's order.
+    _, metadata = route(DirectorAgent("director", None, builtin_sops, router=router), text, ONE)
+    ranked = [item.split("=")[0] for item in metadata["ranking"].split(", ")]
+    assert len(ranked) >= 3
+
+    def ask(answer: str):
+        client = replay(answer)
+        agent = DirectorAgent("director", client, builtin_sops, router=router, decide_margin=1.0)  # always ask
+        result, metadata = route(agent, text, ONE)
+        return result.task, metadata["decided_by"], len(client.create_calls)
+
+    # An answer within the top two decides, even against the embedding's first choice ...
+    assert ask(f'{{"task": "{ranked[1]}"}}') == (ranked[1], "llm", 1)
+    # ... one outside it does not (valid, so not retried): the embedding's first choice stands.
+    assert ask(f'{{"task": "{ranked[2]}"}}') == (ranked[0], "fallback", 1)
+    # A failing LLM (here: no answers left) does not stop routing either.
+    client = replay()
+    result, metadata = route(DirectorAgent("director", client, builtin_sops, router=router, decide_margin=1.0), text)
+    assert result.task == metadata["ranking"].split("=")[0] and metadata["decided_by"] == "fallback"
+    assert metadata["llm_problem"].startswith("the LLM failed")
+    # A clear case (margin >= DECIDE_MARGIN): the LLM is not asked at all.
+    client = replay('{"task": "digital_world"}')
+    result, metadata = route(DirectorAgent("director", client, builtin_sops, router=router), "make it snowy", ONE)
+    assert (result.task, metadata["decided_by"]) == (EDIT, "embedding") and not client.create_calls
+
+
+def test_parse_choice_names_the_problem():
+    names = [T2V, DW]
+    assert parse_choice('{"task": "digital_world"}', names) == (DW, None)
+    assert parse_choice('```json\n{"task": "text_to_video"}\n```', names) == (T2V, None)
+    assert "not JSON" in parse_choice("text_to_video", names)[1]
+    assert "task: Field required" in parse_choice('{"name": "x"}', names)[1]
+    assert "'edit_video' is not a task" in parse_choice('{"task": "edit_video"}', names)[1]
+
+
+# -- deterministic slots -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("10 seconds", 10), ("5s", 5), ("a minute", 60), ("2.5 sec", 2.5), ("ten seconds", 10),
+        ("3 seconds longer", 3), ("half a minute", 30), ("1 minute 30 seconds", 90), ("a 6-second clip", 6),
+        ("twenty five seconds", 25), ("another 4s", 4), ("an hour", 3600), ("a minute and a half", 90),
+        ("no duration here", None),
+        ("a 6 second clip, then make it 3 seconds longer", 3), ("I have 2 dogs", None),
+    ],
+)  # fmt: skip
+def test_durations(text, seconds):
+    assert parse_duration(text, prefer_added=True) == seconds
+
+
+def test_file_paths_are_found_with_their_kind():
+    text = 'join "my clips/a b.MP4" and ./b.webm, then animate ~/x.jpeg; ignore notes.txt and photo.pngx'
+    assert [(p.path, p.kind) for p in find_paths(text)] == [
+        ("my clips/a b.MP4", "video"),
+        ("./b.webm", "video"),
+        ("~/x.jpeg", "image"),
+    ]
+
+
+def test_session_files(tmp_path):
+    with pytest.raises(MoraError, match="is not a folder"):
+        read_session_artifacts(tmp_path / "nowhere")
+    with pytest.raises(MoraError, match="has no session.json"):
+        read_session_artifacts(tmp_path)
+    (tmp_path / "session.json").write_text('{"artifacts": [{"index": 0}]}')
+    with pytest.raises(MoraError, match=r"artifacts\[0\]\.index"):
+        read_session_artifacts(tmp_path)
+    (tmp_path / "session.json").write_text(json.dumps({"turns": [], "artifacts": [video(1, "a.mp4").model_dump()]}))
+    assert read_session_artifacts(tmp_path) == [video(1, "a.mp4")]
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+
+def test_mora_route_rejects_a_missing_session_in_one_sentence(tmp_path):
+    result = mora("route", "make it longer", "--session", str(tmp_path / "nope"))
+    assert result.returncode == 2 and not result.stdout
+    assert result.stderr.startswith("error:") and "nope is not a folder" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture
+def session_folder(tmp_path) -> Path:
+    clips = [video(1, "dog.mp4"), video(2, "cat.mp4")]
+    for clip in clips:
+        clip.path = str(tmp_path / Path(clip.path).name)
+    session = {"name": "s", "turns": [], "artifacts": [clip.model_dump() for clip in clips]}
+    (tmp_path / "session.json").write_text(json.dumps(session))
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_mora_route_prints_the_request_as_json(session_folder):
+    result = mora("route", "make the second clip 3 seconds longer", "--session", str(session_folder), "--seed", "7")
+    assert result.returncode == 0, result.stderr
+    request = VideoRequest.model_validate_json(result.stdout)
+    assert request == VideoRequest(task=EXT, inputs={"video": str(session_folder / "cat.mp4"), "duration": 3.0}, seed=7)
+    assert not result.stderr.strip()  # no progress bars, no load times: stdout is the JSON and nothing else
+
+
+def test_mora_route_prints_a_clarifying_question_as_json():
+    # Two clips named and one task that takes two: routed without loading the embedding model.
+    result = mora("route", "now connect the first and the second clip", "--llm", "none")
+    assert result.returncode == 0, result.stderr
+    question = ClarifyingQuestion.model_validate(json.loads(result.stdout))
+    assert question.task == CONN and question.missing == ["video", "video2"]
+    assert "no video in this session" in question.question.lower()
