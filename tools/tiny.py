@@ -88,6 +88,23 @@ def build_tiny_t5_tokenizer():
     return T5Tokenizer(vocab=vocab, extra_ids=0, model_max_length=512)
 
 
+def _tiny_image_vae():
+    """A tiny ``AutoencoderKL`` with three blocks: latents are 1/4 of the image size, so a 64x64 image
+    denoises as 16x16, as cheap on a CPU as an image can be."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        block_out_channels=[32, 32, 64],
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D"] * 3,
+        up_block_types=["UpDecoderBlock2D"] * 3,
+        latent_channels=4,
+        sample_size=128,
+        norm_num_groups=8,
+    )
+
+
 def _tiny_clip_vision_config(**extra):
     """A tiny CLIP vision config. ``image_size`` stays 224: pipelines resize every image to 224 before
     encoding, whatever the config says; a 32-pixel patch keeps that to 49 tokens."""
@@ -149,7 +166,6 @@ def build_tiny_sdxl():
     """Tiny ``StableDiffusionXLPipeline`` and its refiner, sharing ``text_encoder_2`` and ``vae`` as SDXL does."""
     import torch
     from diffusers import (
-        AutoencoderKL,
         EulerDiscreteScheduler,
         StableDiffusionXLImg2ImgPipeline,
         StableDiffusionXLPipeline,
@@ -166,17 +182,7 @@ def build_tiny_sdxl():
         timestep_spacing="leading",
     )
     torch.manual_seed(0)
-    # Three blocks: latents are 1/4 of the image size, as cheap on a CPU as the first frame can be.
-    vae = AutoencoderKL(
-        block_out_channels=[32, 32, 64],
-        in_channels=3,
-        out_channels=3,
-        down_block_types=["DownEncoderBlock2D"] * 3,
-        up_block_types=["UpDecoderBlock2D"] * 3,
-        latent_channels=4,
-        sample_size=128,
-        norm_num_groups=8,
-    )
+    vae = _tiny_image_vae()
     torch.manual_seed(0)
     text_encoder = CLIPTextModel(config)
     torch.manual_seed(0)
@@ -283,7 +289,6 @@ def build_tiny_instruct_pix2pix():
     """
     import torch
     from diffusers import (
-        AutoencoderKL,
         EulerAncestralDiscreteScheduler,
         StableDiffusionInstructPix2PixPipeline,
         UNet2DConditionModel,
@@ -307,17 +312,7 @@ def build_tiny_instruct_pix2pix():
     # The scheduler timbrooks/instruct-pix2pix ships with.
     scheduler = EulerAncestralDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
     torch.manual_seed(0)
-    # Three blocks: latents are 1/4 of the image size, so a 64x64 image denoises as 16x16.
-    vae = AutoencoderKL(
-        block_out_channels=[32, 32, 64],
-        in_channels=3,
-        out_channels=3,
-        down_block_types=["DownEncoderBlock2D"] * 3,
-        up_block_types=["UpDecoderBlock2D"] * 3,
-        latent_channels=4,
-        sample_size=128,
-        norm_num_groups=8,
-    )
+    vae = _tiny_image_vae()
     torch.manual_seed(0)
     text_encoder = CLIPTextModel(_tiny_clip_text_config(tokenizer))
     return StableDiffusionInstructPix2PixPipeline(
