@@ -75,9 +75,8 @@ class RichProgress:
             self._progress.advance(self._tasks[stage], steps)
 
     def finish(self, stage: str) -> None:
-        task = self._tasks.pop(stage, None)
-        if task is not None:
-            self._progress.update(task, completed=self._progress.tasks[task].total)
+        # The bar stays where the steps left it: full when the stage ran through, short when cancelled.
+        self._tasks.pop(stage, None)
 
     def log(self, line: str) -> None:
         self._progress.console.print(line, highlight=False, markup=False)

@@ -200,6 +200,7 @@ def _checked_profile(spec: SopSpec, config: StudioConfig):
 
 def _execute(spec, profile, config, reviewer, workspace, manifest, progress, events, cancellation_token):
     progress = progress or NullProgress()
+    reviewer.files_root = workspace.root.resolve()
     try:
         agents = make_agents(spec, profile, config, workspace, progress, manifest.request.seed)
         if "prompt_enhancer" in agents:

@@ -254,7 +254,8 @@ def test_a_user_sop_from_an_extra_folder_is_routed_to(tmp_path, router):
     assert isinstance(answer, VideoRequest), answer
     assert answer.task == "lullaby", metadata
     assert answer.inputs == {
-        "prompt": "a lullaby with a sleepy owl for my little one, two verses, dreamy, 8 seconds",
+        # The duration has its own input, so it leaves the prompt.
+        "prompt": "a lullaby with a sleepy owl for my little one, two verses, dreamy",
         "verses": 2,
         "mood": "dreamy",
         "length": 8.0,

@@ -52,6 +52,8 @@ def test_the_story_session_makes_the_expected_chain(story):
     assert Path(turns[2].request.inputs["video"]) == edited
     assert (Path(turns[3].request.inputs["video"]), Path(turns[3].request.inputs["video2"])) == (first, edited)
     assert turns[0].request.inputs["duration"] == 2 and turns[2].request.inputs["duration"] == 2
+    # The duration went to its own input, not into the picture's prompt.
+    assert turns[0].request.inputs["prompt"] == "a paper boat drifting on a pond at dawn"
 
 
 @pytest.mark.slow

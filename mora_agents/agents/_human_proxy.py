@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from pathlib import Path
 
 from autogen_agentchat.agents import BaseChatAgent
 from autogen_agentchat.base import Response
@@ -75,6 +76,8 @@ class HumanProxyAgent(BaseChatAgent):
         self.input_func = input_func
         self.mode = mode
         self.interactive = interactive
+        self.files_root: Path | None = None
+        """The run folder, so questions show paths a person can open (set by whoever runs the SOP)."""
 
     @property
     def produced_message_types(self) -> Sequence[type[BaseChatMessage]]:
@@ -94,7 +97,7 @@ class HumanProxyAgent(BaseChatAgent):
         """The proxy keeps no state between reviews."""
 
     async def _decide(self, request: ReviewRequest) -> ReviewDecision:
-        question = review_question(request)
+        question = review_question(request, self.files_root)
         for _ in range(MAX_ASKS if self.interactive else 1):
             answer = await self._ask(question)
             try:
@@ -104,7 +107,7 @@ class HumanProxyAgent(BaseChatAgent):
                 return decision
             except ValueError as error:
                 problem = str(error).splitlines()[0]
-                question = f"{problem}\n{review_question(request)}"
+                question = f"{problem}\n{review_question(request, self.files_root)}"
         raise ReviewError(
             f"no usable review decision for stage '{request.stage}' (iteration {request.iteration}): {problem}"
         )
@@ -116,10 +119,12 @@ class HumanProxyAgent(BaseChatAgent):
         return await asyncio.to_thread(self.input_func, question)
 
 
-def review_question(request: ReviewRequest) -> str:
+def review_question(request: ReviewRequest, files_root: Path | None = None) -> str:
     """The text shown to whoever reviews."""
     artifact = request.artifact
     what = getattr(artifact, "path", None) or getattr(artifact, "prompt", "")
+    if files_root is not None and hasattr(artifact, "path"):
+        what = str(files_root / artifact.path)
     options = "accept | regenerate" + (" | edit <instruction>" if request.can_edit else "")
     return (
         f"stage '{request.stage}' iteration {request.iteration}/{request.max_iterations}: {what}\n"

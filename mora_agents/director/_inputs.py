@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from mora_agents.director._slots import (
     MediaKind,
     TurnFacts,
+    find_durations,
     mask_paths,
     parse_counts,
     parse_duration,
@@ -134,8 +135,19 @@ def _fill_text(spec: SopSpec, facts: TurnFacts, filled: Filled) -> None:
         return
     # File names read as "this image" / "this video": "animate photo.png" -> "animate this image".
     text = mask_paths(facts.text, facts.paths)
+    if any(item.type == "seconds" for item in spec.inputs.values()):
+        # The duration goes to its own input; left in the prompt it would only confuse the image model.
+        text = without_durations(text)
     if re.search(r"[a-z]{2,}", text, re.IGNORECASE):
         filled.inputs[target] = text
+
+
+def without_durations(text: str) -> str:
+    """``text`` minus its durations and the little words that tie them on ("a kite, 2 seconds" -> "a kite")."""
+    for duration in reversed(find_durations(text)):
+        head = re.sub(r"(?:[\s,]*(?:for|of|lasting|about|around))?[\s,]*$", "", text[: duration.start])
+        text = head + text[duration.end :]
+    return re.sub(r"\s{2,}", " ", text).strip(" ,;")
 
 
 def _fill_seconds(spec: SopSpec, facts: TurnFacts, filled: Filled) -> None:
