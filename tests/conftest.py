@@ -59,3 +59,24 @@ def image_to_video_tool(tiny_profile):
     from tools.image_to_video import ImageToVideoTool
 
     return ImageToVideoTool.from_profile(tiny_profile, device="cpu")
+
+
+class RecordingSink:
+    """A progress sink that records every event, to check what tools report."""
+
+    def __init__(self):
+        self.events = []
+
+    def start(self, stage, total, description=""):
+        self.events.append(("start", stage, total))
+
+    def advance(self, stage, steps=1):
+        self.events.append(("advance", stage, steps))
+
+    def finish(self, stage):
+        self.events.append(("finish", stage))
+
+
+@pytest.fixture
+def sink() -> RecordingSink:
+    return RecordingSink()

@@ -8,20 +8,6 @@ from tools.progress import CancelToken, StageCancelled
 from tools.tiny import TINY_VERSION
 
 
-class RecordingSink:
-    def __init__(self):
-        self.events = []
-
-    def start(self, stage, total, description=""):
-        self.events.append(("start", stage, total))
-
-    def advance(self, stage, steps=1):
-        self.events.append(("advance", stage, steps))
-
-    def finish(self, stage):
-        self.events.append(("finish", stage))
-
-
 def test_tiny_models_are_saved_and_loaded_from_the_cache(mora_cache, text_to_image_tool, image_to_video_tool):
     for name in ("sdxl-base", "sdxl-refiner", "svd"):
         assert (mora_cache / "tiny" / TINY_VERSION / name / "model_index.json").is_file()
@@ -42,8 +28,7 @@ def test_text_to_image_is_seeded(text_to_image_tool):
     assert not np.array_equal(first, other)
 
 
-def test_text_to_image_reports_every_step(text_to_image_tool):
-    sink = RecordingSink()
+def test_text_to_image_reports_every_step(text_to_image_tool, sink):
     output = text_to_image_tool("a red car", seed=0, progress=sink, stage="ff")
     steps = [e for e in sink.events if e[0] == "advance"]
     # Base and refiner split one schedule: together they run the profile's step count.
@@ -60,9 +45,8 @@ def test_segments_needed(frames, per_segment, expected):
     assert per_segment + (expected - 1) * (per_segment - 1) >= frames
 
 
-def test_video_streams_frames_segment_by_segment(image_to_video_tool, text_to_image_tool):
+def test_video_streams_frames_segment_by_segment(image_to_video_tool, text_to_image_tool, sink):
     image = text_to_image_tool("a red car", seed=0).image
-    sink = RecordingSink()
     frames_seen_at_step = []
     delivered = []
     original_advance = sink.advance

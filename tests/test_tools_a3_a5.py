@@ -9,20 +9,6 @@ from tools.tiny import TINY_VERSION
 from tools.video_connection import frames_to_generate, transition_frame_indices
 
 
-class RecordingSink:
-    def __init__(self):
-        self.events = []
-
-    def start(self, stage, total, description=""):
-        self.events.append(("start", stage, total))
-
-    def advance(self, stage, steps=1):
-        self.events.append(("advance", stage, steps))
-
-    def finish(self, stage):
-        self.events.append(("finish", stage))
-
-
 def _pixels(image):
     return np.asarray(image, dtype=np.float64)
 
@@ -123,8 +109,7 @@ def test_image_to_image_returns_the_input_size_for_other_sizes(image_to_image_to
     assert image_to_image_tool(image, "make it red", seed=0).image.size == size
 
 
-def test_image_to_image_reports_every_step(image_to_image_tool, end_frames):
-    sink = RecordingSink()
+def test_image_to_image_reports_every_step(image_to_image_tool, end_frames, sink):
     output = image_to_image_tool(end_frames[0], "make it snow", seed=0, progress=sink, stage="edit")
     steps = [e for e in sink.events if e[0] == "advance"]
     assert len(steps) == output.parameters["denoising_steps_run"] == image_to_image_tool.settings.steps
@@ -145,9 +130,8 @@ def test_frames_to_generate_and_indices(num_frames, generated):
 
 
 @pytest.mark.parametrize("num_frames", [1, 4, 7])
-def test_first_last_frame_delivers_exactly_num_frames(video_connection_tool, end_frames, num_frames):
+def test_first_last_frame_delivers_exactly_num_frames(video_connection_tool, end_frames, num_frames, sink):
     first, last = end_frames
-    sink = RecordingSink()
     delivered = []
     output = video_connection_tool(
         first, last, num_frames=num_frames, seed=0, on_frame=delivered.append, prompt="a car", progress=sink

@@ -7,7 +7,7 @@ from typing import Any
 
 from PIL import Image
 
-from tools.loading import choose_device, load_pipeline, quiet_libraries
+from tools.loading import load_pipeline, quiet_libraries
 from tools.profiles import ImageToImageSettings, ModelProfile
 from tools.progress import CancelToken, NullProgress, ProgressSink, StepCallback
 
@@ -43,19 +43,16 @@ class ImageToImageTool:
         from diffusers import StableDiffusionInstructPix2PixPipeline
 
         settings = profile.image_to_image
-        choice = choose_device(profile, device)
         pipe = load_pipeline(
             StableDiffusionInstructPix2PixPipeline,
             settings.model,
             role="image_to_image",
-            profile=profile.name,
-            dtype=choice.dtype,
+            profile=profile,
+            device=device,
             # Edits of our own generated frames need no NSFW filter; the tiny model has none to load.
             safety_checker=None,
             requires_safety_checker=False,
         )
-        pipe.to(choice.device)
-        pipe.set_progress_bar_config(disable=True)
         return cls(pipe, settings, settings.model)
 
     def __call__(

@@ -14,7 +14,7 @@ from typing import Any
 
 from PIL import Image
 
-from tools.loading import choose_device, load_pipeline, quiet_libraries
+from tools.loading import load_pipeline, quiet_libraries
 from tools.profiles import ImageToVideoSettings, ModelProfile
 from tools.progress import CancelToken, NullProgress, ProgressSink, StepCallback
 
@@ -58,16 +58,9 @@ class ImageToVideoTool:
         from diffusers import StableVideoDiffusionPipeline
 
         settings = profile.image_to_video
-        choice = choose_device(profile, device)
         pipe = load_pipeline(
-            StableVideoDiffusionPipeline,
-            settings.model,
-            role="image_to_video",
-            profile=profile.name,
-            dtype=choice.dtype,
+            StableVideoDiffusionPipeline, settings.model, role="image_to_video", profile=profile, device=device
         )
-        pipe.to(choice.device)
-        pipe.set_progress_bar_config(disable=True)
         return cls(pipe, settings, settings.model)
 
     def __call__(

@@ -139,16 +139,29 @@ def check_profile(profile: ModelProfile, roles: set[str] | None = None) -> None:
             check_model(reference, role, profile.name)
 
 
-def load_pipeline(pipeline_class: type, reference: str, *, role: str, profile: str, dtype: Any, **components: Any):
-    """``pipeline_class.from_pretrained`` with library errors turned into one sentence."""
-    check_model(reference, role, profile)
+def load_pipeline(
+    pipeline_class: type,
+    reference: str,
+    *,
+    role: str,
+    profile: ModelProfile,
+    device: str | None = None,
+    **components: Any,
+):
+    """``pipeline_class.from_pretrained`` on the profile's device and dtype, its progress bar off (our sink
+    reports the steps), with library errors turned into one sentence."""
+    check_model(reference, role, profile.name)
     quiet_libraries()
+    choice = choose_device(profile, device)
     try:
-        return pipeline_class.from_pretrained(resolve_model(reference), dtype=dtype, **components)
+        pipe = pipeline_class.from_pretrained(resolve_model(reference), dtype=choice.dtype, **components)
     except (OSError, ValueError) as error:
         raise ModelUnavailableError(
-            f"cannot load model '{reference}' ({role}, profile '{profile}'): {str(error).splitlines()[0]}"
+            f"cannot load model '{reference}' ({role}, profile '{profile.name}'): {str(error).splitlines()[0]}"
         ) from None
+    pipe.to(choice.device)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
 
 
 class LazyTool:

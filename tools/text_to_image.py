@@ -7,7 +7,7 @@ from typing import Any
 
 from PIL import Image
 
-from tools.loading import choose_device, load_pipeline, quiet_libraries
+from tools.loading import load_pipeline, quiet_libraries
 from tools.profiles import ModelProfile, TextToImageSettings
 from tools.progress import CancelToken, NullProgress, ProgressSink, StepCallback
 
@@ -47,8 +47,7 @@ class TextToImageTool:
         from diffusers import StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipeline
 
         settings = profile.text_to_image
-        choice = choose_device(profile, device)
-        common = {"profile": profile.name, "dtype": choice.dtype}
+        common = {"profile": profile, "device": device}
         base = load_pipeline(StableDiffusionXLPipeline, settings.base, role="text_to_image base", **common)
         refiner = None
         if settings.refiner:
@@ -60,12 +59,8 @@ class TextToImageTool:
                 vae=base.vae,
                 **common,
             )
-        for pipe in (base, refiner):
-            if pipe is not None:
-                pipe.to(choice.device)
-                pipe.set_progress_bar_config(disable=True)
         model_id = settings.base + (f" + {settings.refiner}" if settings.refiner else "")
-        return cls(base, refiner, settings, model_id, device=choice.device)
+        return cls(base, refiner, settings, model_id, device=str(base.device))
 
     def __call__(
         self,

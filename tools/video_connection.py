@@ -25,7 +25,7 @@ from typing import Any
 from PIL import Image
 
 from mora_agents.errors import MoraError
-from tools.loading import choose_device, load_pipeline, quiet_libraries
+from tools.loading import load_pipeline, quiet_libraries
 from tools.profiles import ModelProfile, VideoConnectionSettings
 from tools.progress import CancelToken, NullProgress, ProgressSink, StepCallback
 
@@ -117,16 +117,9 @@ class VideoConnectionTool:
                 f"the video_connection model '{settings.model}' (profile '{profile.name}') is a Wan pipeline, "
                 "which cleans prompts with ftfy: pip install ftfy"
             )
-        choice = choose_device(profile, device)
         pipe = load_pipeline(
-            WanImageToVideoPipeline,
-            settings.model,
-            role="video_connection",
-            profile=profile.name,
-            dtype=choice.dtype,
+            WanImageToVideoPipeline, settings.model, role="video_connection", profile=profile, device=device
         )
-        pipe.to(choice.device)
-        pipe.set_progress_bar_config(disable=True)
         return cls(pipe=pipe, settings=settings, model_id=settings.model)
 
     def __call__(
