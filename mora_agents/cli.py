@@ -82,6 +82,22 @@ class RichProgress:
         self._progress.console.print(line, highlight=False, markup=False)
 
 
+DeviceOption = Annotated[str | None, typer.Option(help="Torch device (cuda, mps, cpu); default: the best found.")]
+DtypeOption = Annotated[
+    str | None,
+    typer.Option(help="Precision overriding the profile's: float32, float16, bfloat16 (default: bf16/fp16 on GPU)."),
+]
+MemoryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--memory",
+        help="What happens to a stage's models when it ends: free, offload (GPU: model CPU offload) or keep "
+        "(reuse them in the next request); default: the profile's.",
+    ),
+]
+CompileOption = Annotated[
+    bool, typer.Option("--compile", help="torch.compile the denoisers on load (GPU: faster steps after a slow first).")
+]
 SopDirOption = Annotated[
     list[Path] | None,
     typer.Option("--sop-dir", help="Extra folder of SOP files (repeatable); overrides built-in and user tasks."),
@@ -110,7 +126,10 @@ def generate(
         typer.Option(help="A scripted review answer (repeat, in order): accept, regenerate, 'edit <instruction>'."),
     ] = None,
     llm: Annotated[str | None, typer.Option(help="Prompt LLM: embedded (default) or openai (MORA_LLM_* env).")] = None,
-    device: Annotated[str | None, typer.Option(help="Torch device (cuda, mps, cpu); default: the best found.")] = None,
+    device: DeviceOption = None,
+    dtype: DtypeOption = None,
+    memory: MemoryOption = None,
+    compile_: CompileOption = False,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for run folders.")] = Path("runs"),
     sop_dir: SopDirOption = None,
 ) -> None:
@@ -128,7 +147,16 @@ def generate(
     }
     inputs.update(parse_key_values(input_ or []))
     request = VideoRequest(task=spec.name, inputs=inputs, seed=seed)
-    config = StudioConfig(profile=profile, llm=llm, review=review, decisions=list(decision or []), device=device)
+    config = StudioConfig(
+        profile=profile,
+        llm=llm,
+        review=review,
+        decisions=list(decision or []),
+        device=device,
+        dtype=dtype,
+        memory=memory,
+        compile=compile_,
+    )
     token = CancellationToken()
     previous = signal.signal(signal.SIGINT, lambda *_: _cancel(token, previous))
     try:
@@ -223,6 +251,60 @@ def sop_validate(files: Annotated[list[Path], typer.Argument(help="SOP files to 
         raise typer.Exit(2)
 
 
+models_app = typer.Typer(help="Which models each profile needs, and which are on this machine.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+@user_errors
+def models_list() -> None:
+    """List the shipped profiles, each role's model and whether it is here (nothing is downloaded or built)."""
+    from tools.profiles import available_profiles, load_profile
+
+    for name in available_profiles():
+        profile = load_profile(name)
+        out.print(f"[bold]{escape(name)}[/bold] ({profile.source}, memory: {profile.memory.policy}): "
+                  f"{escape(profile.description)}", highlight=False, soft_wrap=True)  # fmt: skip
+        _print_model_table(profile)
+
+
+@models_app.command("check")
+@user_errors
+def models_check(
+    profile: Annotated[str, typer.Argument(help="Profile name (see `mora models list`) or a profile .yaml.")],
+) -> None:
+    """Check that every model PROFILE needs is on this machine; list what is missing and how to get it (exit 2)."""
+    from tools.profiles import load_profile
+
+    statuses = _print_model_table(load_profile(profile))
+    missing = [status for status in statuses if not status.available]
+    for status in missing:
+        err.print(f"[red]missing[/red] {escape(status.reference)} ({status.role}): {escape(status.remedy or '')}",
+                  highlight=False, soft_wrap=True)  # fmt: skip
+    if missing:
+        raise MoraError(f"{len(missing)} of {len(statuses)} models of profile '{profile}' are missing (listed above)")
+    out.print(f"profile '{escape(profile)}': all {len(statuses)} models are available", highlight=False)
+
+
+def _print_model_table(profile) -> list:
+    from rich.table import Table
+
+    from tools.catalog import format_bytes, profile_status
+
+    statuses = profile_status(profile)
+    table = Table(box=None, pad_edge=False)
+    for column in ("role", "model", "state", "size", "where"):
+        # Folded, not cut with an ellipsis: a model id or a folder is useless half-printed.
+        table.add_column(column, overflow="fold", no_wrap=column in ("state", "size"))
+    colours = {"present": "green", "buildable": "cyan", "missing": "red"}
+    for status in statuses:
+        state = f"[{colours[status.state]}]{status.state}[/{colours[status.state]}]"
+        where = status.location or ""
+        table.add_row(status.role, escape(status.reference), state, format_bytes(status.size_bytes), escape(where))
+    out.print(table)
+    return statuses
+
+
 @app.command("run")
 @user_errors
 def run_session(
@@ -236,7 +318,10 @@ def run_session(
     review: Annotated[str | None, typer.Option(help="'auto' overrides the script's review decisions.")] = None,
     profile: Annotated[str | None, typer.Option(help="Override the script's model profile.")] = None,
     llm: Annotated[str | None, typer.Option(help="Prompt LLM: embedded (default) or openai (MORA_LLM_* env).")] = None,
-    device: Annotated[str | None, typer.Option(help="Torch device (cuda, mps, cpu); default: the best found.")] = None,
+    device: DeviceOption = None,
+    dtype: DtypeOption = None,
+    memory: MemoryOption = None,
+    compile_: CompileOption = False,
     sop_dir: SopDirOption = None,
 ) -> None:
     """Replay a scripted multi-turn session, unattended: transcript, every run and its manifest in one folder."""
@@ -262,7 +347,13 @@ def run_session(
         session = Session.create(folder, spec.name, base_dir=base_dir)
         write_copy(script_path, session.root / SCRIPT_FILE)
     config = StudioConfig(
-        profile=profile or spec.profile, llm=llm or spec.llm, review=review or spec.review, device=device
+        profile=profile or spec.profile,
+        llm=llm or spec.llm,
+        review=review or spec.review,
+        device=device,
+        dtype=dtype,
+        memory=memory,
+        compile=compile_,
     )
     conversation = Conversation(session, config, sop_dir, base_dir)
     token = CancellationToken()
@@ -289,7 +380,10 @@ def chat(
         str, typer.Option(help="Model profile: tiny (random weights, CPU), paper, or a .yaml.")
     ] = "tiny",
     llm: Annotated[str | None, typer.Option(help="Prompt LLM: embedded (default) or openai (MORA_LLM_* env).")] = None,
-    device: Annotated[str | None, typer.Option(help="Torch device (cuda, mps, cpu); default: the best found.")] = None,
+    device: DeviceOption = None,
+    dtype: DtypeOption = None,
+    memory: MemoryOption = None,
+    compile_: CompileOption = False,
     sop_dir: SopDirOption = None,
 ) -> None:
     """Chat with the studio: describe videos, refer to earlier ones, answer reviews; /help lists commands."""
@@ -306,7 +400,9 @@ def chat(
         session = Session.open(resume)
     else:
         session = Session.create(session_dir or Path("sessions") / f"chat-{time.strftime('%Y%m%d-%H%M%S')}", "chat")
-    config = StudioConfig(profile=profile, llm=llm, review=review, device=device)
+    config = StudioConfig(
+        profile=profile, llm=llm, review=review, device=device, dtype=dtype, memory=memory, compile=compile_
+    )
     conversation = Conversation(session, config, sop_dir, Path.cwd())
     ChatRepl(conversation, out, lambda: RichProgress(err)).run()
 

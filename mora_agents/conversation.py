@@ -18,6 +18,7 @@ from mora_agents.sop import SopSpec, find_sop, list_sops
 from mora_agents.sop._runner import EventSink
 from mora_agents.studio import StudioConfig, resume_task, run_task
 from mora_agents.workspace import Workspace
+from tools.memory import ModelMemory
 from tools.progress import ProgressSink
 
 
@@ -43,6 +44,17 @@ class Conversation:
         self.sop_dirs = list(sop_dirs or [])
         self.base_dir = base_dir or Path.cwd()
         self._director = None
+        self._memory: ModelMemory | None = None
+
+    @property
+    def memory(self) -> ModelMemory:
+        """The session's loaded models: with policy ``keep`` the next turn reuses what this one loaded."""
+        if self._memory is None:
+            from tools.profiles import load_profile
+
+            profile = load_profile(self.config.profile)
+            self._memory = ModelMemory.for_profile(profile, self.config.memory, self.config.compile)
+        return self._memory
 
     @property
     def director(self):
@@ -105,12 +117,22 @@ class Conversation:
         self.session.save()
         try:
             if resume:
-                _, manifest = resume_task(self.session.root / turn.run_dir, config, progress, events, token)
+                _, manifest = resume_task(
+                    self.session.root / turn.run_dir, config, progress, events, token, memory=self.memory
+                )
             else:
                 spec = self.spec(turn.request.task)
                 run_id = Path(turn.run_dir).name
                 _, manifest = run_task(
-                    spec, turn.request, self.session.runs_dir, config, progress, events, token, run_id=run_id
+                    spec,
+                    turn.request,
+                    self.session.runs_dir,
+                    config,
+                    progress,
+                    events,
+                    token,
+                    run_id=run_id,
+                    memory=self.memory,
                 )
         except MoraError as error:
             turn.status, turn.error = "failed", str(error)

@@ -15,6 +15,7 @@ bounds one request in seconds (default 60).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,3 +127,45 @@ def _openai(seed: int) -> LlmBackend:
         raise MoraError(f"cannot configure the openai LLM backend: {error}") from None
     where = base_url or "api.openai.com"
     return LlmBackend(client, f"openai:{model}@{where}", {"temperature": 0.0, "max_tokens": MAX_TOKENS, "seed": seed})
+
+
+def managed_client(load: Callable[[], Any]) -> Any:
+    """A ``ChatCompletionClient`` that gets the real client from ``load()`` at every call.
+
+    The studio passes ``lambda: memory.acquire(key, factory).client``: the LLM then lives in the run's
+    model memory like any pipeline, released when a stage ends under policy ``free`` and loaded again on
+    the next call (an A1 edit later in the run), instead of being pinned for the whole run by its agent.
+    """
+    from autogen_core.models import ChatCompletionClient, ModelCapabilities, ModelInfo, RequestUsage
+
+    class ManagedChatClient(ChatCompletionClient):
+        async def create(self, messages, **kwargs):
+            return await load().create(messages, **kwargs)
+
+        def create_stream(self, messages, **kwargs):
+            return load().create_stream(messages, **kwargs)
+
+        async def close(self) -> None:
+            """The model memory owns the client's lifetime; closing the handle closes nothing."""
+
+        def actual_usage(self) -> RequestUsage:
+            return load().actual_usage()
+
+        def total_usage(self) -> RequestUsage:
+            return load().total_usage()
+
+        def count_tokens(self, messages, **kwargs) -> int:
+            return load().count_tokens(messages, **kwargs)
+
+        def remaining_tokens(self, messages, **kwargs) -> int:
+            return load().remaining_tokens(messages, **kwargs)
+
+        @property
+        def capabilities(self) -> ModelCapabilities:  # type: ignore[override]
+            return load().capabilities
+
+        @property
+        def model_info(self) -> ModelInfo:
+            return load().model_info
+
+    return ManagedChatClient()

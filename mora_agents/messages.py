@@ -77,6 +77,8 @@ class ImageToVideoRequest(BaseModel):
     duration: float = Field(gt=0, le=600)
     skip_first_frame: bool = False
     """Leave out the first frame (it re-renders ``image``): for continuing a video that already shows it."""
+    prompt: str | None = None
+    """What the video shows, for prompt-conditioned video models (Wan); models without text (SVD) ignore it."""
     seed: int = Field(ge=0)
 
 

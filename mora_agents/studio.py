@@ -32,9 +32,11 @@ from mora_agents.sop import SopRunner, SopSpec
 from mora_agents.sop._runner import EventSink, finished_stages, roles_used
 from mora_agents.sop._values import MediaFormat
 from mora_agents.workspace import RunManifest, Workspace, new_run_id, now_iso, write_text_atomic
+from tools.memory import POLICIES, ModelMemory
 from tools.progress import NullProgress, ProgressSink
 
 REVIEW_MODES = ("auto", "console", "scripted")
+DTYPES = ("float32", "float16", "bfloat16")
 SOP_COPY = "sop.yaml"
 """The run folder's copy of the SOP it runs: resuming needs no search path."""
 
@@ -50,6 +52,13 @@ class StudioConfig:
     decisions: list[str] = field(default_factory=list)
     """Scripted review answers, in order (``accept``, ``regenerate``, ``edit <instruction>``)."""
     device: str | None = None
+    """Torch device (``cuda``, ``mps``, ``cpu``); ``None``: the best found."""
+    dtype: str | None = None
+    """``float32``, ``float16`` or ``bfloat16``, overriding the profile's; ``None``: the profile's."""
+    memory: str | None = None
+    """Memory policy (``free``, ``offload``, ``keep``) overriding the profile's; ``None``: the profile's."""
+    compile: bool = False
+    """``torch.compile`` the denoisers when they load (pays on a GPU over many steps; slow first step)."""
 
 
 def make_reviewer(config: StudioConfig) -> HumanProxyAgent:
@@ -68,36 +77,60 @@ def make_reviewer(config: StudioConfig) -> HumanProxyAgent:
     raise MoraError(f"unknown review mode '{config.review}': choose one of {', '.join(REVIEW_MODES)}")
 
 
-def make_agents(spec: SopSpec, profile, config: StudioConfig, workspace: Workspace, progress: ProgressSink, seed: int):
-    """One agent per role the SOP uses; generative models load on first use."""
+def make_agents(
+    spec: SopSpec,
+    profile,
+    config: StudioConfig,
+    workspace: Workspace,
+    progress: ProgressSink,
+    seed: int,
+    memory: ModelMemory,
+):
+    """One agent per role the SOP uses; generative models load through ``memory`` on first use."""
     from tools.image_to_image import ImageToImageTool
     from tools.image_to_video import ImageToVideoTool
-    from tools.loading import LazyTool
     from tools.text_to_image import TextToImageTool
     from tools.video_connection import VideoConnectionTool
 
     roles = roles_used(spec)
+    device = config.device
+
+    def managed(role: str, factory, settings):
+        # Keys name the profile too: one session may switch profiles between turns.
+        return memory.tool(f"{profile.name}/{role}", factory, settings)
+
     agents = {}
     if "prompt_enhancer" in roles:
-        from mora_agents.llm import create_llm
+        from mora_agents.llm import create_llm, managed_client
 
-        llm = create_llm(config.llm, seed=seed)
+        # Greedy decoding (temperature 0) makes the seed irrelevant, so one loaded LLM serves every seed.
+        key = f"llm/{config.llm or 'default'}"
+
+        def load_llm():
+            return memory.acquire(key, lambda: create_llm(config.llm, seed=seed))
+
+        llm = load_llm()  # now: a missing backend fails before the first stage
         agents["prompt_enhancer"] = PromptEnhancerAgent(
-            "a1_prompt_enhancer", llm.client, model_name=llm.name, create_args=llm.create_args, progress=progress
+            "a1_prompt_enhancer",
+            managed_client(lambda: load_llm().client),
+            model_name=llm.name,
+            create_args=llm.create_args,
+            progress=progress,
         )
     if "text_to_image" in roles:
-        tool = LazyTool(lambda: TextToImageTool.from_profile(profile, config.device), profile.text_to_image)
+        tool = managed("text_to_image", lambda: TextToImageTool.from_profile(profile, device), profile.text_to_image)
         agents["text_to_image"] = TextToImageAgent("a2_text_to_image", tool, workspace, progress)
     if "image_to_image" in roles:
-        tool = LazyTool(lambda: ImageToImageTool.from_profile(profile, config.device), profile.image_to_image)
+        tool = managed("image_to_image", lambda: ImageToImageTool.from_profile(profile, device), profile.image_to_image)
         agents["image_to_image"] = ImageToImageAgent("a3_image_to_image", tool, workspace, progress)
     # One A4 tool, shared with A5 when A5 falls back to animating with A4 (a4_blend): SVD loads once.
-    animator = LazyTool(lambda: ImageToVideoTool.from_profile(profile, config.device), profile.image_to_video)
+    animator = managed("image_to_video", lambda: ImageToVideoTool.from_profile(profile, device), profile.image_to_video)
     if "image_to_video" in roles:
         agents["image_to_video"] = ImageToVideoAgent("a4_image_to_video", animator, workspace, progress)
     if "video_connection" in roles:
-        tool = LazyTool(
-            lambda: VideoConnectionTool.from_profile(profile, config.device, animator=animator),
+        tool = managed(
+            "video_connection",
+            lambda: VideoConnectionTool.from_profile(profile, device, animator=animator),
             profile.video_connection,
         )
         fps = profile.image_to_video.fps
@@ -129,11 +162,15 @@ def run_task(
     events: EventSink | None = None,
     cancellation_token: CancellationToken | None = None,
     run_id: str | None = None,
+    memory: ModelMemory | None = None,
 ) -> tuple[Workspace, RunManifest]:
     """Validate everything that can be validated up front, then run ``spec`` into a new run folder.
 
     Bad inputs, an unknown profile or missing weights fail here, before any folder is created. The folder
     keeps a copy of the SOP (``sop.yaml``) and the manifest, which is all :func:`resume_task` needs.
+
+    ``memory`` holds the loaded models; give a session's own to reuse models across requests (policy
+    ``keep``). Without one, the run gets its own under the profile's policy and releases it at the end.
 
     Returns:
         The run's workspace and its final manifest.
@@ -158,7 +195,7 @@ def run_task(
         request=request,
     )
     workspace.save_manifest(manifest)
-    return _execute(spec, profile, config, reviewer, workspace, manifest, progress, events, cancellation_token)
+    return _execute(spec, profile, config, reviewer, workspace, manifest, progress, events, cancellation_token, memory)
 
 
 def resume_task(
@@ -167,6 +204,7 @@ def resume_task(
     progress: ProgressSink | None = None,
     events: EventSink | None = None,
     cancellation_token: CancellationToken | None = None,
+    memory: ModelMemory | None = None,
 ) -> tuple[Workspace, RunManifest]:
     """Continue a run that was killed or failed, from its last finished stage.
 
@@ -186,29 +224,51 @@ def resume_task(
     profile = _checked_profile(spec, config)
     used = sum(1 for stage in finished_stages(manifest) for it in stage.iterations if it.decision is not None)
     reviewer = make_reviewer(replace(config, decisions=config.decisions[used:]))
-    return _execute(spec, profile, config, reviewer, workspace, manifest, progress, events, cancellation_token)
+    return _execute(spec, profile, config, reviewer, workspace, manifest, progress, events, cancellation_token, memory)
 
 
 def _checked_profile(spec: SopSpec, config: StudioConfig):
     from tools.loading import check_profile
     from tools.profiles import load_profile
 
+    if config.memory and config.memory not in POLICIES:
+        raise MoraError(f"unknown memory policy '{config.memory}': choose one of {', '.join(POLICIES)}")
     profile = load_profile(config.profile)
+    if config.dtype:
+        if config.dtype not in DTYPES:
+            raise MoraError(f"unknown dtype '{config.dtype}': choose one of {', '.join(DTYPES)}")
+        # The command line wins over the profile's and every role's own precision.
+        roles = ("text_to_image", "image_to_image", "image_to_video", "video_connection")
+        update = {role: getattr(profile, role).model_copy(update={"dtype": None}) for role in roles}
+        profile = profile.model_copy(update={"dtype": config.dtype, **update})
     check_profile(profile, roles_used(spec))
     return profile
 
 
-def _execute(spec, profile, config, reviewer, workspace, manifest, progress, events, cancellation_token):
+def _execute(spec, profile, config, reviewer, workspace, manifest, progress, events, cancellation_token, memory):
     progress = progress or NullProgress()
     reviewer.files_root = workspace.root.resolve()
+    own_memory = memory is None
+    memory = memory or ModelMemory.for_profile(profile, config.memory, config.compile)
+    manifest.memory_policy = memory.policy
     try:
-        agents = make_agents(spec, profile, config, workspace, progress, manifest.request.seed)
+        agents = make_agents(spec, profile, config, workspace, progress, manifest.request.seed, memory)
         if "prompt_enhancer" in agents:
             manifest.llm = agents["prompt_enhancer"].model_name
-        runner = SopRunner(spec, agents, reviewer, workspace, manifest, media_format(profile), events)
+        runner = SopRunner(
+            spec, agents, reviewer, workspace, manifest, media_format(profile), events, memory.stage_finished
+        )
     except MoraError as error:
         manifest.status, manifest.error = "failed", str(error)
         workspace.save_manifest(manifest)
         raise
-    asyncio.run(runner.run(cancellation_token))
+    try:
+        asyncio.run(runner.run(cancellation_token))
+    finally:
+        # A failed or cancelled stage never reached its end: apply the policy now. A run's own memory
+        # goes entirely (the models are dropped with the agents anyway).
+        if own_memory:
+            memory.release_all()
+        else:
+            memory.stage_finished()
     return workspace, manifest

@@ -72,6 +72,8 @@ class RunManifest(BaseModel):
     profile: str
     llm: str
     review: str
+    memory_policy: str = "free"
+    """What happened to each stage's models when it ended (``free``, ``offload``, ``keep``)."""
     request: VideoRequest
     inputs: dict[str, ImageArtifact | VideoArtifact] = Field(default_factory=dict)
     """Image and video inputs as imported into the run folder (``inputs/``)."""

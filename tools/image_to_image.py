@@ -1,4 +1,6 @@
-"""A3's tool: edit an image by a written instruction with an InstructPix2Pix-style pipeline."""
+"""A3's tool: edit an image by a written instruction, with any diffusers instruction-editing pipeline
+(InstructPix2Pix, FLUX.1 Kontext, ...): the pipeline class comes from the model's ``model_index.json``, and the
+call passes only the keywords that pipeline takes (:mod:`tools.pipeline_calls`)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any
 from PIL import Image
 
 from tools.loading import load_pipeline, quiet_libraries
+from tools.pipeline_calls import check_pipeline, pipeline_kwargs, recorded
 from tools.profiles import ImageToImageSettings, ModelProfile
 from tools.progress import CancelToken, NullProgress, ProgressSink, StepCallback
 
@@ -22,34 +25,46 @@ class ImageToImageOutput:
 
 
 class ImageToImageTool:
-    """Edit an image as an instruction says ("make it snow"), with ``StableDiffusionInstructPix2PixPipeline``.
+    """Edit an image as an instruction says ("make it snow").
 
-    The edited image always has the input image's size.
+    The edited image always has the input image's size: pipelines that take a size are asked for it, and
+    whatever size comes back (Kontext works at about one megapixel) is scaled to it.
 
     Args:
-        pipe (`StableDiffusionInstructPix2PixPipeline`): the editing pipeline.
-        settings (`ImageToImageSettings`): steps and the text and image guidance scales.
+        pipe (`DiffusionPipeline`): the editing pipeline, e.g. ``StableDiffusionInstructPix2PixPipeline`` or
+            ``FluxKontextPipeline``; it must take ``image`` and ``prompt``.
+        settings (`ImageToImageSettings`): steps, the guidance scale(s), extra call arguments.
         model_id (`str`): how the manifest names the model.
     """
 
     def __init__(self, pipe, settings: ImageToImageSettings, model_id: str) -> None:
+        check_pipeline(
+            pipe,
+            needs=("image", "prompt"),
+            call_args=settings.call_args,
+            role="image_to_image",
+            model=settings.model,
+            what="an instruction-editing pipeline that takes an image and a prompt",
+        )
         self.pipe = pipe
         self.settings = settings
         self.model_id = model_id
 
     @classmethod
     def from_profile(cls, profile: ModelProfile, device: str | None = None) -> ImageToImageTool:
+        """Load the profile's editing model as the pipeline class its ``model_index.json`` names."""
         quiet_libraries()  # before the import: transformers warns while diffusers imports
-        from diffusers import StableDiffusionInstructPix2PixPipeline
+        from diffusers import DiffusionPipeline
 
         settings = profile.image_to_image
         pipe = load_pipeline(
-            StableDiffusionInstructPix2PixPipeline,
+            DiffusionPipeline,
             settings.model,
             role="image_to_image",
             profile=profile,
             device=device,
-            # Edits of our own generated frames need no NSFW filter; the tiny model has none to load.
+            # Edits of our own generated frames need no NSFW filter; the tiny model has none to load. Pipelines
+            # without a safety checker (FLUX) ignore both keywords.
             safety_checker=None,
             requires_safety_checker=False,
         )
@@ -82,28 +97,34 @@ class ImageToImageTool:
         callback = StepCallback(progress, stage, cancel)
         generator = torch.Generator("cpu").manual_seed(seed)
         source = image.convert("RGB")
+        offered = {
+            "prompt": instruction,
+            "image": source,
+            "num_inference_steps": s.steps,
+            "guidance_scale": s.guidance_scale,
+            # InstructPix2Pix's pull toward the input image; Kontext has no such knob and never gets it.
+            "image_guidance_scale": s.image_guidance_scale,
+            # Pipelines that take a size (Kontext) are asked for the input's; InstructPix2Pix keeps it anyway.
+            "width": source.width,
+            "height": source.height,
+            "generator": generator,
+            "output_type": "pil",
+            "callback_on_step_end": callback,
+        }
+        kwargs = pipeline_kwargs(self.pipe, offered, s.call_args)
         progress.start(stage, s.steps, "edit")
         try:
-            edited = self.pipe(
-                prompt=instruction,
-                image=source,
-                num_inference_steps=s.steps,
-                guidance_scale=s.guidance_scale,
-                image_guidance_scale=s.image_guidance_scale,
-                generator=generator,
-                output_type="pil",
-                callback_on_step_end=callback,
-            ).images[0]
+            edited = self.pipe(**kwargs).images[0]
         finally:
             progress.finish(stage)
-        # The pipeline rounds the size down to a multiple of the VAE's scale factor; the edit must replace
-        # the original frame exactly, so bring it back.
+        # Pipelines round the size to a multiple of their latent patch, and Kontext scales it to its working
+        # area; the edit must replace the original frame exactly, so bring it back.
         if edited.size != source.size:
             edited = edited.resize(source.size, Image.Resampling.LANCZOS)
         parameters = {
             "steps": s.steps,
-            "guidance_scale": s.guidance_scale,
-            "image_guidance_scale": s.image_guidance_scale,
+            **recorded(kwargs, "guidance_scale", "image_guidance_scale"),
+            **s.call_args,
             "instruction": instruction,
             "denoising_steps_run": callback.steps,
         }

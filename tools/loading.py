@@ -7,15 +7,18 @@ model and says how to provide it, before any run folder is created (:func:`check
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mora_agents.errors import ModelUnavailableError
+from tools.memory import LoadOptions, current_load_options
 from tools.profiles import ModelProfile
 
 TINY_PREFIX = "tiny/"
+RANDOM_PREFIX = "random/"
+BUILT_PREFIXES = (TINY_PREFIX, RANDOM_PREFIX)
+"""Model references mora builds itself from configs (random weights) instead of loading from the Hub."""
 
 
 @dataclass(frozen=True)
@@ -26,8 +29,9 @@ class DeviceChoice:
     dtype: Any  # torch.dtype; Any keeps torch out of import time
 
 
-def choose_device(profile: ModelProfile, device: str | None = None) -> DeviceChoice:
-    """CUDA in bf16/fp16 when present, else MPS in fp16, else CPU in fp32; ``device`` overrides."""
+def choose_device(profile: ModelProfile, device: str | None = None, role: str | None = None) -> DeviceChoice:
+    """CUDA in bf16/fp16 when present, else MPS in fp16, else CPU in fp32; ``device`` overrides, and the
+    ``dtype`` of ``role``'s settings (e.g. ``image_to_video``) or else of the profile overrides the precision."""
     import torch
 
     if device is None:
@@ -37,11 +41,16 @@ def choose_device(profile: ModelProfile, device: str | None = None) -> DeviceCho
             device = "mps"
         else:
             device = "cpu"
-    if profile.dtype != "auto":
-        return DeviceChoice(device, getattr(torch, profile.dtype))
+    elif device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelUnavailableError(f"device '{device}' was asked for, but torch sees no CUDA GPU on this machine")
+    settings = getattr(profile, role.split()[0], None) if role else None
+    dtype = getattr(settings, "dtype", None) or profile.dtype
+    if dtype != "auto":
+        return DeviceChoice(device, getattr(torch, dtype))
     if device.startswith("cuda"):
-        # SDXL's and SVD's official weights ship as fp16; bf16 only where the card supports it natively.
-        return DeviceChoice(device, torch.float16)
+        # bf16 where the card has it natively (Ampere and later): fp16's range makes SDXL's VAE overflow
+        # (diffusers then upcasts it to fp32 for every decode), bf16's does not. Older cards get fp16.
+        return DeviceChoice(device, torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
     if device == "mps":
         return DeviceChoice(device, torch.float16)
     return DeviceChoice(device, torch.float32)
@@ -66,6 +75,10 @@ def resolve_model(reference: str) -> str:
         from tools.tiny import tiny_model_path
 
         return str(tiny_model_path(reference.removeprefix(TINY_PREFIX)))
+    if reference.startswith(RANDOM_PREFIX):
+        from tools.random_models import random_model_path
+
+        return str(random_model_path(reference.removeprefix(RANDOM_PREFIX)))
     return reference
 
 
@@ -76,8 +89,13 @@ def check_model(reference: str, role: str, profile: str) -> None:
     Raises:
         ModelUnavailableError: with one sentence naming the model and how to provide it.
     """
-    if reference.startswith(TINY_PREFIX):
-        resolve_model(reference)
+    if reference.startswith(BUILT_PREFIXES):
+        try:
+            resolve_model(reference)  # builds it on first use
+        except (OSError, ValueError) as error:
+            raise ModelUnavailableError(
+                f"cannot build model '{reference}' ({role}, profile '{profile}'): {str(error).splitlines()[0]}"
+            ) from None
         return
     path = Path(reference).expanduser()
     if path.is_absolute() or reference.startswith((".", "~")) or path.exists():
@@ -152,42 +170,44 @@ def load_pipeline(
     reports the steps), with library errors turned into one sentence."""
     check_model(reference, role, profile.name)
     quiet_libraries()
-    choice = choose_device(profile, device)
+    choice = choose_device(profile, device, role)
     try:
         pipe = pipeline_class.from_pretrained(resolve_model(reference), dtype=choice.dtype, **components)
     except (OSError, ValueError) as error:
         raise ModelUnavailableError(
             f"cannot load model '{reference}' ({role}, profile '{profile.name}'): {str(error).splitlines()[0]}"
         ) from None
-    pipe.to(choice.device)
+    place_pipeline(pipe, choice.device, current_load_options())
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
 
-class LazyTool:
-    """A tool loaded on its first call, so a run only pays for the models its stages actually use.
+def place_pipeline(pipe: Any, device: str, options: LoadOptions) -> None:
+    """Put ``pipe`` on ``device`` as ``options`` ask, recording in ``options.applied`` what was switched on.
 
-    Args:
-        factory: builds the real tool (e.g. ``lambda: ImageToVideoTool.from_profile(profile)``).
-        settings: the tool's settings, readable before loading (agents read e.g. ``settings.fps``).
+    Model CPU offload needs an accelerator to offload *from*: on a CPU it is skipped (and not recorded).
     """
-
-    def __init__(self, factory: Callable[[], Any], settings: Any) -> None:
-        self._factory = factory
-        self._tool: Any = None
-        self.settings = settings
-
-    @property
-    def loaded(self) -> bool:
-        return self._tool is not None
-
-    def load(self) -> Any:
-        if self._tool is None:
-            self._tool = self._factory()
-        return self._tool
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.load()(*args, **kwargs)
+    if options.offload and device != "cpu":
+        pipe.enable_model_cpu_offload(device=device)
+        options.applied.append("model CPU offload")
+    else:
+        pipe.to(device)
+    if options.compile:
+        for name in ("unet", "transformer", "transformer_2"):
+            denoiser = getattr(pipe, name, None)
+            if denoiser is not None:
+                # In place and lazy: the first denoising step compiles, the others reuse the graph.
+                denoiser.compile()
+                options.applied.append(f"torch.compile {name}")
+    if options.low_memory:
+        vae = getattr(pipe, "vae", None)
+        # Slicing decodes one image (or frame chunk) at a time, tiling decodes overlapping tiles; not every
+        # VAE has both (SVD's temporal decoder has neither: its decode_chunk_size plays that part).
+        for lever in ("slicing", "tiling"):
+            enable = getattr(vae, f"enable_{lever}", None)
+            if enable is not None:
+                enable()
+                options.applied.append(f"VAE {lever}")
 
 
 def quiet_libraries() -> None:

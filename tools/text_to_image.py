@@ -1,4 +1,6 @@
-"""A2's tool: text to first frame with an SDXL base pipeline handing over to its refiner."""
+"""A2's tool: text to first frame, with any diffusers text-to-image pipeline (SDXL base handing over to its
+refiner, FLUX.1, ...): the pipeline class comes from the model's ``model_index.json``, and the call passes only
+the keywords that pipeline takes (:mod:`tools.pipeline_calls`)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any
 from PIL import Image
 
 from tools.loading import load_pipeline, quiet_libraries
+from tools.pipeline_calls import check_pipeline, pipeline_kwargs
 from tools.profiles import ModelProfile, TextToImageSettings
 from tools.progress import CancelToken, NullProgress, ProgressSink, StepCallback
 
@@ -22,10 +25,11 @@ class TextToImageOutput:
 
 
 class TextToImageTool:
-    """Generate one image from a prompt: the base denoises up to ``refiner_start``, the refiner finishes.
+    """Generate one image from a prompt. With a refiner, the base denoises up to ``refiner_start`` and the refiner
+    finishes (SDXL); without one the base does it all (FLUX.1 and other single-stage models).
 
     Args:
-        base (`StableDiffusionXLPipeline`): the base pipeline.
+        base (`DiffusionPipeline`): the text-to-image pipeline (``StableDiffusionXLPipeline``, ``FluxPipeline``, ...).
         refiner (`StableDiffusionXLImg2ImgPipeline`, *optional*): the refiner; ``None`` lets the base finish.
         settings (`TextToImageSettings`): steps, size, guidance, hand-over point.
         model_id (`str`): how the manifest names the model(s).
@@ -34,6 +38,14 @@ class TextToImageTool:
     """
 
     def __init__(self, base, refiner, settings: TextToImageSettings, model_id: str, device: str = "cpu") -> None:
+        check_pipeline(
+            base,
+            needs=("prompt", "width", "height"),
+            call_args=settings.call_args,
+            role="text_to_image",
+            model=settings.base,
+            what="a text-to-image pipeline",
+        )
         self.base = base
         self.refiner = refiner
         self.settings = settings
@@ -42,17 +54,18 @@ class TextToImageTool:
 
     @classmethod
     def from_profile(cls, profile: ModelProfile, device: str | None = None) -> TextToImageTool:
-        """Load the profile's base and refiner; the refiner reuses the base's ``text_encoder_2`` and ``vae``."""
+        """Load the profile's base and refiner, each as the pipeline class its ``model_index.json`` names; the
+        refiner reuses the base's ``text_encoder_2`` and ``vae``, as SDXL's refiner is meant to."""
         quiet_libraries()  # before the import: transformers warns while diffusers imports
-        from diffusers import StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipeline
+        from diffusers import DiffusionPipeline
 
         settings = profile.text_to_image
         common = {"profile": profile, "device": device}
-        base = load_pipeline(StableDiffusionXLPipeline, settings.base, role="text_to_image base", **common)
+        base = load_pipeline(DiffusionPipeline, settings.base, role="text_to_image base", **common)
         refiner = None
         if settings.refiner:
             refiner = load_pipeline(
-                StableDiffusionXLImg2ImgPipeline,
+                DiffusionPipeline,
                 settings.refiner,
                 role="text_to_image refiner",
                 text_encoder_2=base.text_encoder_2,
@@ -77,7 +90,8 @@ class TextToImageTool:
         Args:
             prompt (`str`): what to draw.
             seed (`int`): seeds one CPU generator shared by base and refiner.
-            negative_prompt (`str`, *optional*): defaults to the profile's.
+            negative_prompt (`str`, *optional*): defaults to the profile's; pipelines that take none never get it,
+                and FLUX.1 uses it only for true classifier-free guidance (``true_cfg_scale`` > 1 in ``call_args``).
             progress (`ProgressSink`, *optional*): receives one event per denoising step.
             stage (`str`): the name progress events carry.
             cancel (`CancelToken`, *optional*): stops the pipeline at the next step when set.
@@ -97,23 +111,20 @@ class TextToImageTool:
             "generator": generator,
             "callback_on_step_end": callback,
         }
+        size = {"width": s.width, "height": s.height}
         progress.start(stage, s.steps, "first frame")
         try:
             if self.refiner is None:
-                image = self.base(**call, width=s.width, height=s.height, output_type="pil").images[0]
+                kwargs = pipeline_kwargs(self.base, {**call, **size, "output_type": "pil"}, s.call_args)
+                image = self.base(**kwargs).images[0]
             else:
                 # 1. The base denoises up to the hand-over point and returns latents.
-                latents = self.base(
-                    **call,
-                    width=s.width,
-                    height=s.height,
-                    denoising_end=s.refiner_start,
-                    output_type="latent",
-                ).images
+                base_call = {**call, **size, "denoising_end": s.refiner_start, "output_type": "latent"}
+                kwargs = pipeline_kwargs(self.base, base_call, s.call_args)
+                latents = self.base(**kwargs).images
                 # 2. The refiner takes the same schedule from there to the end.
-                image = self.refiner(**call, image=latents, denoising_start=s.refiner_start, output_type="pil").images[
-                    0
-                ]
+                refiner_call = {**call, "image": latents, "denoising_start": s.refiner_start, "output_type": "pil"}
+                image = self.refiner(**pipeline_kwargs(self.refiner, refiner_call, {})).images[0]
         finally:
             progress.finish(stage)
         parameters = {
@@ -122,7 +133,9 @@ class TextToImageTool:
             "width": s.width,
             "height": s.height,
             "refiner_start": s.refiner_start if self.refiner is not None else None,
-            "negative_prompt": negative_prompt,
+            # What the pipeline really got (None when it takes no negative prompt).
+            "negative_prompt": kwargs.get("negative_prompt"),
+            **s.call_args,
             "denoising_steps_run": callback.steps,
         }
         return TextToImageOutput(image=image, model_id=self.model_id, parameters=parameters)

@@ -15,8 +15,8 @@ import tempfile
 from pathlib import Path
 
 # Bump when a config below changes, so stale caches are rebuilt rather than reused.
-TINY_VERSION = "v2"
-TINY_MODELS = ("sdxl-base", "sdxl-refiner", "svd", "instruct-pix2pix", "wan-flf2v")
+TINY_VERSION = "v3"
+TINY_MODELS = ("sdxl-base", "sdxl-refiner", "svd", "instruct-pix2pix", "wan-flf2v", "flux", "flux-kontext", "wan-i2v")
 
 
 def cache_root() -> Path:
@@ -48,6 +48,10 @@ def _build_all(root: Path) -> None:
         build_tiny_svd().save_pretrained(staging / "svd")
         build_tiny_instruct_pix2pix().save_pretrained(staging / "instruct-pix2pix")
         build_tiny_wan_flf2v().save_pretrained(staging / "wan-flf2v")
+        flux, kontext = build_tiny_flux()
+        flux.save_pretrained(staging / "flux")
+        kontext.save_pretrained(staging / "flux-kontext")
+        build_tiny_wan_i2v().save_pretrained(staging / "wan-i2v")
         if root.exists():
             shutil.rmtree(root)
         os.replace(staging, root)
@@ -88,21 +92,23 @@ def build_tiny_t5_tokenizer():
     return T5Tokenizer(vocab=vocab, extra_ids=0, model_max_length=512)
 
 
-def _tiny_image_vae():
+def _tiny_image_vae(**overrides):
     """A tiny ``AutoencoderKL`` with three blocks: latents are 1/4 of the image size, so a 64x64 image
-    denoises as 16x16, as cheap on a CPU as an image can be."""
+    denoises as 16x16, as cheap on a CPU as an image can be. ``overrides`` change the latent layout
+    (FLUX's VAE has 16 latent channels and no quant convs)."""
     from diffusers import AutoencoderKL
 
-    return AutoencoderKL(
-        block_out_channels=[32, 32, 64],
-        in_channels=3,
-        out_channels=3,
-        down_block_types=["DownEncoderBlock2D"] * 3,
-        up_block_types=["UpDecoderBlock2D"] * 3,
-        latent_channels=4,
-        sample_size=128,
-        norm_num_groups=8,
-    )
+    config = {
+        "block_out_channels": [32, 32, 64],
+        "in_channels": 3,
+        "out_channels": 3,
+        "down_block_types": ["DownEncoderBlock2D"] * 3,
+        "up_block_types": ["UpDecoderBlock2D"] * 3,
+        "latent_channels": 4,
+        "sample_size": 128,
+        "norm_num_groups": 8,
+    }
+    return AutoencoderKL(**{**config, **overrides})
 
 
 def _tiny_clip_vision_config(**extra):
@@ -327,37 +333,25 @@ def build_tiny_instruct_pix2pix():
     )
 
 
-def build_tiny_wan_flf2v():
-    """Tiny ``WanImageToVideoPipeline`` conditioned on a first and a last frame (Wan2.1 FLF2V), after diffusers'
-    ``WanFLFToVideoPipelineFastTests``.
+def _tiny_wan_vae():
+    """Wan's ``AutoencoderKLWan``, shrunk: 8x in space and 4x in time (so Wan pipelines want
+    ``num_frames % 4 == 1``), with the 16 latent channels Wan2.1's and Wan2.2-A14B's latent statistics expect."""
+    from diffusers import AutoencoderKLWan
 
-    The VAE compresses 8x in space and 4x in time (so the pipeline wants ``num_frames % 4 == 1``), with the
-    16 latent channels Wan's latent statistics expect. Text goes through a local T5 tokenizer
-    (:func:`build_tiny_t5_tokenizer`) and a 2-layer UMT5 encoder, as Wan2.1 uses UMT5. The image encoder keeps
-    ``image_size=224``, as the processor resizes every frame to 224; a 32-pixel patch gives 49 patches + 1 class
-    token per frame, and ``pos_embed_seq_len`` is twice that because FLF2V encodes both end frames.
-    """
-    import torch
-    from diffusers import (
-        AutoencoderKLWan,
-        FlowMatchEulerDiscreteScheduler,
-        WanImageToVideoPipeline,
-        WanTransformer3DModel,
-    )
-    from transformers import CLIPImageProcessor, CLIPVisionModel, UMT5Config, UMT5EncoderModel
-
-    tokenizer = build_tiny_t5_tokenizer()
-    torch.manual_seed(0)
-    vae = AutoencoderKLWan(
+    return AutoencoderKLWan(
         base_dim=3,
         z_dim=16,
         dim_mult=[1, 1, 1, 1],
         num_res_blocks=1,
         temperal_downsample=[False, True, True],
     )
-    scheduler = FlowMatchEulerDiscreteScheduler(shift=7.0)
-    torch.manual_seed(0)
-    text_encoder = UMT5EncoderModel(
+
+
+def _tiny_umt5(tokenizer):
+    """A 2-layer UMT5 encoder over :func:`build_tiny_t5_tokenizer`'s vocabulary: Wan encodes text with UMT5-XXL."""
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    return UMT5EncoderModel(
         UMT5Config(
             vocab_size=len(tokenizer),
             d_model=32,
@@ -371,13 +365,19 @@ def build_tiny_wan_flf2v():
             decoder_start_token_id=tokenizer.pad_token_id,
         )
     )
-    image_tokens = (224 // 32) ** 2 + 1
-    torch.manual_seed(0)
-    transformer = WanTransformer3DModel(
+
+
+def _tiny_wan_i2v_transformer(**image_conditioning):
+    """A 2-layer ``WanTransformer3DModel`` for image-to-video: 36 input channels, 16 noisy latent channels + 16
+    of the conditioning frames' latents + 4 of the frame mask. ``image_conditioning`` adds Wan2.1's CLIP image
+    tokens (``image_dim``, ``pos_embed_seq_len``); Wan2.2-A14B has none."""
+    from diffusers import WanTransformer3DModel
+
+    return WanTransformer3DModel(
         patch_size=(1, 2, 2),
         num_attention_heads=2,
         attention_head_dim=12,
-        in_channels=36,  # 16 noisy latent channels + 16 of the end frames' latents + 4 of the frame mask
+        in_channels=36,
         out_channels=16,
         text_dim=32,
         freq_dim=256,
@@ -387,9 +387,32 @@ def build_tiny_wan_flf2v():
         qk_norm="rms_norm_across_heads",
         # As the real model: the rotary table then covers any number of latent frames we ask for.
         rope_max_seq_len=1024,
-        image_dim=32,
-        pos_embed_seq_len=2 * image_tokens,
+        **image_conditioning,
     )
+
+
+def build_tiny_wan_flf2v():
+    """Tiny ``WanImageToVideoPipeline`` conditioned on a first and a last frame (Wan2.1 FLF2V), after diffusers'
+    ``WanFLFToVideoPipelineFastTests``.
+
+    Text goes through a local T5 tokenizer (:func:`build_tiny_t5_tokenizer`) and a 2-layer UMT5 encoder, as
+    Wan2.1 uses UMT5. The image encoder keeps ``image_size=224``, as the processor resizes every frame to 224; a
+    32-pixel patch gives 49 patches + 1 class token per frame, and ``pos_embed_seq_len`` is twice that because
+    FLF2V encodes both end frames.
+    """
+    import torch
+    from diffusers import FlowMatchEulerDiscreteScheduler, WanImageToVideoPipeline
+    from transformers import CLIPImageProcessor, CLIPVisionModel
+
+    tokenizer = build_tiny_t5_tokenizer()
+    torch.manual_seed(0)
+    vae = _tiny_wan_vae()
+    scheduler = FlowMatchEulerDiscreteScheduler(shift=7.0)
+    torch.manual_seed(0)
+    text_encoder = _tiny_umt5(tokenizer)
+    image_tokens = (224 // 32) ** 2 + 1
+    torch.manual_seed(0)
+    transformer = _tiny_wan_i2v_transformer(image_dim=32, pos_embed_seq_len=2 * image_tokens)
     torch.manual_seed(0)
     # Wan takes the penultimate hidden states, not the projection: a plain CLIPVisionModel, as Wan2.1 ships.
     image_encoder = CLIPVisionModel(_tiny_clip_vision_config())
@@ -404,3 +427,123 @@ def build_tiny_wan_flf2v():
         transformer=transformer,
         transformer_2=None,
     )
+
+
+def build_tiny_wan_i2v():
+    """Tiny ``WanImageToVideoPipeline`` shaped like Wan2.2-I2V-A14B, after diffusers'
+    ``Wan22ImageToVideoPipelineFastTests``: a prompt-conditioned image-to-video model (no last frame).
+
+    Wan2.2-A14B is a mixture of two experts: ``transformer`` denoises the high-noise steps (timesteps at or above
+    ``boundary_ratio`` x 1000), ``transformer_2`` the rest; 0.9 is the real model's boundary, so with 2 steps each
+    expert runs one. It has no CLIP image encoder: the first frame conditions only through its VAE latents. The
+    scheduler is the real model's UniPC in flow-matching mode. VAE and text encoder are Wan2.1's, as in Wan2.2-A14B.
+    """
+    import torch
+    from diffusers import UniPCMultistepScheduler, WanImageToVideoPipeline
+
+    tokenizer = build_tiny_t5_tokenizer()
+    torch.manual_seed(0)
+    vae = _tiny_wan_vae()
+    scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=5.0)
+    torch.manual_seed(0)
+    text_encoder = _tiny_umt5(tokenizer)
+    torch.manual_seed(0)
+    transformer = _tiny_wan_i2v_transformer()
+    torch.manual_seed(1)  # another seed: the two experts are different networks
+    transformer_2 = _tiny_wan_i2v_transformer()
+    return WanImageToVideoPipeline(
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        vae=vae,
+        scheduler=scheduler,
+        image_processor=None,
+        image_encoder=None,
+        transformer=transformer,
+        transformer_2=transformer_2,
+        boundary_ratio=0.9,
+    )
+
+
+def build_tiny_flux():
+    """Tiny ``FluxPipeline`` (FLUX.1-dev) and ``FluxKontextPipeline`` (FLUX.1-Kontext-dev), after diffusers'
+    ``FluxPipelineFastTests`` / ``FluxKontextPipelineFastTests``.
+
+    Both are one architecture: a ``FluxTransformer2DModel`` with a guidance embedding (the dev models are
+    guidance-distilled: ``guidance_scale`` is an input of the network, not classifier-free guidance), CLIP-L for the
+    pooled prompt and T5 for the token sequence (local tokenizers: :func:`build_tiny_clip_tokenizer`,
+    :func:`build_tiny_t5_tokenizer`), and a 16-channel VAE whose latents are packed 2x2 into tokens
+    (``in_channels = 16 * 4``). Kontext-dev ships the very same text encoders and VAE as FLUX.1-dev, so the two
+    tiny pipelines share those modules too; only the transformers differ (Kontext appends the input image's
+    tokens to the sequence, which needs no other weights).
+    """
+    import torch
+    from diffusers import FlowMatchEulerDiscreteScheduler, FluxKontextPipeline, FluxPipeline, FluxTransformer2DModel
+    from transformers import CLIPTextModel, T5Config, T5EncoderModel
+
+    tokenizer = build_tiny_clip_tokenizer()
+    tokenizer_2 = build_tiny_t5_tokenizer()
+    torch.manual_seed(0)
+    text_encoder = CLIPTextModel(_tiny_clip_text_config(tokenizer))
+    torch.manual_seed(0)
+    text_encoder_2 = T5EncoderModel(
+        T5Config(
+            vocab_size=len(tokenizer_2),
+            d_model=32,
+            d_kv=8,
+            d_ff=37,
+            num_layers=2,
+            num_heads=4,
+            relative_attention_num_buckets=8,
+            pad_token_id=tokenizer_2.pad_token_id,
+            eos_token_id=tokenizer_2.eos_token_id,
+            decoder_start_token_id=tokenizer_2.pad_token_id,
+        )
+    )
+    torch.manual_seed(0)
+    # FLUX.1's VAE: 16 latent channels, no quant convs, and its latent shift and scale.
+    vae = _tiny_image_vae(
+        latent_channels=16,
+        use_quant_conv=False,
+        use_post_quant_conv=False,
+        shift_factor=0.1159,
+        scaling_factor=0.3611,
+    )
+
+    def transformer():
+        return FluxTransformer2DModel(
+            patch_size=1,
+            in_channels=16 * 4,
+            num_layers=1,
+            num_single_layers=1,
+            attention_head_dim=16,
+            num_attention_heads=2,
+            joint_attention_dim=32,  # T5's hidden size
+            pooled_projection_dim=32,  # CLIP's pooled output
+            guidance_embeds=True,
+            axes_dims_rope=[4, 4, 8],  # sums to attention_head_dim
+        )
+
+    # FLUX.1-dev's scheduler: the shift grows with the image's token count.
+    scheduler = FlowMatchEulerDiscreteScheduler(
+        base_image_seq_len=256,
+        base_shift=0.5,
+        max_image_seq_len=4096,
+        max_shift=1.15,
+        shift=3.0,
+        use_dynamic_shifting=True,
+    )
+    common = {
+        "scheduler": scheduler,
+        "vae": vae,
+        "text_encoder": text_encoder,
+        "tokenizer": tokenizer,
+        "text_encoder_2": text_encoder_2,
+        "tokenizer_2": tokenizer_2,
+        "image_encoder": None,
+        "feature_extractor": None,
+    }
+    torch.manual_seed(0)
+    flux = FluxPipeline(transformer=transformer(), **common)
+    torch.manual_seed(1)
+    kontext = FluxKontextPipeline(transformer=transformer(), **common)
+    return flux, kontext

@@ -25,7 +25,9 @@ from typing import Any
 from PIL import Image
 
 from mora_agents.errors import MoraError
+from tools.image_to_video import frames_at_least
 from tools.loading import load_pipeline, quiet_libraries
+from tools.pipeline_calls import check_pipeline, pipeline_kwargs, temporal_compression
 from tools.profiles import ModelProfile, VideoConnectionSettings
 from tools.progress import CancelToken, NullProgress, ProgressSink, StepCallback
 
@@ -45,7 +47,7 @@ class VideoConnectionOutput:
 
 def frames_to_generate(num_frames: int, temporal_factor: int = WAN_TEMPORAL_FACTOR) -> int:
     """The smallest length ``temporal_factor * k + 1`` that holds both end frames and ``num_frames`` between."""
-    return math.ceil((num_frames + 1) / temporal_factor) * temporal_factor + 1
+    return frames_at_least(num_frames + 2, temporal_factor)
 
 
 def transition_frame_indices(num_frames: int, generated: int) -> list[int]:
@@ -84,6 +86,15 @@ class VideoConnectionTool:
             raise ValueError("method 'first_last_frame' needs `pipe`, a WanImageToVideoPipeline, got None")
         if settings.method == "a4_blend" and animator is None:
             raise ValueError("method 'a4_blend' needs `animator`, an ImageToVideoTool, got None")
+        if settings.method == "first_last_frame":
+            check_pipeline(
+                pipe,
+                needs=("image", "last_image", "num_frames"),
+                call_args=settings.call_args,
+                role="video_connection",
+                model=model_id,
+                what="a pipeline conditioned on a first and a last frame",
+            )
         self.pipe = pipe
         self.animator = animator
         self.settings = settings
@@ -145,8 +156,8 @@ class VideoConnectionTool:
             num_frames (`int`): exact number of in-between frames to produce.
             seed (`int`): seeds one CPU generator.
             on_frame (`Callable`): receives every frame once, in order.
-            prompt (`str`, *optional*, defaults to ``""``): describes the transition (``first_last_frame`` only;
-                A4's model takes no text).
+            prompt (`str`, *optional*, defaults to ``""``): describes the transition, for text-conditioned models
+                (the first+last-frame model, or A4's model under ``a4_blend`` when it takes a prompt).
             progress (`ProgressSink`, *optional*): one event per denoising step.
             stage (`str`): the name progress events carry.
             cancel (`CancelToken`, *optional*): stops at the next step when set.
@@ -156,7 +167,7 @@ class VideoConnectionTool:
         first = first.convert("RGB")
         last = last.convert("RGB")
         if self.method == "a4_blend":
-            return self._a4_blend(first, last, num_frames, seed, on_frame, progress, stage, cancel)
+            return self._a4_blend(first, last, num_frames, seed, on_frame, prompt, progress, stage, cancel)
         return self._first_last_frame(first, last, num_frames, seed, on_frame, prompt, progress, stage, cancel)
 
     def _first_last_frame(self, first, last, num_frames, seed, on_frame, prompt, progress, stage, cancel):
@@ -167,25 +178,26 @@ class VideoConnectionTool:
         callback = StepCallback(progress, stage, cancel)
         generator = torch.Generator("cpu").manual_seed(seed)
         # 1. Wan makes 4k + 1 frames: the smallest such video holding both end frames and the transition.
-        generated = frames_to_generate(num_frames)
+        generated = frames_to_generate(num_frames, temporal_compression(self.pipe) or 1)
         indices = transition_frame_indices(num_frames, generated)
+        offered = {
+            "image": first,
+            "last_image": last,
+            "prompt": prompt,
+            "negative_prompt": s.negative_prompt,
+            "height": first.height,
+            "width": first.width,
+            "num_frames": generated,
+            "num_inference_steps": s.steps,
+            "guidance_scale": s.guidance_scale,
+            "generator": generator,
+            "output_type": "pil",
+            "callback_on_step_end": callback,
+        }
         progress.start(stage, s.steps, f"transition, {num_frames} frame(s)")
         try:
             # 2. One call; with output_type="pil", `frames` is one list of PIL images per video.
-            frames = self.pipe(
-                image=first,
-                last_image=last,
-                prompt=prompt,
-                negative_prompt=s.negative_prompt,
-                height=first.height,
-                width=first.width,
-                num_frames=generated,
-                num_inference_steps=s.steps,
-                guidance_scale=s.guidance_scale,
-                generator=generator,
-                output_type="pil",
-                callback_on_step_end=callback,
-            ).frames[0]
+            frames = self.pipe(**pipeline_kwargs(self.pipe, offered, s.call_args)).frames[0]
         finally:
             progress.finish(stage)
         # 3. Drop the end frames, keep the evenly spaced in-between ones.
@@ -200,13 +212,14 @@ class VideoConnectionTool:
             "guidance_scale": s.guidance_scale,
             "negative_prompt": s.negative_prompt,
             "prompt": prompt,
+            **s.call_args,
             "frames_generated": generated,
             "frame_indices": indices,
             "denoising_steps_run": callback.steps,
         }
         return VideoConnectionOutput(num_frames, self.method, self.model_id, parameters)
 
-    def _a4_blend(self, first, last, num_frames, seed, on_frame, progress, stage, cancel):
+    def _a4_blend(self, first, last, num_frames, seed, on_frame, prompt, progress, stage, cancel):
         if last.size != first.size:
             last = last.resize(first.size, Image.Resampling.LANCZOS)
         received = 0
@@ -229,6 +242,8 @@ class VideoConnectionTool:
             num_frames=num_frames + 1,
             seed=seed,
             on_frame=blend,
+            # A prompt-conditioned A4 model animates toward the described transition; SVD ignores it.
+            prompt=prompt or None,
             progress=progress,
             stage=stage,
             cancel=cancel,

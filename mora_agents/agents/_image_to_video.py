@@ -14,7 +14,8 @@ from mora_agents.messages import ImageToVideoRequest, VideoArtifact
 class ImageToVideoAgent(ToolAgent):
     """Turns an :class:`ImageToVideoRequest` into a :class:`VideoArtifact` with its one tool.
 
-    Frames stream from the tool straight into the MP4 writer; the file appears only when complete.
+    Frames stream from the tool straight into the MP4 writer; the file appears only when complete. The request's
+    prompt goes to the tool, which hands it to prompt-conditioned models only (the manifest's ``prompt_used``).
 
     Args:
         name: agent name (an identifier).
@@ -50,6 +51,7 @@ class ImageToVideoAgent(ToolAgent):
                 num_frames=num_frames + skip,
                 seed=request.seed,
                 on_frame=on_frame,
+                prompt=request.prompt,
                 progress=self.progress,
                 stage=stage,
                 cancel=cancel,

@@ -15,11 +15,12 @@ from autogen_core import CancellationToken
 from PIL import Image
 from pydantic import BaseModel
 
-from mora_agents.errors import CancelledError
+from mora_agents.errors import CancelledError, MoraError
 from mora_agents.media import VideoFileWriter, save_png
 from mora_agents.messages import ImageArtifact, VideoArtifact
 from mora_agents.resources import role_prompt
 from mora_agents.workspace import Workspace, sha256_file
+from tools.memory import is_out_of_memory
 from tools.progress import CancelToken, NullProgress, ProgressSink, StageCancelled
 
 T = TypeVar("T")
@@ -90,6 +91,40 @@ class ToolAgent(StageAgent):
         super().__init__(name, role_prompt(self.role), progress)
         self.tool = tool
         self.workspace = workspace
+        self.memory_fallback: str | None = None
+        """Set when the last tool call ran out of memory and succeeded on its retry (goes into the manifest)."""
+
+    async def run_blocking(self, func: Callable[[CancelToken], T], stage: str, token: CancellationToken) -> T:
+        """Run the tool call; after an out-of-memory error, once more with the tool reloaded in low-memory mode.
+
+        Tools loaded through :class:`tools.memory.ModelMemory` know how to reload that way; others fail at once.
+        """
+        self.memory_fallback = None
+        try:
+            return await super().run_blocking(func, stage, token)
+        except Exception as error:  # noqa: BLE001 - only memory errors are handled, the rest re-raised
+            if not (is_out_of_memory(error) and hasattr(self.tool, "fall_back_to_low_memory")):
+                raise
+            message = str(error).splitlines()[0]
+        # Retried outside the except block: the traceback's frames still hold the failed call's tensors.
+        self.tool.fall_back_to_low_memory()
+        try:
+            result = await super().run_blocking(func, stage, token)
+        except Exception as error:  # noqa: BLE001
+            if is_out_of_memory(error):
+                raise MoraError(
+                    f"stage '{stage}' ran out of memory, even retried with CPU offload and VAE slicing/tiling: "
+                    "use a smaller profile or resolution, or free the device's memory"
+                ) from None
+            raise
+        levers = ", ".join(self.tool.memory_levers()) or "a fresh load (no offload or VAE lever applies here)"
+        self.memory_fallback = f"out of memory ({message[:120]}); retried once with {levers}"
+        return result
+
+    def _recorded(self, fields: dict[str, Any]) -> dict[str, Any]:
+        if self.memory_fallback:
+            fields["parameters"] = {**fields.get("parameters", {}), "memory_fallback": self.memory_fallback}
+        return fields
 
     def new_file(self, stage: str, suffix: str) -> tuple[str, Path]:
         """A fresh ``stages/<stage>[_n]<suffix>``: regenerated iterations keep their own files."""
@@ -108,7 +143,7 @@ class ToolAgent(StageAgent):
             seconds=round(time.perf_counter() - started, 3),
             width=image.width,
             height=image.height,
-            **fields,
+            **self._recorded(fields),
         )
 
     async def write_video(
@@ -134,5 +169,5 @@ class ToolAgent(StageAgent):
             path=relative,
             sha256=sha256_file(self.workspace.path(relative)),
             seconds=round(time.perf_counter() - started, 3),
-            **fields,
+            **self._recorded(fields),
         )

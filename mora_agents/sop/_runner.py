@@ -36,6 +36,7 @@ class SopRunner:
         manifest: the run's manifest, already holding the request; filled and saved as stages finish.
         media: frame size and rate of the run (input media are fitted to it).
         events: receives one line per finished iteration (for the CLI).
+        on_stage_end: called after each stage that ran (the studio applies its memory policy there).
     """
 
     def __init__(
@@ -47,6 +48,7 @@ class SopRunner:
         manifest: RunManifest,
         media: MediaFormat,
         events: EventSink | None = None,
+        on_stage_end: Callable[[], None] | None = None,
     ) -> None:
         missing = sorted(roles_used(spec) - set(agents))
         if missing:
@@ -58,6 +60,7 @@ class SopRunner:
         self.manifest = manifest
         self.values = RunValues(spec, workspace, media)
         self.events = events or (lambda line: None)
+        self.on_stage_end = on_stage_end or (lambda: None)
 
     async def run(self, cancellation_token: CancellationToken | None = None) -> RunManifest:
         """Run every step in order; on failure the manifest is saved as ``failed`` and the error re-raised.
@@ -183,6 +186,7 @@ class SopRunner:
         record.status = "completed"
         record.seconds = round(time.perf_counter() - started, 3)
         self.workspace.save_manifest(self.manifest)
+        self.on_stage_end()
 
     def _note(self, step: StepSpec, output: BaseModel) -> None:
         if isinstance(output, EnhancedPrompt):

@@ -10,15 +10,42 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mora_agents.errors import MoraError
 
 PROFILE_DIR = Path(__file__).parent
 
+CallArgs = dict[str, str | int | float | bool]
+"""Extra keyword arguments a role's pipeline call gets verbatim (``max_sequence_length: 512``)."""
+
+TOOL_SET_ARGUMENTS = frozenset(
+    {
+        *("prompt", "negative_prompt", "image", "last_image", "height", "width", "num_frames", "num_inference_steps"),
+        *("guidance_scale", "image_guidance_scale", "min_guidance_scale", "max_guidance_scale", "fps"),
+        *("motion_bucket_id", "noise_aug_strength", "decode_chunk_size", "denoising_start", "denoising_end"),
+        *("generator", "latents", "output_type", "return_dict"),
+        *("callback_on_step_end", "callback_on_step_end_tensor_inputs"),
+    }
+)
+"""Pipeline arguments the tools set themselves (from a request or a settings field): never in ``call_args``."""
+
+
+def _call_args_leave_tool_arguments_alone(call_args: CallArgs) -> CallArgs:
+    taken = sorted(TOOL_SET_ARGUMENTS & set(call_args))
+    if taken:
+        raise ValueError(
+            f"'{taken[0]}' is set by the tool (from the request or a field of this section), not call_args"
+        )
+    return call_args
+
+
+Dtype = Literal["auto", "float32", "float16", "bfloat16"]
+"""``auto``: bf16 (fp16 on cards without bf16) on CUDA, fp16 on MPS, fp32 on a CPU."""
+
 
 class TextToImageSettings(BaseModel):
-    """A2: an SDXL-style base pipeline, optionally handing over to a refiner."""
+    """A2: a text-to-image pipeline (SDXL, FLUX.1, ...), optionally handing over to a refiner (SDXL)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -33,6 +60,12 @@ class TextToImageSettings(BaseModel):
     width: int = Field(ge=16)
     height: int = Field(ge=16)
     negative_prompt: str | None = None
+    call_args: CallArgs = Field(default_factory=dict)
+    dtype: Dtype | None = None
+    """This role's precision, overriding the profile's ``dtype`` (e.g. a VAE-heavy role kept in float32)."""
+    """Passed verbatim to the base pipeline's call: family-specific knobs (FLUX's ``max_sequence_length``)."""
+
+    _check_call_args = field_validator("call_args")(_call_args_leave_tool_arguments_alone)
 
     @model_validator(mode="after")
     def _size_multiple_of_16(self) -> TextToImageSettings:
@@ -43,7 +76,8 @@ class TextToImageSettings(BaseModel):
 
 
 class ImageToVideoSettings(BaseModel):
-    """A4: an SVD-style image-to-video pipeline, chained segment by segment."""
+    """A4: an image-to-video pipeline (SVD, Wan I2V, ...), chained segment by segment; each pipeline gets the
+    fields it takes (SVD its motion conditioning, Wan the prompt and one guidance scale)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -56,10 +90,20 @@ class ImageToVideoSettings(BaseModel):
     decode_chunk_size: int = Field(default=8, ge=1)
     min_guidance_scale: float = 1.0
     max_guidance_scale: float = 3.0
+    guidance_scale: float | None = Field(default=None, ge=0)
+    """One classifier-free guidance scale, for pipelines that take one (Wan); SVD takes the two above instead."""
+    negative_prompt: str | None = None
+    """For prompt-conditioned pipelines (Wan); ``None``: the pipeline's default."""
+    call_args: CallArgs = Field(default_factory=dict)
+    dtype: Dtype | None = None
+    """This role's precision, overriding the profile's ``dtype`` (e.g. a VAE-heavy role kept in float32)."""
+    """Passed verbatim to the pipeline's call: family-specific knobs (Wan2.2's ``guidance_scale_2``)."""
+
+    _check_call_args = field_validator("call_args")(_call_args_leave_tool_arguments_alone)
 
 
 class ImageToImageSettings(BaseModel):
-    """A3: an instruction-following image editor (InstructPix2Pix-style)."""
+    """A3: an instruction-following image editor (InstructPix2Pix, FLUX.1 Kontext, ...)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -69,6 +113,12 @@ class ImageToImageSettings(BaseModel):
     """How strongly the edit follows the instruction."""
     image_guidance_scale: float = Field(default=1.5, ge=0)
     """How strongly the edit stays close to the input image."""
+    call_args: CallArgs = Field(default_factory=dict)
+    dtype: Dtype | None = None
+    """This role's precision, overriding the profile's ``dtype`` (e.g. a VAE-heavy role kept in float32)."""
+    """Passed verbatim to the pipeline's call: family-specific knobs (FLUX Kontext's ``max_area``)."""
+
+    _check_call_args = field_validator("call_args")(_call_args_leave_tool_arguments_alone)
 
 
 class VideoConnectionSettings(BaseModel):
@@ -85,12 +135,32 @@ class VideoConnectionSettings(BaseModel):
     steps: int = Field(default=30, ge=1)
     guidance_scale: float = Field(default=5.0, ge=0)
     negative_prompt: str | None = None
+    call_args: CallArgs = Field(default_factory=dict)
+    dtype: Dtype | None = None
+    """This role's precision, overriding the profile's ``dtype`` (e.g. a VAE-heavy role kept in float32)."""
+    """Passed verbatim to the first+last-frame pipeline's call (``first_last_frame`` only)."""
+
+    _check_call_args = field_validator("call_args")(_call_args_leave_tool_arguments_alone)
 
     @model_validator(mode="after")
     def _model_matches_method(self) -> VideoConnectionSettings:
         if self.method == "first_last_frame" and not self.model:
             raise ValueError("method 'first_last_frame' needs a model")
         return self
+
+
+class MemorySettings(BaseModel):
+    """What happens to a stage's models when the stage ends (see :mod:`tools.memory`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    policy: Literal["free", "offload", "keep"] = "free"
+    """``free``: release them (the paper's rule: the run's peak is its heaviest stage); ``offload``: as ``free``,
+    and within the stage each model moves to the accelerator only while it runs (diffusers model CPU offload:
+    the accelerator's peak is one model, not one pipeline); ``keep``: keep them loaded for the next request,
+    least recently used evicted first over ``budget_gb``."""
+    budget_gb: float | None = Field(default=None, gt=0)
+    """``keep`` only: the most memory kept models may hold; ``None``: no limit."""
 
 
 class ModelProfile(BaseModel):
@@ -100,13 +170,15 @@ class ModelProfile(BaseModel):
 
     name: str
     description: str
-    source: Literal["hub", "tiny"]
-    """``hub``: load by Hugging Face id or local path; ``tiny``: build random-weight miniatures locally."""
-    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    source: Literal["hub", "tiny", "random"]
+    """``hub``: load by Hugging Face id or local path; ``tiny``: build random-weight miniatures locally;
+    ``random``: build random-weight models of real architectures from their configs (for benchmarks)."""
+    dtype: Dtype = "auto"
     text_to_image: TextToImageSettings
     image_to_image: ImageToImageSettings
     image_to_video: ImageToVideoSettings
     video_connection: VideoConnectionSettings
+    memory: MemorySettings = MemorySettings()
 
 
 def available_profiles() -> list[str]:
