@@ -115,7 +115,8 @@ def test_a_role_dtype_overrides_the_profile_and_the_device_default(tiny_profile)
     )
     assert choose_device(profile, "cpu", "text_to_image base").dtype == torch.bfloat16
     assert choose_device(profile, "cpu", "image_to_video").dtype == torch.float32  # the CPU default
-    assert choose_device(profile.model_copy(update={"dtype": "float16"}), "cpu", "image_to_video").dtype == torch.float16
+    half = profile.model_copy(update={"dtype": "float16"})
+    assert choose_device(half, "cpu", "image_to_video").dtype == torch.float16
 
 
 def test_asking_for_cuda_without_a_gpu_is_one_sentence(tiny_profile):
