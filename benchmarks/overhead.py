@@ -12,6 +12,7 @@ The first frames of both paths are compared pixel for pixel, to show the work re
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import sys
@@ -40,9 +41,13 @@ def sop_run(spec, memory, profile: str, duration: float, out: Path):
     return workspace.path(manifest.stages[1].result.path), manifest
 
 
-def direct_run(memory, profile, duration: float, out: Path) -> Path:
-    """The plain script: the same calls, straight to llama.cpp and diffusers."""
+def direct_run(memory, profile, duration: float, out: Path) -> tuple[Path, dict[str, float]]:
+    """The plain script: the same calls, straight to llama.cpp and diffusers. Returns the first frame's file
+    and the seconds of each part, named as the SOP's stages."""
     import torch
+
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
     from diffusers.utils import export_to_video
 
     from mora_agents.llm import MAX_TOKENS
@@ -62,6 +67,7 @@ def direct_run(memory, profile, duration: float, out: Path) -> Path:
         max_tokens=MAX_TOKENS,
     )
     prompt = json.loads(answer["choices"][0]["message"]["content"])["prompt"].strip()
+    seconds["enhance"], started = time.perf_counter() - started, time.perf_counter()
 
     frame_tool = memory.acquire(f"{profile.name}/text_to_image", None)
     s = profile.text_to_image
@@ -79,6 +85,7 @@ def direct_run(memory, profile, duration: float, out: Path) -> Path:
     image = frame_tool.refiner(**common, image=latents, denoising_start=s.refiner_start).images[0]
     frame_path = out / "frame.png"
     image.save(frame_path)
+    seconds["first_frame"], started = time.perf_counter() - started, time.perf_counter()
 
     video = memory.acquire(f"{profile.name}/image_to_video", None).pipe
     v = profile.image_to_video
@@ -102,7 +109,36 @@ def direct_run(memory, profile, duration: float, out: Path) -> Path:
         frames += segment if not frames else segment[1:]  # each next segment starts on the last frame
         current = segment[-1]
     export_to_video(frames[:wanted], str(out / "video.mp4"), fps=v.fps)
-    return frame_path
+    seconds["animate"] = time.perf_counter() - started
+    return frame_path, seconds
+
+
+class ModelClock:
+    """Seconds spent inside model calls (pipelines' ``__call__``, llama.cpp's chat completion), wherever made.
+
+    Wall time minus model time is what each path adds around the models: for the SOP run the whole
+    orchestration, for the plain script its file writes. Unlike the wall-time difference, it is not
+    drowned in the models' own run-to-run noise (a few hundred ms per stage on a shared CPU).
+    """
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def wrap(self, cls: type, name: str) -> None:
+        original = getattr(cls, name)
+        if getattr(original, "_mora_clock", None) is self:
+            return
+
+        @functools.wraps(original)  # keeps the signature: the tools pick keywords by inspecting it
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - started
+
+        timed._mora_clock = self
+        setattr(cls, name, timed)
 
 
 def measure(profile_name: str = "bench-cpu", rounds: int = 3, duration: float = 2.0) -> dict:
@@ -114,38 +150,73 @@ def measure(profile_name: str = "bench-cpu", rounds: int = 3, duration: float = 
     profile = load_profile(profile_name)
     spec = find_sop("text_to_video")
     memory = ModelMemory("keep")
-    times: dict[str, list[float]] = {"sop": [], "direct": []}
+    totals: dict[str, list[float]] = {"sop": [], "direct": []}
+    parts: dict[str, dict[str, list[float]]] = {"sop": {}, "direct": {}}
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         sop_frame, manifest = sop_run(spec, memory, profile_name, duration, root / "warm-sop")
         (root / "warm-direct").mkdir()
-        direct_frame = direct_run(memory, profile, duration, root / "warm-direct")
+        direct_frame, _ = direct_run(memory, profile, duration, root / "warm-direct")
         same = bool(np.array_equal(np.asarray(_image(sop_frame)), np.asarray(_image(direct_frame))))
+        clock = _clock_models(memory)
+        outside: dict[str, list[float]] = {"sop": [], "direct": []}
         for index in range(rounds):
-            started = time.perf_counter()
-            sop_run(spec, memory, profile_name, duration, root / f"sop-{index}")
-            times["sop"].append(time.perf_counter() - started)
+            clock.seconds, started = 0.0, time.perf_counter()
+            _, manifest = sop_run(spec, memory, profile_name, duration, root / f"sop-{index}")
+            totals["sop"].append(time.perf_counter() - started)
+            outside["sop"].append(totals["sop"][-1] - clock.seconds)
+            _collect(parts["sop"], {stage.id: stage.seconds for stage in manifest.stages})
             (root / f"direct-{index}").mkdir()
-            started = time.perf_counter()
-            direct_run(memory, profile, duration, root / f"direct-{index}")
-            times["direct"].append(time.perf_counter() - started)
-    sop, direct = statistics.median(times["sop"]), statistics.median(times["direct"])
+            clock.seconds, started = 0.0, time.perf_counter()
+            _, seconds = direct_run(memory, profile, duration, root / f"direct-{index}")
+            totals["direct"].append(time.perf_counter() - started)
+            outside["direct"].append(totals["direct"][-1] - clock.seconds)
+            _collect(parts["direct"], seconds)
+    sop, direct = statistics.median(totals["sop"]), statistics.median(totals["direct"])
+    per_stage = {
+        stage: round((statistics.median(parts["sop"][stage]) - statistics.median(parts["direct"][stage])) * 1000, 1)
+        for stage in parts["direct"]
+    }
+    outside_sop, outside_direct = statistics.median(outside["sop"]), statistics.median(outside["direct"])
     return {
         "overhead_ratio": round(sop / direct, 4),
         "overhead_ms_per_stage": round((sop - direct) * 1000 / STAGES, 1),
+        "outside_models_ms_per_stage": round((outside_sop - outside_direct) * 1000 / STAGES, 1),
         "raw": {
+            "outside_models_s": {side: [round(t, 3) for t in v] for side, v in outside.items()},
             "profile": profile_name,
             "duration_s": duration,
             "rounds": rounds,
             "stages": STAGES,
-            "sop_s": [round(t, 3) for t in times["sop"]],
-            "direct_s": [round(t, 3) for t in times["direct"]],
+            "sop_s": [round(t, 3) for t in totals["sop"]],
+            "direct_s": [round(t, 3) for t in totals["direct"]],
             "sop_median_s": round(sop, 3),
             "direct_median_s": round(direct, 3),
+            "stage_overhead_ms": per_stage,
+            "stage_s": {side: {k: [round(t, 3) for t in v] for k, v in p.items()} for side, p in parts.items()},
             "same_first_frame": same,
             "enhanced_prompt": manifest.enhanced_prompt.prompt if manifest.enhanced_prompt else None,
         },
     }
+
+
+def _clock_models(memory) -> ModelClock:
+    """Time every model call both paths make: the pipelines the memory loaded and the LLM."""
+    clock = ModelClock()
+    for key in memory.loaded_keys:
+        tool = memory.acquire(key, None)
+        if key.startswith("llm/"):
+            clock.wrap(type(tool.client.llm), "create_chat_completion")
+            continue
+        for value in vars(tool).values():
+            if hasattr(value, "components"):
+                clock.wrap(type(value), "__call__")
+    return clock
+
+
+def _collect(into: dict[str, list[float]], seconds: dict[str, float]) -> None:
+    for stage, value in seconds.items():
+        into.setdefault(stage, []).append(value)
 
 
 def _image(path: Path):
@@ -165,10 +236,13 @@ def report(result: dict) -> None:
                 "direct median s": raw["direct_median_s"],
                 "ratio": result["overhead_ratio"],
                 "ms/stage": result["overhead_ms_per_stage"],
+                "ms/stage outside models": result["outside_models_ms_per_stage"],
                 "same frame": raw["same_first_frame"],
+                **{f"{stage} ms": ms for stage, ms in raw["stage_overhead_ms"].items()},
             }
         ],
-        ["SOP median s", "direct median s", "ratio", "ms/stage", "same frame"],
+        ["SOP median s", "direct median s", "ratio", "ms/stage", "ms/stage outside models", "same frame"]
+        + [f"{stage} ms" for stage in raw["stage_overhead_ms"]],
     )
 
 

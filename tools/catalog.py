@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.loading import BUILT_PREFIXES, RANDOM_PREFIX, TINY_PREFIX, profile_models
+from tools.loading import BUILT_PREFIXES, RANDOM_PREFIX, TINY_PREFIX, is_local_reference, profile_models
 from tools.profiles import ModelProfile
 
 
@@ -41,7 +41,7 @@ def model_status(reference: str, role: str) -> ModelStatus:
     if reference.startswith(BUILT_PREFIXES):
         return _built_status(reference, role)
     path = Path(reference).expanduser()
-    if path.is_absolute() or reference.startswith((".", "~")) or path.exists():
+    if is_local_reference(reference):
         if (path / "model_index.json").is_file():
             return ModelStatus(role, reference, "present", str(path), folder_bytes(path))
         return ModelStatus(

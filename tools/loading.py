@@ -98,7 +98,7 @@ def check_model(reference: str, role: str, profile: str) -> None:
             ) from None
         return
     path = Path(reference).expanduser()
-    if path.is_absolute() or reference.startswith((".", "~")) or path.exists():
+    if is_local_reference(reference):
         if not (path / "model_index.json").is_file():
             raise ModelUnavailableError(
                 f"model folder '{reference}' ({role}, profile '{profile}') has no model_index.json: "
@@ -107,7 +107,7 @@ def check_model(reference: str, role: str, profile: str) -> None:
         return
     if _in_hub_cache(reference):
         return
-    if _hub_reachable():
+    if hub_reachable():
         from huggingface_hub import hf_hub_download
         from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
@@ -123,13 +123,19 @@ def check_model(reference: str, role: str, profile: str) -> None:
     )
 
 
+def is_local_reference(reference: str) -> bool:
+    """Whether a profile's model reference names a folder on disk rather than a Hugging Face repo id."""
+    path = Path(reference).expanduser()
+    return path.is_absolute() or reference.startswith((".", "~")) or path.exists()
+
+
 def _in_hub_cache(reference: str) -> bool:
     from huggingface_hub import try_to_load_from_cache
 
     return isinstance(try_to_load_from_cache(reference, "model_index.json"), str)
 
 
-def _hub_reachable(timeout: float = 3.0) -> bool:
+def hub_reachable(timeout: float = 3.0) -> bool:
     """One quick TCP connect to the Hub, instead of huggingface_hub's minute of retries when offline."""
     from urllib.parse import urlparse
 

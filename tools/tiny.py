@@ -351,20 +351,23 @@ def _tiny_umt5(tokenizer):
     """A 2-layer UMT5 encoder over :func:`build_tiny_t5_tokenizer`'s vocabulary: Wan encodes text with UMT5-XXL."""
     from transformers import UMT5Config, UMT5EncoderModel
 
-    return UMT5EncoderModel(
-        UMT5Config(
-            vocab_size=len(tokenizer),
-            d_model=32,
-            d_kv=8,
-            d_ff=37,
-            num_layers=2,
-            num_heads=4,
-            relative_attention_num_buckets=8,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            decoder_start_token_id=tokenizer.pad_token_id,
-        )
-    )
+    return UMT5EncoderModel(UMT5Config(**_tiny_t5_sizes(tokenizer)))
+
+
+def _tiny_t5_sizes(tokenizer) -> dict:
+    """The sizes of every tiny T5-family text encoder here (FLUX's T5, Wan's UMT5), over ``tokenizer``."""
+    return {
+        "vocab_size": len(tokenizer),
+        "d_model": 32,
+        "d_kv": 8,
+        "d_ff": 37,
+        "num_layers": 2,
+        "num_heads": 4,
+        "relative_attention_num_buckets": 8,
+        "pad_token_id": tokenizer.pad_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "decoder_start_token_id": tokenizer.pad_token_id,
+    }
 
 
 def _tiny_wan_i2v_transformer(**image_conditioning):
@@ -485,20 +488,7 @@ def build_tiny_flux():
     torch.manual_seed(0)
     text_encoder = CLIPTextModel(_tiny_clip_text_config(tokenizer))
     torch.manual_seed(0)
-    text_encoder_2 = T5EncoderModel(
-        T5Config(
-            vocab_size=len(tokenizer_2),
-            d_model=32,
-            d_kv=8,
-            d_ff=37,
-            num_layers=2,
-            num_heads=4,
-            relative_attention_num_buckets=8,
-            pad_token_id=tokenizer_2.pad_token_id,
-            eos_token_id=tokenizer_2.eos_token_id,
-            decoder_start_token_id=tokenizer_2.pad_token_id,
-        )
-    )
+    text_encoder_2 = T5EncoderModel(T5Config(**_tiny_t5_sizes(tokenizer_2)))
     torch.manual_seed(0)
     # FLUX.1's VAE: 16 latent channels, no quant convs, and its latent shift and scale.
     vae = _tiny_image_vae(

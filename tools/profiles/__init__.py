@@ -6,6 +6,7 @@ branches on a profile's name, only on its fields.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Literal
 
@@ -198,6 +199,18 @@ def load_profile(name_or_path: str) -> ModelProfile:
         if not path.is_file():
             known = ", ".join(available_profiles())
             raise MoraError(f"unknown profile '{name_or_path}': choose one of {known}, or give a profile .yaml file")
+    try:
+        modified = path.stat().st_mtime_ns
+    except OSError as error:
+        raise MoraError(f"cannot read profile {path}: {error.strerror or error}") from None
+    # A copy: callers may adjust their profile (a --dtype override) without touching the cached one.
+    return _parse_profile(path, modified).model_copy(deep=True)
+
+
+@functools.lru_cache(maxsize=32)
+def _parse_profile(path: Path, modified: int) -> ModelProfile:
+    # Cached by file and modification time: a chat session loads its profile once per request, and
+    # YAML parsing plus validation is ~15 ms of every run's orchestration overhead otherwise.
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as error:
