@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.markup import escape
 
@@ -120,10 +121,17 @@ def generate(
     profile: Annotated[
         str, typer.Option(help="Model profile: tiny (random weights, CPU), paper, or a .yaml.")
     ] = "tiny",
-    review: Annotated[str, typer.Option(help="Who reviews each stage: auto, console, or scripted.")] = "auto",
+    review: Annotated[str, typer.Option(help="Who reviews each stage: auto, console, scripted, or judge.")] = "auto",
     decision: Annotated[
         list[str] | None,
         typer.Option(help="A scripted review answer (repeat, in order): accept, regenerate, 'edit <instruction>'."),
+    ] = None,
+    judge: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="With --review judge, a judge (repeatable): metric, 'metric:motion_smoothness=1,flicker=-1,"
+            "threshold=0.6', openai, or openai:MODEL (MORA_JUDGE_* env); a --decision or you break ties."
+        ),
     ] = None,
     llm: Annotated[str | None, typer.Option(help="Prompt LLM: embedded (default) or openai (MORA_LLM_* env).")] = None,
     device: DeviceOption = None,
@@ -152,6 +160,7 @@ def generate(
         llm=llm,
         review=review,
         decisions=list(decision or []),
+        judges=list(judge or []),
         device=device,
         dtype=dtype,
         memory=memory,
@@ -167,8 +176,11 @@ def generate(
     for warning in manifest.warnings:
         err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
     if manifest.output is not None:
-        out.print(f"{manifest.output.kind + ':':9} {workspace.path(manifest.output.path)}", highlight=False)
-    out.print(f"manifest: {workspace.path('manifest.json')}", highlight=False)
+        # soft_wrap: a path must print whole, whatever the terminal's width (scripts read these lines).
+        out.print(
+            f"{manifest.output.kind + ':':9} {workspace.path(manifest.output.path)}", highlight=False, soft_wrap=True
+        )
+    out.print(f"manifest: {workspace.path('manifest.json')}", highlight=False, soft_wrap=True)
 
 
 def parse_key_values(items: list[str]) -> dict[str, str]:
@@ -303,6 +315,106 @@ def _print_model_table(profile) -> list:
         table.add_row(status.role, escape(status.reference), state, format_bytes(status.size_bytes), escape(where))
     out.print(table)
     return statuses
+
+
+class _DefaultCommandGroup(typer.core.TyperGroup):
+    """A group whose first argument, when it names no subcommand, goes to a default one: ``mora eval VIDEO`` runs
+    ``mora eval score VIDEO`` while ``mora eval export-vbench ...`` stays a subcommand.
+
+    Click parses a group's own arguments before the subcommand name, so an optional path argument on the group's
+    callback would swallow ``export-vbench``; routing in ``parse_args`` keeps both spellings without that clash.
+    """
+
+    default_command = "score"
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+eval_app = typer.Typer(
+    cls=_DefaultCommandGroup,
+    help="Score a video or a run folder with the paper's metrics (`mora eval VIDEO_OR_RUN_DIR`), or export runs for "
+    "the official VBench (`mora eval export-vbench`).",
+    no_args_is_help=True,
+)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("score")
+@user_errors
+def eval_score(
+    target: Annotated[Path, typer.Argument(help="A video file, or a run folder (its task picks the metrics).")],
+    prompt: Annotated[str | None, typer.Option("--prompt", "-p", help="The prompt the video was made from.")] = None,
+    image: Annotated[Path | None, typer.Option(help="The input image (VideoTI mixes its caption in).")] = None,
+    input_video: Annotated[
+        list[Path] | None,
+        typer.Option("--input-video", help="Input clip: once for TCON, twice (before, after) for Tmean."),
+    ] = None,
+    metrics: Annotated[
+        str | None, typer.Option(help="Comma-separated metrics instead of the task's, e.g. flicker,seam_drift.")
+    ] = None,
+    metrics_profile: Annotated[
+        str, typer.Option(help="Metrics profile: real (needs the models here), tiny (random weights), or a .yaml.")
+    ] = "real",
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the results to this JSON file.")] = None,
+    device: DeviceOption = None,
+) -> None:
+    """Score a video (or a run folder's output, stored in its manifest) and print a table of the metrics."""
+    from mora_agents.evaluation import evaluate_run, evaluate_video, is_run_folder, parse_metrics, write_json
+
+    names = parse_metrics(metrics)
+    if is_run_folder(target):
+        record = evaluate_run(target, metrics=names, metrics_profile=metrics_profile, prompt=prompt, image=image,
+                              input_videos=input_video or [], device=device)  # fmt: skip
+        where = f"{target / 'manifest.json'} (evaluation)"
+    elif target.is_dir():
+        raise MoraError(f"{target} is a folder without manifest.json: give a video file or a run folder")
+    else:
+        record = evaluate_video(target, prompt=prompt, image=image, input_videos=input_video or [], metrics=names,
+                                metrics_profile=metrics_profile, device=device)  # fmt: skip
+        where = None
+    if json_out is not None:
+        write_json(record, json_out)
+    _print_evaluation(record)
+    if where:
+        out.print(f"written to {escape(where)}", highlight=False)
+    if json_out is not None:
+        out.print(f"json: {escape(str(json_out))}", highlight=False)
+
+
+def _print_evaluation(record) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{record.video} (metrics profile {record.metrics_profile})", box=None, pad_edge=False)
+    table.add_column("metric", no_wrap=True)
+    table.add_column("value", no_wrap=True, justify="right")
+    table.add_column("range", no_wrap=True)
+    table.add_column("method", overflow="fold")
+    for name, result in record.metrics.items():
+        lo, hi = (
+            "-inf" if v is None and i == 0 else "inf" if v is None else f"{v:g}" for i, v in enumerate(result.range)
+        )
+        value = f"{result.value:.4f}" if result.value is not None else "[yellow]n/a[/yellow]"
+        method = (
+            escape(result.method) if result.value is not None else f"[yellow]{escape(result.reason or '')}[/yellow]"
+        )
+        table.add_row(name, value, f"[{lo}, {hi}]", method)
+    out.print(table)
+
+
+@eval_app.command("export-vbench")
+@user_errors
+def eval_export_vbench(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders whose output videos to export.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the videos (VBench's --videos_path).")],
+) -> None:
+    """Lay run outputs out as VBench names sampled videos, `OUT/{prompt}-{index}.mp4`, for `vbench evaluate`."""
+    from mora_agents.evaluation import export_vbench
+
+    for path in export_vbench(runs, out_dir):
+        out.print(escape(str(path)), highlight=False)
 
 
 @app.command("run")

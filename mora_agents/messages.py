@@ -142,6 +142,61 @@ class VideoArtifact(ArtifactRef):
 Artifact = ImageArtifact | VideoArtifact
 
 
+class JudgeRequest(BaseModel):
+    """Ask a judge to rank candidates (images or videos) for one request under one criterion (paper App. A.6).
+
+    Candidates carry workspace-relative paths; the judge is told the files' root, never the message.
+    """
+
+    request: str
+    """What the user asked for (the prompt the candidates were made from)."""
+    criterion: str = Field(min_length=1)
+    """The criterion to rank by, e.g. one of the paper's ten (Table 3)."""
+    candidates: list[ImageArtifact | VideoArtifact] = Field(min_length=1)
+    """What to rank; a verdict refers to them by index (0-based)."""
+
+
+class JudgeVerdict(BaseModel):
+    """A judge's answer: a ranking best first, and the top candidate if any is acceptable.
+
+    Three outcomes differ: ``top`` set (that one wins), ``top=None`` with ``abstained=False`` (the judge looked
+    and found none acceptable), ``abstained=True`` (the judge could not judge; its vote is left out).
+    """
+
+    judge: str
+    """Who judged (``metric``, ``openai:<model>@<where>``, ...)."""
+    ranking: list[int] = Field(default_factory=list)
+    """Candidate indices, best first; empty when abstaining."""
+    top: int | None = None
+    """The best acceptable candidate (``ranking[0]``); ``None``: none acceptable, or abstained."""
+    reasons: str = ""
+    """Why, in the judge's words (or why it abstained)."""
+    abstained: bool = False
+    """The judge gave no usable answer (unreadable reply, no frames, server down): not a vote."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> JudgeVerdict:
+        if self.abstained and (self.ranking or self.top is not None):
+            raise ValueError("an abstaining verdict has no ranking and no top")
+        if self.top is not None and (not self.ranking or self.ranking[0] != self.top):
+            raise ValueError(f"top must be the first of the ranking, got top={self.top} and ranking={self.ranking}")
+        if len(set(self.ranking)) != len(self.ranking) or any(index < 0 for index in self.ranking):
+            raise ValueError(f"the ranking must list distinct candidate indices, got {self.ranking}")
+        return self
+
+
+class JudgeVotes(BaseModel):
+    """What a judge panel said about one review, recorded on the decision (and so in the manifest)."""
+
+    outcome: Literal["agreed", "none_acceptable", "disagreed", "all_abstained"]
+    """``agreed``: the voting judges share a top-1; ``none_acceptable``: they all found none acceptable;
+    ``disagreed`` / ``all_abstained``: the human decided."""
+    criterion: str
+    """The criterion the judges ranked by."""
+    verdicts: list[JudgeVerdict] = Field(default_factory=list)
+    """Every judge's verdict, abstentions included."""
+
+
 class ReviewRequest(BaseModel):
     """Ask the human proxy to judge one stage's result."""
 
@@ -162,6 +217,8 @@ class ReviewDecision(BaseModel):
     """Required for ``edit``: what to change."""
     by: str = "human"
     """Which review source decided (auto, console, scripted, ...)."""
+    votes: JudgeVotes | None = None
+    """The judge panel's verdicts when judges reviewed (review mode ``judge``); ``None`` otherwise."""
 
     @model_validator(mode="after")
     def _instruction_matches_action(self) -> ReviewDecision:

@@ -18,12 +18,14 @@ from mora_agents.agents import (
     HumanProxyAgent,
     ImageToImageAgent,
     ImageToVideoAgent,
+    JudgePanelReviewer,
     PromptEnhancerAgent,
     ScriptedDecisions,
     TextToImageAgent,
     VideoConnectionAgent,
     auto_accept,
     console_input,
+    judge_from_spec,
 )
 from mora_agents.errors import MoraError
 from mora_agents.media import load_image, video_frame
@@ -35,7 +37,7 @@ from mora_agents.workspace import RunManifest, Workspace, new_run_id, now_iso, w
 from tools.memory import POLICIES, ModelMemory
 from tools.progress import NullProgress, ProgressSink
 
-REVIEW_MODES = ("auto", "console", "scripted")
+REVIEW_MODES = ("auto", "console", "scripted", "judge")
 DTYPES = ("float32", "float16", "bfloat16")
 SOP_COPY = "sop.yaml"
 """The run folder's copy of the SOP it runs: resuming needs no search path."""
@@ -59,10 +61,23 @@ class StudioConfig:
     """Memory policy (``free``, ``offload``, ``keep``) overriding the profile's; ``None``: the profile's."""
     compile: bool = False
     """``torch.compile`` the denoisers when they load (pays on a GPU over many steps; slow first step)."""
+    judges: list[str] = field(default_factory=list)
+    """Review mode ``judge``: judge specs (``metric``, ``metric:motion_smoothness=1,flicker=-1,threshold=0.6``,
+    ``openai``, ``openai:MODEL``); the human part is scripted with ``decisions``, else the console."""
 
 
-def make_reviewer(config: StudioConfig) -> HumanProxyAgent:
-    """The human proxy for ``config.review``."""
+def make_reviewer(config: StudioConfig) -> HumanProxyAgent | JudgePanelReviewer:
+    """The reviewer for ``config.review``: a human proxy, or (``judge``) a judge panel with a human tie-break."""
+    if config.review == "judge":
+        if not config.judges:
+            raise MoraError("review mode judge needs at least one judge: --judge metric, or --judge openai:MODEL")
+        judges = [judge_from_spec(spec, index) for index, spec in enumerate(config.judges)]
+        # The tie-break human: scripted when answers were given, else asked on the console.
+        if config.decisions:
+            human = HumanProxyAgent("human_proxy", ScriptedDecisions(config.decisions), mode="scripted")
+        else:
+            human = HumanProxyAgent("human_proxy", console_input, mode="console", interactive=True)
+        return JudgePanelReviewer("judge_panel", judges, human)
     if config.review == "auto":
         return HumanProxyAgent("human_proxy", auto_accept, mode="auto")
     if config.review == "console":
@@ -222,7 +237,9 @@ def resume_task(
     if manifest.status == "completed":
         return workspace, manifest
     profile = _checked_profile(spec, config)
-    used = sum(1 for stage in finished_stages(manifest) for it in stage.iterations if it.decision is not None)
+    # Scripted answers the finished stages used: the judges' own decisions took none.
+    decisions = [it.decision for stage in finished_stages(manifest) for it in stage.iterations if it.decision]
+    used = sum(1 for decision in decisions if decision.by != "judges")
     reviewer = make_reviewer(replace(config, decisions=config.decisions[used:]))
     return _execute(spec, profile, config, reviewer, workspace, manifest, progress, events, cancellation_token, memory)
 

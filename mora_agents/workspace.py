@@ -21,7 +21,7 @@ import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -61,6 +61,36 @@ class StageRecord(BaseModel):
         return self.iterations[-1].output if self.iterations else None
 
 
+class MetricRecord(BaseModel):
+    """One metric's outcome as stored in a manifest (see :class:`tools.metrics.MetricResult`)."""
+
+    value: float | None
+    """The score; ``None`` when it could not be computed (``reason`` says why)."""
+    range: tuple[float | None, float | None]
+    """``(lo, hi)``: the documented range of ``value``; ``None`` for an unbounded end (JSON has no infinity)."""
+    method: str
+    """What produced the value: the model or classical algorithm and the rule applied."""
+    reason: str | None = None
+    """Why ``value`` is ``None``."""
+    details: dict[str, Any] = Field(default_factory=dict)
+    """Metric-specific extras (per-seam numbers, sampling used, ...)."""
+
+
+class EvaluationRecord(BaseModel):
+    """The quality metrics of a run's output (``mora eval``)."""
+
+    metrics_profile: str
+    """The metrics profile whose models scored the video (``real``, ``tiny`` or a YAML path)."""
+    when: str
+    """ISO time of the evaluation."""
+    video: str
+    """The video scored: workspace-relative for a run, as given for a bare file."""
+    task: str | None = None
+    """The run's task, which chose the metrics (``None`` for a bare video)."""
+    metrics: dict[str, MetricRecord] = Field(default_factory=dict)
+    """One record per metric, in the order computed."""
+
+
 class RunManifest(BaseModel):
     """Everything about one run; ``manifest.json`` is this model dumped as JSON."""
 
@@ -83,6 +113,8 @@ class RunManifest(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    evaluation: EvaluationRecord | None = None
+    """Quality metrics of the output, written by ``mora eval`` (``None`` until evaluated)."""
 
 
 def sha256_file(path: str | os.PathLike) -> str:

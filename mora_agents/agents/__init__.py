@@ -1,22 +1,30 @@
 """The agents: AutoGen ``BaseChatAgent``s that exchange ``StructuredMessage``s.
 
 A1 :class:`PromptEnhancerAgent` · A2 :class:`TextToImageAgent` · A3 :class:`ImageToImageAgent` ·
-A4 :class:`ImageToVideoAgent` · A5 :class:`VideoConnectionAgent` · :class:`HumanProxyAgent` (reviews).
+A4 :class:`ImageToVideoAgent` · A5 :class:`VideoConnectionAgent` · :class:`HumanProxyAgent` (reviews) ·
+:class:`JudgeAgent` and :class:`JudgePanelReviewer` (MLLM / metric judges with a human tie-break).
 Each stage agent calls exactly one tool from ``tools/``.
 """
 
 from mora_agents.agents._human_proxy import HumanProxyAgent, ScriptedDecisions, auto_accept, console_input
 from mora_agents.agents._image_to_image import ImageToImageAgent
 from mora_agents.agents._image_to_video import ImageToVideoAgent
+from mora_agents.agents._judge import CRITERIA, JudgeAgent, MetricJudge, OpenAIJudge, judge_from_spec
+from mora_agents.agents._judge_panel import JudgePanelReviewer
 from mora_agents.agents._prompt_enhancer import PromptEnhancerAgent
 from mora_agents.agents._stage_agent import StageAgent
 from mora_agents.agents._text_to_image import TextToImageAgent
 from mora_agents.agents._video_connection import VideoConnectionAgent
 
 __all__ = [
+    "CRITERIA",
     "HumanProxyAgent",
     "ImageToImageAgent",
     "ImageToVideoAgent",
+    "JudgeAgent",
+    "JudgePanelReviewer",
+    "MetricJudge",
+    "OpenAIJudge",
     "PromptEnhancerAgent",
     "ScriptedDecisions",
     "StageAgent",
@@ -24,4 +32,5 @@ __all__ = [
     "VideoConnectionAgent",
     "auto_accept",
     "console_input",
+    "judge_from_spec",
 ]
