@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from mora_agents.errors import MoraError
 
 PROFILE_DIR = Path(__file__).parent
+T = TypeVar("T", bound=BaseModel)
 
 CallArgs = dict[str, str | int | float | bool]
 """Extra keyword arguments a role's pipeline call gets verbatim (``max_sequence_length: 512``)."""
@@ -211,14 +212,23 @@ def load_profile(name_or_path: str) -> ModelProfile:
 def _parse_profile(path: Path, modified: int) -> ModelProfile:
     # Cached by file and modification time: a chat session loads its profile once per request, and
     # YAML parsing plus validation is ~15 ms of every run's orchestration overhead otherwise.
+    return load_yaml_model(path, ModelProfile, "profile")
+
+
+def load_yaml_model(path: Path, model: type[T], what: str) -> T:
+    """Read a YAML file into the pydantic ``model``.
+
+    Raises:
+        MoraError: ``cannot read <what> <file>``, ``<file> is not valid YAML (...)``, or ``<file>: <field>: <problem>``.
+    """
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as error:
-        raise MoraError(f"cannot read profile {path}: {error.strerror or error}") from None
+        raise MoraError(f"cannot read {what} {path}: {error.strerror or error}") from None
     except yaml.YAMLError as error:
         raise MoraError(f"{path} is not valid YAML ({str(error).splitlines()[0]})") from None
     try:
-        return ModelProfile.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "(top level)"

@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from mora_agents.errors import MoraError
+from tools.profiles import load_yaml_model
 
 METRICS_PROFILE_DIR = Path(__file__).parent
 
@@ -123,15 +123,4 @@ def load_metrics_profile(name_or_path: str) -> MetricsProfile:
             raise MoraError(
                 f"unknown metrics profile '{name_or_path}': choose one of {known}, or give a metrics profile .yaml file"
             )
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise MoraError(f"cannot read metrics profile {path}: {error.strerror or error}") from None
-    except yaml.YAMLError as error:
-        raise MoraError(f"{path} is not valid YAML ({str(error).splitlines()[0]})") from None
-    try:
-        return MetricsProfile.model_validate(data)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise MoraError(f"{path}: {where}: {first['msg']}") from None
+    return load_yaml_model(path, MetricsProfile, "metrics profile")
