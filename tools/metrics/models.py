@@ -7,7 +7,7 @@ saved once with ``save_pretrained`` under ``<mora cache>/metrics-tiny/<version>/
 ``from_pretrained`` like any real model, so the real loading and scoring code runs in seconds on a CPU.
 
 Image preprocessing uses transformers' PIL/numpy image processors (``CLIPImageProcessorPil``, ...): torchvision is
-not a dependency. Everything runs in float32 in ``eval()`` mode, so a score is the same on every call.
+not a dependency. Everything runs in float32 in ``Module.eval()`` mode, so a score is the same on every call.
 """
 
 from __future__ import annotations
@@ -325,7 +325,7 @@ class LoadedModel:
     """A transformers model with what prepares its inputs."""
 
     model: Any
-    """In ``eval()`` mode, float32, on the :class:`MetricModels` device."""
+    """In ``Module.eval()`` mode, float32, on the :class:`MetricModels` device."""
     processor: Any
     """A PIL/numpy image processor (``CLIPImageProcessorPil``, ``ViTImageProcessorPil``, ...)."""
     tokenizer: Any = None
@@ -429,7 +429,7 @@ class MetricModels:
                 f"cannot load metric model '{reference}' ({metric}, metrics profile '{self.profile.name}'): "
                 f"{str(error).splitlines()[0]}"
             ) from None
-        # eval(): no dropout, so the same frames always give the same features.
+        # Module.eval(): no dropout, so the same frames always give the same features.
         return LoadedModel(model.to(self.device).eval(), processor, tokenizer, reference)
 
     def _load_head(self) -> Any:
