@@ -33,6 +33,7 @@ from pydantic import ValidationError
 from mora_agents.errors import MoraError
 from mora_agents.messages import ImageArtifact, JudgeRequest, JudgeVerdict, VideoArtifact
 from mora_agents.resources import role_prompt
+from tools.endpoints import endpoint_from_env
 
 CRITERIA = (
     "Visual clarity and resolution: sharpness, smooth transitions, low noise.",
@@ -52,9 +53,6 @@ OVERALL_CRITERION = "Overall quality under all ten criteria, relevance to the re
 """The criterion for stage reviews, where one result is judged rather than a set ranked."""
 
 ENV_MODEL = "MORA_JUDGE_MODEL"
-ENV_BASE_URL = "MORA_JUDGE_BASE_URL"
-ENV_API_KEY = "MORA_JUDGE_API_KEY"
-ENV_TIMEOUT = "MORA_JUDGE_TIMEOUT"
 
 DEFAULT_WEIGHTS = {"motion_smoothness": 1.0, "flicker": -1.0, "dynamic_degree": 0.5}
 """Metric judge: smooth, steady motion first; some motion is better than none. Negative: lower is better."""
@@ -212,15 +210,8 @@ class OpenAIJudge:
         model = model or os.environ.get(ENV_MODEL)
         if not model:
             raise MoraError(f"the openai judge needs a model: --judge openai:MODEL or {ENV_MODEL}")
-        base_url = os.environ.get(ENV_BASE_URL) or None
-        api_key = os.environ.get(ENV_API_KEY) or os.environ.get("OPENAI_API_KEY")
-        if not base_url and not api_key:
-            raise MoraError(f"the openai judge needs {ENV_BASE_URL} for a local server, or OPENAI_API_KEY for OpenAI")
-        try:
-            timeout = float(os.environ.get(ENV_TIMEOUT, "120"))
-        except ValueError:
-            raise MoraError(f"{ENV_TIMEOUT} must be a number of seconds, got '{os.environ[ENV_TIMEOUT]}'") from None
-        return cls(model, base_url=base_url, api_key=api_key, timeout=timeout)
+        endpoint = endpoint_from_env("MORA_JUDGE", "openai judge", default_timeout=120)
+        return cls(model, base_url=endpoint.base_url, api_key=endpoint.api_key, timeout=endpoint.timeout)
 
     def judge(self, request: JudgeRequest, files_root: Path) -> JudgeVerdict:
         from openai import OpenAIError

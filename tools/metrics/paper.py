@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 
 from mora_agents.errors import MoraError
+from tools.endpoints import endpoint_from_env
 from tools.metrics.clip_scores import xclip_video_features
 from tools.metrics.frames import iter_frames, probe_video
 from tools.metrics.models import MetricModels
@@ -48,9 +49,6 @@ CAPTION_MAX_SIDE = 512
 """Long side, in pixels, of the frames sent to a captioner: enough to see, small enough to send."""
 
 ENV_MODEL = "MORA_CAPTIONER_MODEL"
-ENV_BASE_URL = "MORA_CAPTIONER_BASE_URL"
-ENV_API_KEY = "MORA_CAPTIONER_API_KEY"
-ENV_TIMEOUT = "MORA_CAPTIONER_TIMEOUT"
 
 NO_CAPTIONER = (
     "no captioner is configured: set MORA_CAPTIONER_MODEL (and MORA_CAPTIONER_BASE_URL for a local "
@@ -132,15 +130,8 @@ def captioner_from_env() -> OpenAICaptioner | None:
     model = os.environ.get(ENV_MODEL)
     if not model:
         return None
-    base_url = os.environ.get(ENV_BASE_URL) or None
-    api_key = os.environ.get(ENV_API_KEY) or os.environ.get("OPENAI_API_KEY")
-    if not base_url and not api_key:
-        raise MoraError(f"the captioner needs {ENV_BASE_URL} for a local server, or OPENAI_API_KEY for OpenAI")
-    try:
-        timeout = float(os.environ.get(ENV_TIMEOUT, "60"))
-    except ValueError:
-        raise MoraError(f"{ENV_TIMEOUT} must be a number of seconds, got '{os.environ[ENV_TIMEOUT]}'") from None
-    return OpenAICaptioner(model, base_url=base_url, api_key=api_key, timeout=timeout)
+    endpoint = endpoint_from_env("MORA_CAPTIONER", "captioner", default_timeout=60)
+    return OpenAICaptioner(model, base_url=endpoint.base_url, api_key=endpoint.api_key, timeout=endpoint.timeout)
 
 
 def caption_video(video: str | os.PathLike, captioner: Captioner, frames: int = 4) -> str:
