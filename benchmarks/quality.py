@@ -31,6 +31,7 @@ from measure import print_table  # noqa: E402
 # (Open-Sora-Plan)" (fine-tuned: the paper's headline model) and "Sora". None: the table has no such column.
 PAPER: dict[str, dict[str, tuple[float | None, float | None]]] = {
     "text_to_video": {  # Table 1
+        "video_quality": (0.800, 0.797),
         "subject_consistency": (0.98, 0.95),
         "background_consistency": (0.97, 0.96),
         "motion_smoothness": (0.99, 1.00),

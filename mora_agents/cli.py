@@ -99,6 +99,13 @@ MemoryOption = Annotated[
 CompileOption = Annotated[
     bool, typer.Option("--compile", help="torch.compile the denoisers on load (GPU: faster steps after a slow first).")
 ]
+JudgeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="With --review judge, a judge (repeatable): metric, 'metric:motion_smoothness=1,flicker=-1,"
+        "threshold=0.6', openai, or openai:MODEL (MORA_JUDGE_* env); scripted answers or you break ties."
+    ),
+]
 SopDirOption = Annotated[
     list[Path] | None,
     typer.Option("--sop-dir", help="Extra folder of SOP files (repeatable); overrides built-in and user tasks."),
@@ -126,13 +133,7 @@ def generate(
         list[str] | None,
         typer.Option(help="A scripted review answer (repeat, in order): accept, regenerate, 'edit <instruction>'."),
     ] = None,
-    judge: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="With --review judge, a judge (repeatable): metric, 'metric:motion_smoothness=1,flicker=-1,"
-            "threshold=0.6', openai, or openai:MODEL (MORA_JUDGE_* env); a --decision or you break ties."
-        ),
-    ] = None,
+    judge: JudgeOption = None,
     llm: Annotated[str | None, typer.Option(help="Prompt LLM: embedded (default) or openai (MORA_LLM_* env).")] = None,
     device: DeviceOption = None,
     dtype: DtypeOption = None,
@@ -427,7 +428,10 @@ def run_session(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Session folder (default sessions/<name>-<time>).")
     ] = None,
-    review: Annotated[str | None, typer.Option(help="'auto' overrides the script's review decisions.")] = None,
+    review: Annotated[
+        str | None, typer.Option(help="Override the script's review: auto (accept all), scripted, or judge.")
+    ] = None,
+    judge: JudgeOption = None,
     profile: Annotated[str | None, typer.Option(help="Override the script's model profile.")] = None,
     llm: Annotated[str | None, typer.Option(help="Prompt LLM: embedded (default) or openai (MORA_LLM_* env).")] = None,
     device: DeviceOption = None,
@@ -462,6 +466,7 @@ def run_session(
         profile=profile or spec.profile,
         llm=llm or spec.llm,
         review=review or spec.review,
+        judges=list(judge or spec.judges),
         device=device,
         dtype=dtype,
         memory=memory,
@@ -487,7 +492,10 @@ def run_session(
 def chat(
     session_dir: Annotated[Path | None, typer.Option("--session", help="New session folder.")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the session in this folder.")] = None,
-    review: Annotated[str, typer.Option(help="Who reviews each stage: console (you) or auto.")] = "console",
+    review: Annotated[
+        str, typer.Option(help="Who reviews each stage: console (you), auto, or judge (a panel; you break ties).")
+    ] = "console",
+    judge: JudgeOption = None,
     profile: Annotated[
         str, typer.Option(help="Model profile: tiny (random weights, CPU), paper, or a .yaml.")
     ] = "tiny",
@@ -506,14 +514,21 @@ def chat(
     from mora_agents.session import Session
     from mora_agents.studio import StudioConfig
 
-    if review not in ("console", "auto"):
-        raise MoraError(f"chat reviews are console or auto, not '{review}'")
+    if review not in ("console", "auto", "judge"):
+        raise MoraError(f"chat reviews are console, auto or judge, not '{review}'")
     if resume is not None:
         session = Session.open(resume)
     else:
         session = Session.create(session_dir or Path("sessions") / f"chat-{time.strftime('%Y%m%d-%H%M%S')}", "chat")
     config = StudioConfig(
-        profile=profile, llm=llm, review=review, device=device, dtype=dtype, memory=memory, compile=compile_
+        profile=profile,
+        llm=llm,
+        review=review,
+        judges=list(judge or []),
+        device=device,
+        dtype=dtype,
+        memory=memory,
+        compile=compile_,
     )
     conversation = Conversation(session, config, sop_dir, Path.cwd())
     ChatRepl(conversation, out, lambda: RichProgress(err)).run()
@@ -521,7 +536,8 @@ def chat(
 
 def _play_turn(conversation, index: int, turn, seed: int, progress: RichProgress, token) -> None:
     record = conversation.session.record
-    decisions = turn.decisions if conversation.config.review == "scripted" else []
+    # A judge panel's human part answers from the script too (prompt reviews, tie-breaks).
+    decisions = turn.decisions if conversation.config.review in ("scripted", "judge") else []
     if index <= len(record.turns):
         existing = record.turns[index - 1]
         if existing.status in ("completed", "asked", "undone"):

@@ -44,6 +44,7 @@ TASK_METRICS: dict[str, list[str]] = {
     # the two video-condition-consistency ones (Temporal Style, Appearance Style: §4.1 names both, Table 1 prints
     # Temporal Style) and the Video Length column.
     "text_to_video": [
+        "video_quality",
         "subject_consistency",
         "background_consistency",
         "motion_smoothness",
@@ -81,7 +82,16 @@ MODEL_BASED = (
     "tmean",
 )
 WEIGHT_FREE = ("dynamic_degree", "motion_smoothness", "flicker", "frame_consistency", "seam_drift")
-KNOWN_METRICS = (*MODEL_BASED, *WEIGHT_FREE, "video_length")
+VIDEO_QUALITY_DIMENSIONS = (
+    "subject_consistency",
+    "background_consistency",
+    "motion_smoothness",
+    "aesthetic_quality",
+    "dynamic_degree",
+    "imaging_quality",
+)
+"""The six VBench dimensions whose mean is the paper's "Video Quality" column (Table 1: Sora's six give 0.797)."""
+KNOWN_METRICS = (*MODEL_BASED, *WEIGHT_FREE, "video_length", "video_quality")
 """Every metric :func:`evaluate_video` computes."""
 
 NEEDS: dict[str, str] = {
@@ -162,6 +172,7 @@ class EvalInputs:
 def default_metrics(inputs: EvalInputs) -> list[str]:
     """A bare video's metrics: those that need only the video, plus those its given inputs allow."""
     names = [
+        "video_quality",
         "subject_consistency",
         "background_consistency",
         "aesthetic_quality",
@@ -211,7 +222,10 @@ def compute_metrics(
     # 1. The video first: an unreadable one is the user's first problem, whatever the metrics.
     probe_video(inputs.video)
     strict = metrics is not None if strict is None else strict
-    names = parse_metrics(metrics) if metrics is not None else default_metrics(inputs)
+    asked = parse_metrics(metrics) if metrics is not None else default_metrics(inputs)
+    # video_quality is the mean of six dimensions: they are computed (and reported) with it.
+    extra = list(VIDEO_QUALITY_DIMENSIONS) if "video_quality" in asked else []
+    names = [name for name in dict.fromkeys([*asked, *extra]) if name != "video_quality"]
 
     # 2. Inputs and models: decided up front, so nothing is scored before a strict failure.
     results: dict[str, MetricResult] = {}
@@ -245,7 +259,36 @@ def compute_metrics(
             results[name] = _model_metric(name, inputs, models)
     if models is not None:
         models.release()
-    return {name: results[name] for name in names}
+    if "video_quality" in asked:
+        results["video_quality"] = video_quality(results, strict=strict)
+    return {name: results[name] for name in dict.fromkeys([*asked, *extra])}
+
+
+def video_quality(results: dict[str, MetricResult], *, strict: bool = False) -> MetricResult:
+    """The paper's "Video Quality": the mean of :data:`VIDEO_QUALITY_DIMENSIONS` (Table 1).
+
+    With a dimension unavailable, the value is the mean of the others and the method says which were left out: a
+    number to compare runs by, not one to set beside the paper's (``details["comparable_to_paper"]``).
+
+    Raises:
+        MoraError: in strict mode, a dimension has no value.
+    """
+    values = {name: results[name].value for name in VIDEO_QUALITY_DIMENSIONS if results[name].value is not None}
+    missing = [name for name in VIDEO_QUALITY_DIMENSIONS if name not in values]
+    method = "mean of VBench's six video-quality dimensions (paper Table 1 'Video Quality')"
+    if missing and strict:
+        raise MoraError(f"metric `video_quality` needs all six dimensions; {', '.join(missing)} had no value")
+    if not values:
+        return MetricResult.unavailable("video_quality", (0.0, 1.0), method, "no dimension had a value")
+    if missing:
+        method = f"mean of {len(values)} of VBench's six video-quality dimensions ({', '.join(missing)} unavailable)"
+    return MetricResult(
+        name="video_quality",
+        value=sum(values.values()) / len(values),
+        range=(0.0, 1.0),
+        method=method,
+        details={"dimensions": values, "comparable_to_paper": not missing},
+    )
 
 
 def _model_metric(name: str, inputs: EvalInputs, models) -> MetricResult:
@@ -570,6 +613,7 @@ def export_vbench(run_dirs: Iterable[str | os.PathLike], out_dir: str | os.PathL
 __all__ = [
     "KNOWN_METRICS",
     "TASK_METRICS",
+    "VIDEO_QUALITY_DIMENSIONS",
     "WEIGHT_FREE_ALWAYS",
     "EvalInputs",
     "compute_metrics",
@@ -580,5 +624,6 @@ __all__ = [
     "parse_metrics",
     "task_metrics",
     "vbench_stem",
+    "video_quality",
     "write_json",
 ]

@@ -207,6 +207,8 @@ class ReviewRequest(BaseModel):
     artifact: ImageArtifact | VideoArtifact | EnhancedPrompt
     can_edit: bool = False
     """Whether an ``edit`` decision has an agent to carry it out at this stage."""
+    request: str = ""
+    """What the user asked for in words (the run's text inputs): judges rank the result against it."""
 
 
 class ReviewDecision(BaseModel):

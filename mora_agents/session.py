@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mora_agents import __version__
 from mora_agents.errors import MoraError
@@ -77,9 +77,18 @@ class SessionScript(BaseModel):
     profile: str = "tiny"
     seed: int = Field(default=0, ge=0)
     """Turn ``n`` runs with seed ``seed + n - 1``: replays are deterministic."""
-    review: Literal["scripted", "auto"] = "scripted"
+    review: Literal["scripted", "auto", "judge"] = "scripted"
+    """``judge``: a judge panel reviews images and videos; ``decisions`` answer prompts and break ties."""
+    judges: list[str] = Field(default_factory=list)
+    """Review ``judge``: the panel's judge specs (``metric``, ``metric:flicker=-1,threshold=0.6``, ``openai:MODEL``)."""
     llm: str | None = None
     turns: list[ScriptTurn] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _judges_match_review(self) -> SessionScript:
+        if self.review == "judge" and not self.judges:
+            raise ValueError("review judge needs judges, e.g. judges: [metric, 'metric:flicker=-1']")
+        return self
 
     @classmethod
     def from_file(cls, path: str | Path) -> SessionScript:

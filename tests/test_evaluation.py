@@ -13,12 +13,20 @@ import pytest
 from typer.testing import CliRunner
 
 from mora_agents.cli import app
-from mora_agents.evaluation import TASK_METRICS, WEIGHT_FREE_ALWAYS, vbench_stem
+from mora_agents.errors import MoraError
+from mora_agents.evaluation import (
+    TASK_METRICS,
+    VIDEO_QUALITY_DIMENSIONS,
+    WEIGHT_FREE_ALWAYS,
+    vbench_stem,
+    video_quality,
+)
 from mora_agents.media import VideoFileWriter
 from mora_agents.messages import VideoRequest
 from mora_agents.sop import find_sop
 from mora_agents.studio import StudioConfig, run_task
 from mora_agents.workspace import Workspace
+from tools.metrics.result import MetricResult
 
 PROMPT = "a red kite over a green hill"
 # Wide enough that rich never folds a metric name or a value.
@@ -88,6 +96,30 @@ def test_eval_run_folder_writes_the_evaluation_section_and_prints_the_table(t2v_
     assert "pyiqa" in evaluation.metrics["imaging_quality"].reason
     assert "single segment" in evaluation.metrics["seam_drift"].reason
     assert "DINO" in evaluation.metrics["subject_consistency"].method
+    # The paper's Video Quality column: the mean of the five dimensions that have a value, saying which one is out.
+    quality = evaluation.metrics["video_quality"]
+    dimensions = [evaluation.metrics[name].value for name in VIDEO_QUALITY_DIMENSIONS if name != "imaging_quality"]
+    assert quality.value == pytest.approx(sum(dimensions) / 5)
+    assert "5 of VBench's six" in quality.method and "imaging_quality unavailable" in quality.method
+
+
+def _result(name: str, value: float | None) -> MetricResult:
+    if value is None:
+        return MetricResult.unavailable(name, (0.0, 1.0), "test", "no model")
+    return MetricResult(name=name, value=value, range=(0.0, 1.0), method="test")
+
+
+def test_video_quality_is_the_mean_of_the_six_dimensions_as_in_table_1():
+    # Sora's row of the paper's Table 1: 0.95 0.96 1.00 0.60 0.69 0.58 -> Video Quality 0.797.
+    sora = dict(zip(VIDEO_QUALITY_DIMENSIONS, (0.95, 0.96, 1.00, 0.60, 0.69, 0.58), strict=True))
+    quality = video_quality({name: _result(name, value) for name, value in sora.items()})
+    assert round(quality.value, 3) == 0.797 and quality.details["comparable_to_paper"]
+    partial = {name: _result(name, None if name == "aesthetic_quality" else value) for name, value in sora.items()}
+    assert not video_quality(partial).details["comparable_to_paper"]
+    with pytest.raises(MoraError, match="aesthetic_quality had no value"):
+        video_quality(partial, strict=True)
+    empty = video_quality({name: _result(name, None) for name in sora})
+    assert empty.value is None and empty.reason
 
 
 def test_bare_video_with_chosen_metrics_writes_json(clip, tmp_path):

@@ -100,8 +100,8 @@ def _panel(specs: list[str], decisions: list[str], root: Path) -> tuple[JudgePan
     return panel, script
 
 
-def _review(panel: JudgePanelReviewer, artifact, iteration: int = 1) -> ReviewDecision:
-    request = ReviewRequest(stage="animate", iteration=iteration, max_iterations=3, artifact=artifact)
+def _review(panel: JudgePanelReviewer, artifact, iteration: int = 1, asked: str = "") -> ReviewDecision:
+    request = ReviewRequest(stage="animate", iteration=iteration, max_iterations=3, artifact=artifact, request=asked)
     message = StructuredMessage[ReviewRequest](content=request, source="sop")
     response = asyncio.run(panel.on_messages([message], CancellationToken()))
     return response.chat_message.content
@@ -248,6 +248,8 @@ def test_garbage_answers_retry_once_then_abstain_and_the_panel_goes_on(clips, ju
     panel.files_root = root
     decision = _review(panel, artifacts["pan"])
     assert len(_JudgeHandler.requests) == 2
+    # No words from the user: the stage's own prompt stands in.
+    assert "Request: a slow pan over a rocky texture" in _JudgeHandler.requests[0]["messages"][1]["content"][0]["text"]
     first = _JudgeHandler.requests[0]
     images = [part for part in first["messages"][1]["content"] if part["type"] == "image_url"]
     assert len(images) == 3 and all(part["image_url"]["url"].startswith("data:image/png;base64,") for part in images)
@@ -269,8 +271,11 @@ def test_openai_judge_against_metric_judge_disagree(clips, judge_server: str) ->
         HumanProxyAgent("human_proxy", script, mode="scripted"),
     )
     panel.files_root = root
-    decision = _review(panel, artifacts["pan"])
+    decision = _review(panel, artifacts["pan"], asked="a kite at dusk")
     assert len(_JudgeHandler.requests) == 1
+    # The judge ranks against the user's words, not the stage's own (enhanced) prompt.
+    text = _JudgeHandler.requests[0]["messages"][1]["content"][0]["text"]
+    assert text.startswith("Request: a kite at dusk\n")
     assert decision.action == "accept" and decision.by == BY_HUMAN_DISAGREED and script.used == 1
     strict, metric = decision.votes.verdicts
     assert (strict.top, strict.reasons) == (None, "the motion is not natural") and metric.top == 0

@@ -159,6 +159,34 @@ def test_review_auto_overrides_the_scripted_decisions(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_judge_panel_reviews_a_scripted_session(tmp_path):
+    script = tmp_path / "judged.yaml"
+    # Two metric judges that disagree on every video (one accepts anything, one nothing): the script breaks ties.
+    script.write_text(
+        "name: judged\nreview: judge\njudges: [metric, 'metric:motion_smoothness=1,threshold=1.5']\nturns:\n"
+        "  - say: a red kite over a hill, 1 second\n    decisions: [accept, regenerate, accept]\n"
+    )
+    result = mora("run", str(script), "--out", str(tmp_path / "s"))
+    assert result.returncode == 0, result.stderr
+    session = Session.open(tmp_path / "s")
+    manifest = manifest_of(session, session.record.turns[0])
+    assert manifest.review == "judge" and manifest.status == "completed"
+    decisions = {stage.id: [it.decision for it in stage.iterations] for stage in manifest.stages if stage.iterations}
+    # Still images: the metric judges abstain, so the script answers.
+    assert [(d.action, d.by) for d in decisions["first_frame"]] == [("accept", "human after all judges abstained")]
+    animate = decisions["animate"]
+    assert [(d.action, d.by, d.votes.outcome) for d in animate] == [
+        ("regenerate", "human after judges disagreed", "disagreed"),
+        ("accept", "human after judges disagreed", "disagreed"),
+    ]
+    # A judge panel without judges is refused before anything runs, naming the field.
+    bare = tmp_path / "bare.yaml"
+    bare.write_text("name: bare\nreview: judge\nturns:\n  - say: a kite\n")
+    result = mora("run", str(bare), "--out", str(tmp_path / "bare"))
+    assert result.returncode == 2 and "review judge needs judges" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
 def test_chat_commands(tmp_path):
     lines = "a red kite over a green hill, 1 second\n/list\n/open 7\n/sop\n/undo\n/list\n/bogus\n/quit\n"
     result = mora("chat", "--review", "auto", "--session", str(tmp_path / "chat"), stdin=lines)

@@ -106,7 +106,8 @@ class JudgePanelReviewer(BaseChatAgent):
     async def ask_judges(self, request: ReviewRequest, cancellation_token: CancellationToken) -> list[JudgeVerdict]:
         """Every judge's verdict on this iteration's result, in the panel's order."""
         artifact = request.artifact
-        prompt = artifact.parameters.get("prompt") if isinstance(artifact.parameters, dict) else None
+        # The user's words first; a stage's own prompt (A1's enhancement) when the run had no text input.
+        prompt = request.request or (artifact.parameters.get("prompt") if isinstance(artifact.parameters, dict) else "")
         judge_request = JudgeRequest(request=str(prompt or ""), criterion=self.criterion, candidates=[artifact])
         message = StructuredMessage[JudgeRequest](content=judge_request, source=self.name)
         responses = await asyncio.gather(*(judge.on_messages([message], cancellation_token) for judge in self.judges))

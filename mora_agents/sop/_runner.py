@@ -212,6 +212,12 @@ class SopRunner:
         response = await self.agents[role].on_messages([message], token)
         return response.chat_message.content
 
+    def _request_text(self) -> str:
+        """The run's text inputs (prompt, instruction), as the user gave them."""
+        inputs = self.manifest.request.inputs
+        texts = [str(inputs[name]) for name, spec in self.spec.inputs.items() if spec.type == "text" and name in inputs]
+        return "; ".join(texts)
+
     async def _review(
         self, step: StepSpec, index: int, max_iterations: int, output: BaseModel, token: CancellationToken
     ) -> ReviewDecision:
@@ -221,6 +227,7 @@ class SopRunner:
             max_iterations=max_iterations,
             artifact=output,
             can_edit=step.review.on_edit is not None,
+            request=self._request_text(),
         )
         message = StructuredMessage[ReviewRequest](content=request, source="sop", metadata={"stage": step.id})
         response = await self.reviewer.on_messages([message], token)
