@@ -61,6 +61,9 @@ class StudioConfig:
     """Memory policy (``free``, ``offload``, ``keep``) overriding the profile's; ``None``: the profile's."""
     compile: bool = False
     """``torch.compile`` the denoisers when they load (pays on a GPU over many steps; slow first step)."""
+    adapters: str | None = None
+    """A ``mora learn train`` run folder (or its ``adapters/``): LoRA weights and modulation embeddings applied to
+    the agents it trained; ``None``: the profile's models as they are."""
     judges: list[str] = field(default_factory=list)
     """Review mode ``judge``: judge specs (``metric``, ``metric:motion_smoothness=1,flicker=-1,threshold=0.6``,
     ``openai``, ``openai:MODEL``); the human part is scripted with ``decisions``, else the console."""
