@@ -6,7 +6,6 @@ cancelled); heavy libraries load only inside the commands that need them.
 
 from __future__ import annotations
 
-import functools
 import signal
 import sys
 from pathlib import Path
@@ -14,11 +13,12 @@ from typing import Annotated
 
 import typer
 import typer.core
-from rich.console import Console
 from rich.markup import escape
 
 from mora_agents import __version__
+from mora_agents.console import RichProgress, err, out, user_errors
 from mora_agents.errors import MoraError
+from mora_agents.learning.commands import learn_app
 
 app = typer.Typer(
     name="mora",
@@ -27,62 +27,6 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
-err = Console(stderr=True)
-out = Console()
-
-
-def user_errors(command):
-    """Print a :class:`MoraError` as one sentence and exit with its code, never a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except MoraError as error:
-            err.print(f"[bold red]error:[/bold red] {escape(str(error))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(error.exit_code) from None
-
-    return wrapper
-
-
-class RichProgress:
-    """A :class:`tools.progress.ProgressSink` drawn as one rich bar per stage."""
-
-    def __init__(self, console: Console) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._progress = Progress(
-            TextColumn("[bold]{task.fields[stage]}[/bold] {task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        )
-        self._tasks: dict[str, int] = {}
-
-    def __enter__(self) -> RichProgress:
-        self._progress.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._progress.stop()
-
-    def start(self, stage: str, total: int, description: str = "") -> None:
-        self._tasks[stage] = self._progress.add_task(description, total=total, stage=stage)
-
-    def advance(self, stage: str, steps: int = 1) -> None:
-        if stage in self._tasks:
-            self._progress.advance(self._tasks[stage], steps)
-
-    def finish(self, stage: str) -> None:
-        # The bar stays where the steps left it: full when the stage ran through, short when cancelled.
-        self._tasks.pop(stage, None)
-
-    def log(self, line: str) -> None:
-        self._progress.console.print(line, highlight=False, markup=False)
-
-
 DeviceOption = Annotated[str | None, typer.Option(help="Torch device (cuda, mps, cpu); default: the best found.")]
 DtypeOption = Annotated[
     str | None,
@@ -104,6 +48,15 @@ JudgeOption = Annotated[
     typer.Option(
         help="With --review judge, a judge (repeatable): metric, 'metric:motion_smoothness=1,flicker=-1,"
         "threshold=0.6', openai, or openai:MODEL (MORA_JUDGE_* env); scripted answers or you break ties."
+    ),
+]
+AdaptersOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--adapters",
+        metavar="RUN",
+        help="A `mora learn train` run folder (or its adapters/): generate with the LoRA weights and modulation "
+        "embeddings it trained for A2 and A4.",
     ),
 ]
 SopDirOption = Annotated[
@@ -139,6 +92,7 @@ def generate(
     dtype: DtypeOption = None,
     memory: MemoryOption = None,
     compile_: CompileOption = False,
+    adapters: AdaptersOption = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for run folders.")] = Path("runs"),
     sop_dir: SopDirOption = None,
 ) -> None:
@@ -166,6 +120,7 @@ def generate(
         dtype=dtype,
         memory=memory,
         compile=compile_,
+        adapters=checked_adapters(adapters),
     )
     token = CancellationToken()
     previous = signal.signal(signal.SIGINT, lambda *_: _cancel(token, previous))
@@ -182,6 +137,15 @@ def generate(
             f"{manifest.output.kind + ':':9} {workspace.path(manifest.output.path)}", highlight=False, soft_wrap=True
         )
     out.print(f"manifest: {workspace.path('manifest.json')}", highlight=False, soft_wrap=True)
+
+
+def checked_adapters(path: Path | None) -> str | None:
+    """The adapters folder ``--adapters`` names, checked before anything is created (one sentence if not)."""
+    if path is None:
+        return None
+    from tools.adapters import adapters_dir
+
+    return str(adapters_dir(path))
 
 
 def parse_key_values(items: list[str]) -> dict[str, str]:
@@ -341,6 +305,7 @@ eval_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(eval_app, name="eval")
+app.add_typer(learn_app, name="learn")
 
 
 @eval_app.command("score")
@@ -438,6 +403,7 @@ def run_session(
     dtype: DtypeOption = None,
     memory: MemoryOption = None,
     compile_: CompileOption = False,
+    adapters: AdaptersOption = None,
     sop_dir: SopDirOption = None,
 ) -> None:
     """Replay a scripted multi-turn session, unattended: transcript, every run and its manifest in one folder."""
@@ -451,6 +417,7 @@ def run_session(
 
     if (script is None) == (resume is None):
         raise MoraError("give a session script to replay, or --resume DIR to continue one (not both)")
+    adapters_folder = checked_adapters(adapters)
     if resume is not None:
         session = Session.open(resume)
         script_path = resume / SCRIPT_FILE
@@ -471,6 +438,7 @@ def run_session(
         dtype=dtype,
         memory=memory,
         compile=compile_,
+        adapters=adapters_folder,
     )
     conversation = Conversation(session, config, sop_dir, base_dir)
     token = CancellationToken()
@@ -504,6 +472,7 @@ def chat(
     dtype: DtypeOption = None,
     memory: MemoryOption = None,
     compile_: CompileOption = False,
+    adapters: AdaptersOption = None,
     sop_dir: SopDirOption = None,
 ) -> None:
     """Chat with the studio: describe videos, refer to earlier ones, answer reviews; /help lists commands."""
@@ -516,6 +485,7 @@ def chat(
 
     if review not in ("console", "auto", "judge"):
         raise MoraError(f"chat reviews are console, auto or judge, not '{review}'")
+    adapters_folder = checked_adapters(adapters)
     if resume is not None:
         session = Session.open(resume)
     else:
@@ -529,6 +499,7 @@ def chat(
         dtype=dtype,
         memory=memory,
         compile=compile_,
+        adapters=adapters_folder,
     )
     conversation = Conversation(session, config, sop_dir, Path.cwd())
     ChatRepl(conversation, out, lambda: RichProgress(err)).run()

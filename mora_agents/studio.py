@@ -113,9 +113,13 @@ def make_agents(
     roles = roles_used(spec)
     device = config.device
 
-    def managed(role: str, factory, settings):
-        # Keys name the profile too: one session may switch profiles between turns.
-        return memory.tool(f"{profile.name}/{role}", factory, settings)
+    adapters = config.adapters
+
+    def managed(role: str, factory, settings, adapted: bool = False):
+        # Keys name the profile too: one session may switch profiles between turns. A tool with a training run's
+        # adapters applied is another tool: its key names them.
+        key = f"{profile.name}/{role}" + (f"+adapters:{adapters}" if adapted and adapters else "")
+        return memory.tool(key, factory, settings)
 
     agents = {}
     if "prompt_enhancer" in roles:
@@ -136,13 +140,23 @@ def make_agents(
             progress=progress,
         )
     if "text_to_image" in roles:
-        tool = managed("text_to_image", lambda: TextToImageTool.from_profile(profile, device), profile.text_to_image)
+        tool = managed(
+            "text_to_image",
+            lambda: TextToImageTool.from_profile(profile, device, adapters=adapters),
+            profile.text_to_image,
+            adapted=True,
+        )
         agents["text_to_image"] = TextToImageAgent("a2_text_to_image", tool, workspace, progress)
     if "image_to_image" in roles:
         tool = managed("image_to_image", lambda: ImageToImageTool.from_profile(profile, device), profile.image_to_image)
         agents["image_to_image"] = ImageToImageAgent("a3_image_to_image", tool, workspace, progress)
     # One A4 tool, shared with A5 when A5 falls back to animating with A4 (a4_blend): SVD loads once.
-    animator = managed("image_to_video", lambda: ImageToVideoTool.from_profile(profile, device), profile.image_to_video)
+    animator = managed(
+        "image_to_video",
+        lambda: ImageToVideoTool.from_profile(profile, device, adapters=adapters),
+        profile.image_to_video,
+        adapted=True,
+    )
     if "image_to_video" in roles:
         agents["image_to_video"] = ImageToVideoAgent("a4_image_to_video", animator, workspace, progress)
     if "video_connection" in roles:

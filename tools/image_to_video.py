@@ -12,11 +12,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
 from mora_agents.errors import MoraError
+from tools.adapters import apply_adapters
 from tools.loading import load_pipeline, quiet_libraries
 from tools.pipeline_calls import check_pipeline, pipeline_kwargs, recorded, takes, temporal_compression
 from tools.profiles import ImageToVideoSettings, ModelProfile
@@ -67,12 +69,16 @@ class ImageToVideoTool:
             ``WanImageToVideoPipeline``, ...).
         settings (`ImageToVideoSettings`): frames per segment, fps, steps, guidance, motion conditioning.
         model_id (`str`): how the manifest names the model.
+        adapters (`dict`, *optional*): what :func:`tools.adapters.apply_adapters` applied to ``pipe`` (recorded in
+            the output's ``parameters["adapters"]``); ``None`` or empty: the model as it is.
 
     Raises:
         MoraError: the pipeline cannot animate an image, or ``frames_per_segment`` is a length it cannot make.
     """
 
-    def __init__(self, pipe, settings: ImageToVideoSettings, model_id: str) -> None:
+    def __init__(
+        self, pipe, settings: ImageToVideoSettings, model_id: str, adapters: dict[str, Any] | None = None
+    ) -> None:
         check_pipeline(
             pipe,
             needs=("image", "num_frames"),
@@ -94,16 +100,27 @@ class ImageToVideoTool:
         self.model_id = model_id
         self.temporal_factor = factor
         self.takes_prompt = takes(pipe, "prompt")
+        self.adapters = dict(adapters or {})
 
     @classmethod
-    def from_profile(cls, profile: ModelProfile, device: str | None = None) -> ImageToVideoTool:
-        """Load the profile's video model as the pipeline class its ``model_index.json`` names."""
+    def from_profile(
+        cls, profile: ModelProfile, device: str | None = None, adapters: str | Path | None = None
+    ) -> ImageToVideoTool:
+        """Load the profile's video model as the pipeline class its ``model_index.json`` names.
+
+        Args:
+            profile (`ModelProfile`): the model profile.
+            device (`str`, *optional*): where the pipeline runs; ``None``: the best found.
+            adapters (`str` or `Path`, *optional*): a ``mora learn train`` run (or its ``adapters/``) whose
+                ``image_to_video`` LoRA and modulation token are applied to the pipeline's denoiser.
+        """
         quiet_libraries()  # before the import: transformers warns while diffusers imports
         from diffusers import DiffusionPipeline
 
         settings = profile.image_to_video
         pipe = load_pipeline(DiffusionPipeline, settings.model, role="image_to_video", profile=profile, device=device)
-        return cls(pipe, settings, settings.model)
+        applied = apply_adapters(pipe, "image_to_video", adapters)
+        return cls(pipe, settings, settings.model, adapters=applied)
 
     def segment_length(self, wanted: int) -> int:
         """Frames to ask the pipeline for when ``wanted`` more are needed (seam frame included)."""
@@ -200,4 +217,6 @@ class ImageToVideoTool:
         }
         if self.temporal_factor is not None:
             parameters["frames_generated"] = lengths
+        if self.adapters:
+            parameters["adapters"] = dict(self.adapters)
         return ImageToVideoOutput(written, total_segments, s.fps, self.model_id, parameters)

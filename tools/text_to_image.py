@@ -5,10 +5,12 @@ the keywords that pipeline takes (:mod:`tools.pipeline_calls`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
+from tools.adapters import apply_adapters
 from tools.loading import load_pipeline, quiet_libraries
 from tools.pipeline_calls import check_pipeline, pipeline_kwargs
 from tools.profiles import ModelProfile, TextToImageSettings
@@ -35,9 +37,19 @@ class TextToImageTool:
         model_id (`str`): how the manifest names the model(s).
         device (`str`, defaults to ``"cpu"``): where the pipelines run; generators live on the CPU so
             seeds reproduce across devices.
+        adapters (`dict`, *optional*): what :func:`tools.adapters.apply_adapters` applied to ``base`` (recorded in
+            every output's ``parameters["adapters"]``); ``None`` or empty: the model as it is.
     """
 
-    def __init__(self, base, refiner, settings: TextToImageSettings, model_id: str, device: str = "cpu") -> None:
+    def __init__(
+        self,
+        base,
+        refiner,
+        settings: TextToImageSettings,
+        model_id: str,
+        device: str = "cpu",
+        adapters: dict[str, Any] | None = None,
+    ) -> None:
         check_pipeline(
             base,
             needs=("prompt", "width", "height"),
@@ -51,11 +63,21 @@ class TextToImageTool:
         self.settings = settings
         self.model_id = model_id
         self.device = device
+        self.adapters = dict(adapters or {})
 
     @classmethod
-    def from_profile(cls, profile: ModelProfile, device: str | None = None) -> TextToImageTool:
+    def from_profile(
+        cls, profile: ModelProfile, device: str | None = None, adapters: str | Path | None = None
+    ) -> TextToImageTool:
         """Load the profile's base and refiner, each as the pipeline class its ``model_index.json`` names; the
-        refiner reuses the base's ``text_encoder_2`` and ``vae``, as SDXL's refiner is meant to."""
+        refiner reuses the base's ``text_encoder_2`` and ``vae``, as SDXL's refiner is meant to.
+
+        Args:
+            profile (`ModelProfile`): the model profile.
+            device (`str`, *optional*): where the pipelines run; ``None``: the best found.
+            adapters (`str` or `Path`, *optional*): a ``mora learn train`` run (or its ``adapters/``) whose
+                ``text_to_image`` LoRA and modulation token are applied to the base (the refiner is never trained).
+        """
         quiet_libraries()  # before the import: transformers warns while diffusers imports
         from diffusers import DiffusionPipeline
 
@@ -72,8 +94,9 @@ class TextToImageTool:
                 vae=base.vae,
                 **common,
             )
+        applied = apply_adapters(base, "text_to_image", adapters)
         model_id = settings.base + (f" + {settings.refiner}" if settings.refiner else "")
-        return cls(base, refiner, settings, model_id, device=str(base.device))
+        return cls(base, refiner, settings, model_id, device=str(base.device), adapters=applied)
 
     def __call__(
         self,
@@ -138,4 +161,6 @@ class TextToImageTool:
             **s.call_args,
             "denoising_steps_run": callback.steps,
         }
+        if self.adapters:
+            parameters["adapters"] = dict(self.adapters)
         return TextToImageOutput(image=image, model_id=self.model_id, parameters=parameters)

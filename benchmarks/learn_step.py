@@ -1,0 +1,117 @@
+"""Seconds and peak memory per training step of A2 and A4 (``mora learn train``'s inner step), each agent alone.
+
+The paper's training settings (App. A.9): LoRA, gradient checkpointing, bf16 autocast where the GPU has it, batch 4,
+one modulation token appended. On the ``bench`` profile (the paper's architectures at full size, random weights:
+SDXL base at 1024x576, SVD-XT with 25 frames) this is the figure for planning GPU time; with ``--profile tiny
+--device cpu`` it checks the harness. Each agent runs in a fresh process, so peak memory is its own.
+
+    python benchmarks/learn_step.py [--profile bench] [--batch-size 4] [--steps 5] [--agents a2 a4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from measure import emit, peak_cuda_mib, peak_rss_mib, print_table, run_child  # noqa: E402
+
+ROLES = {"a2": "text_to_image", "a4": "image_to_video"}
+
+
+def measure(role: str, profile_name: str, batch_size: int, steps: int, device: str | None, frames: int | None) -> dict:
+    import torch
+
+    from tools.modulation import ModulationEmbedding, attach_modulation
+    from tools.profiles import load_profile
+    from tools.training import ImageToVideoBatch, TextToImageBatch, load_trainable_agent
+
+    profile = load_profile(profile_name)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
+    dtype = torch.bfloat16 if bf16 else (torch.float16 if device == "cuda" else torch.float32)
+    started = time.perf_counter()
+    agent = load_trainable_agent(profile, role, device=device, dtype=dtype)
+    load_s = time.perf_counter() - started
+    params = agent.add_lora(rank=4)
+    for param in params:
+        param.data = param.data.float()
+    agent.enable_gradient_checkpointing()
+    modulation = ModulationEmbedding(agent.modulation_init()).to(device)
+    attach_modulation(agent.denoiser, modulation)
+    optimizer = torch.optim.AdamW([*params, modulation.z], lr=1e-5)
+    width, height = profile.text_to_image.width, profile.text_to_image.height
+    count = frames or profile.image_to_video.frames_per_segment
+    if role == "text_to_image":
+        batch = TextToImageBatch(
+            prompts=["a red car"] * batch_size, images=torch.rand(batch_size, 3, height, width) * 2 - 1
+        )
+    else:
+        batch = ImageToVideoBatch(
+            first_frames=torch.rand(batch_size, 3, height, width) * 2 - 1,
+            videos=torch.rand(batch_size, count, 3, height, width) * 2 - 1,
+            fps=profile.image_to_video.fps,
+            prompts=["a red car"] * batch_size,
+        )
+    times = []
+    for step in range(steps + 1):  # the first step warms up (allocator, kernels) and is not counted
+        if device == "cuda":
+            torch.cuda.synchronize()
+        clock = time.perf_counter()
+        with torch.autocast(
+            device_type="cuda" if device == "cuda" else "cpu", dtype=dtype, enabled=dtype != torch.float32
+        ):
+            loss = agent.loss(batch, torch.Generator().manual_seed(step), snr_gamma=5.0)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        if step:
+            times.append(time.perf_counter() - clock)
+    return {
+        "agent": role,
+        "profile": profile_name,
+        "device": device,
+        "dtype": str(dtype).removeprefix("torch."),
+        "batch": batch_size,
+        "size": f"{width}x{height}" + (f"x{count}f" if role == "image_to_video" else ""),
+        "load_s": round(load_s, 2),
+        "step_s": round(statistics.median(times), 3),
+        "trained_params_m": round(sum(p.numel() for p in params) / 1e6, 2),
+        "peak_cuda_mib": peak_cuda_mib(),
+        "peak_rss_mib": peak_rss_mib(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="bench")
+    parser.add_argument("--agents", nargs="+", default=["a2", "a4"], choices=sorted(ROLES))
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=5, help="timed steps after one warm-up step")
+    parser.add_argument("--frames", type=int, default=None, help="A4 frames (default: the profile's per segment)")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--child", choices=sorted(ROLES), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        emit(measure(ROLES[args.child], args.profile, args.batch_size, args.steps, args.device, args.frames))
+        return
+    rows = []
+    for agent in args.agents:
+        extra = ["--device", args.device] if args.device else []
+        extra += ["--frames", str(args.frames)] if args.frames else []
+        rows.append(run_child("learn_step.py", "--child", agent, "--profile", args.profile, "--batch-size",
+                              str(args.batch_size), "--steps", str(args.steps), *extra))  # fmt: skip
+    columns = ["agent", "profile", "device", "dtype", "batch", "size", "trained_params_m", "load_s", "step_s",
+               "peak_cuda_mib", "peak_rss_mib"]  # fmt: skip
+    print_table("Training step per agent (LoRA rank 4, gradient checkpointing, one modulation token)", rows, columns)
+    emit({"learn_step": rows})
+
+
+if __name__ == "__main__":
+    main()
