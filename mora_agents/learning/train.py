@@ -195,7 +195,11 @@ class _TrainingSession:
             if settings.full_finetune:
                 params = agent.full_parameters()
             else:
-                params = agent.add_lora(rank=settings.lora_rank)
+                # peft draws LoRA's A matrices from the global generator: seeded, so a run (and its resume in
+                # another process) starts from the same adapters whatever ran before in this process.
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(settings.seed * 7_919 + len(self.agents))
+                    params = agent.add_lora(rank=settings.lora_rank)
             # Trained weights stay in float32 under mixed precision (diffusers' cast_training_params).
             for param in params:
                 param.data = param.data.float()
