@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mora_agents.errors import ModelUnavailableError, MoraError
+from mora_agents.media import link_atomic
 from mora_agents.messages import ImageArtifact, VideoArtifact
 from mora_agents.workspace import (
     MANIFEST_NAME,
@@ -38,6 +38,16 @@ from tools.metrics.result import MetricResult
 WEIGHT_FREE_ALWAYS = ["dynamic_degree", "motion_smoothness", "flicker", "seam_drift"]
 """Weight-free metrics every evaluation adds: they cost no model and catch chaining faults (seams, flicker)."""
 
+VIDEO_QUALITY_DIMENSIONS = (
+    "subject_consistency",
+    "background_consistency",
+    "motion_smoothness",
+    "aesthetic_quality",
+    "dynamic_degree",
+    "imaging_quality",
+)
+"""The six VBench dimensions whose mean is the paper's "Video Quality" column (Table 1: Sora's six give 0.797)."""
+
 TASK_METRICS: dict[str, list[str]] = {
     # Paper §4.1 "Metrics" and Table 1 (text-to-video): VBench's six video-quality dimensions (Object = subject
     # consistency, Background Consistency, Motion Smoothness, Aesthetic Quality, Dynamic Degree, Imaging Quality),
@@ -45,12 +55,7 @@ TASK_METRICS: dict[str, list[str]] = {
     # Temporal Style) and the Video Length column.
     "text_to_video": [
         "video_quality",
-        "subject_consistency",
-        "background_consistency",
-        "motion_smoothness",
-        "aesthetic_quality",
-        "dynamic_degree",
-        "imaging_quality",
+        *VIDEO_QUALITY_DIMENSIONS,
         "temporal_style",
         "appearance_style",
         "video_length",
@@ -82,15 +87,6 @@ MODEL_BASED = (
     "tmean",
 )
 WEIGHT_FREE = ("dynamic_degree", "motion_smoothness", "flicker", "frame_consistency", "seam_drift")
-VIDEO_QUALITY_DIMENSIONS = (
-    "subject_consistency",
-    "background_consistency",
-    "motion_smoothness",
-    "aesthetic_quality",
-    "dynamic_degree",
-    "imaging_quality",
-)
-"""The six VBench dimensions whose mean is the paper's "Video Quality" column (Table 1: Sora's six give 0.797)."""
 KNOWN_METRICS = (*MODEL_BASED, *WEIGHT_FREE, "video_length", "video_quality")
 """Every metric :func:`evaluate_video` computes."""
 
@@ -595,16 +591,9 @@ def export_vbench(run_dirs: Iterable[str | os.PathLike], out_dir: str | os.PathL
         while (out / f"{stem}-{index}.mp4").exists():
             index += 1
         target = out / f"{stem}-{index}.mp4"
-        staging = out / f".{target.name}.partial"
-        staging.unlink(missing_ok=True)
         try:
-            try:
-                os.link(source, staging)
-            except OSError:
-                shutil.copyfile(source, staging)
-            os.replace(staging, target)
+            link_atomic(source, target)
         except OSError as error:
-            staging.unlink(missing_ok=True)
             raise MoraError(f"cannot write {target}: {error.strerror or error}") from None
         written.append(target)
     return written

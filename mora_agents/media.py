@@ -118,6 +118,27 @@ def copy_atomic(source: str | os.PathLike, target: str | os.PathLike) -> None:
     _fsync_dir(target.parent)
 
 
+def link_atomic(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """``target`` as a hard link to ``source`` (a copy where links fail: another file system), appearing only
+    complete: it is made under a temporary name and renamed into place.
+
+    Raises:
+        OSError: neither a link nor a copy could be made (the staging file is removed).
+    """
+    target = Path(target)
+    staging = target.with_name(f".{target.name}.partial")
+    staging.unlink(missing_ok=True)
+    try:
+        try:
+            os.link(source, staging)
+        except OSError:
+            shutil.copyfile(source, staging)
+        os.replace(staging, target)
+    except OSError:
+        staging.unlink(missing_ok=True)
+        raise
+
+
 def load_image(path: str | os.PathLike) -> Image.Image:
     """Open an image file as RGB, or raise a :class:`MoraError` naming the file."""
     path = Path(path)

@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import secrets
-import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -184,14 +183,9 @@ class Workspace:
         Returns:
             ``name``, the published workspace-relative path.
         """
-        source, target = self.path(relative), self.path(name)
-        staging = target.with_name(f".{target.name}.partial")
-        staging.unlink(missing_ok=True)
-        try:
-            os.link(source, staging)
-        except OSError:
-            shutil.copyfile(source, staging)
-        os.replace(staging, target)
+        from mora_agents.media import link_atomic
+
+        link_atomic(self.path(relative), self.path(name))
         return name
 
     def save_manifest(self, manifest: RunManifest) -> None:

@@ -40,6 +40,18 @@ def mora_cache(tmp_path_factory) -> Path:
     return cache
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one thread for a module: the tiny models' tensors are too small to gain from intra-op threads, and
+    on a shared CPU spinning threads slow every step tenfold."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tiny_profile():
     from tools.profiles import load_profile

@@ -19,14 +19,7 @@ from tools.training import TRAINABLE_ROLES, load_trainable_agent
 RANK, ALPHA = 4, 8.0  # alpha != rank: loading must get the LoRA's scale right, not only its shapes
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # The tiny models' tensors are too small to gain from intra-op threads; on a shared CPU spinning threads
-    # slow every step tenfold.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def write_run(root, tiny_profile, lora_scale: float, modulation: bool) -> dict:

@@ -22,14 +22,7 @@ from tools.training import (
 ROLES = list(TRAINABLE_ROLES)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # The tiny models' tensors are too small to gain from intra-op threads, and on a shared CPU spinning
-    # threads slow every step tenfold.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def sample_batch(role: str):

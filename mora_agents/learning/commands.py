@@ -49,6 +49,20 @@ SeedOption = Annotated[
 DurationOption = Annotated[float | None, typer.Option(help="Seconds per candidate video (default: the task's).")]
 LlmOption = Annotated[str | None, typer.Option(help="Prompt LLM: embedded (default) or openai (MORA_LLM_* env).")]
 AgentsOption = Annotated[str, typer.Option(help="Agents to fine-tune: a2 (text_to_image), a4 (image_to_video).")]
+LrOption = Annotated[float | None, typer.Option(help="eta, the base learning rate (paper: 1e-5).")]
+BatchSizeOption = Annotated[int | None, typer.Option(help="Samples per step (paper: 4).")]
+MaxStepsOption = Annotated[int | None, typer.Option(help="Optimizer steps (paper: 12; per iteration in a loop).")]
+CheckpointEveryOption = Annotated[int | None, typer.Option(help="Steps between checkpoints (paper: 4).")]
+NoModulationOption = Annotated[
+    bool, typer.Option("--no-modulation", help="Ablation: plain end-to-end fine-tuning, no z.")
+]
+FixedModulationOption = Annotated[
+    bool, typer.Option("--fixed-modulation", help="Ablation: z appended but not optimised.")
+]
+MetricsOption = Annotated[
+    str | None, typer.Option(help="Metrics of the comparison, comma-separated (default: the task's).")
+]
+MetricsProfileOption = Annotated[str, typer.Option(help="Metrics profile for the comparison.")]
 DEFAULT_JUDGES = ["metric", "metric:flicker=-1"]
 
 
@@ -56,6 +70,12 @@ def _metrics(text: str | None) -> list[str] | None:
     from mora_agents.evaluation import parse_metrics
 
     return parse_metrics(text)
+
+
+def _modulation(off: bool, fixed: bool) -> str:
+    if off and fixed:
+        raise MoraError("--no-modulation and --fixed-modulation exclude each other")
+    return "off" if off else "fixed" if fixed else "learned"
 
 
 def _rate(value: float | None) -> str:
@@ -119,12 +139,12 @@ def train_command(
     out_dir: Annotated[Path, typer.Option("--out", help="The training run folder.")],
     agents: AgentsOption = "a2,a4",
     profile: ProfileOption = "tiny",
-    lr: Annotated[float | None, typer.Option(help="eta, the base learning rate (paper: 1e-5).")] = None,
+    lr: LrOption = None,
     modulation_lr: Annotated[float | None, typer.Option(help="eta_z for the z_i (default: --lr).")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Samples per step (paper: 4).")] = None,
+    batch_size: BatchSizeOption = None,
     grad_accum: Annotated[int | None, typer.Option(help="Gradient accumulation steps (paper: 1).")] = None,
-    max_steps: Annotated[int | None, typer.Option(help="Optimizer steps (paper: 12).")] = None,
-    checkpoint_every: Annotated[int | None, typer.Option(help="Steps between checkpoints (paper: 4).")] = None,
+    max_steps: MaxStepsOption = None,
+    checkpoint_every: CheckpointEveryOption = None,
     snr_gamma: Annotated[float | None, typer.Option(help="Min-SNR gamma (paper: 5.0).")] = None,
     no_snr: Annotated[bool, typer.Option("--no-snr", help="Plain loss, no SNR weighting.")] = False,
     ema_decay: Annotated[float | None, typer.Option(help="EMA decay from step 0 (paper: 0.999).")] = None,
@@ -133,12 +153,8 @@ def train_command(
     mixed_precision: Annotated[str, typer.Option(help="auto (bf16 on a GPU that has it), no, fp16, bf16.")] = "auto",
     lora_rank: Annotated[int | None, typer.Option(help="LoRA rank.")] = None,
     full: Annotated[bool, typer.Option("--full", help="Full fine-tuning instead of LoRA.")] = False,
-    no_modulation: Annotated[
-        bool, typer.Option("--no-modulation", help="Ablation: plain end-to-end fine-tuning, no z.")
-    ] = False,
-    fixed_modulation: Annotated[
-        bool, typer.Option("--fixed-modulation", help="Ablation: z appended but not optimised.")
-    ] = False,
+    no_modulation: NoModulationOption = False,
+    fixed_modulation: FixedModulationOption = False,
     seed: SeedOption = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run from its latest checkpoint.")] = False,
     resume_from: Annotated[Path | None, typer.Option(help="Continue from this checkpoint.")] = None,
@@ -147,17 +163,13 @@ def train_command(
         bool, typer.Option(help="Generate the data's prompts without and with the adapters and evaluate both.")
     ] = True,
     eval_prompts: Annotated[int, typer.Option(help="How many of the data's prompts to compare.", min=1)] = 2,
-    metrics: Annotated[
-        str | None, typer.Option(help="Metrics of the comparison, comma-separated (default: the task's).")
-    ] = None,
-    metrics_profile: Annotated[str, typer.Option(help="Metrics profile for the comparison.")] = "real",
+    metrics: MetricsOption = None,
+    metrics_profile: MetricsProfileOption = "real",
 ) -> None:
     """Self-modulated fine-tuning (Algorithm 1) of the chosen agents on DATA; adapters, log, report in OUT."""
     from mora_agents.learning.report import write_report
     from mora_agents.learning.train import train
 
-    if no_modulation and fixed_modulation:
-        raise MoraError("--no-modulation and --fixed-modulation exclude each other")
     settings = _settings(
         agents=agents,
         profile=profile,
@@ -171,7 +183,7 @@ def train_command(
         mixed_precision=mixed_precision,
         lora_rank=lora_rank,
         full_finetune=full,
-        modulation="off" if no_modulation else "fixed" if fixed_modulation else "learned",
+        modulation=_modulation(no_modulation, fixed_modulation),
         seed=seed,
     )
     updates = {}
@@ -202,6 +214,8 @@ def train_command(
             log=progress.log,
             on_step=on_step,
         )
+    if not result.main_process:
+        return  # the main process evaluates and reports
     comparison = None
     if evaluate:
         comparison = _compare(data, out_dir, settings, eval_prompts, _metrics(metrics), metrics_profile, say)
@@ -239,26 +253,22 @@ def loop_command(
     sop: SopOption = "text_to_video",
     agents: AgentsOption = "a2,a4",
     profile: ProfileOption = "tiny",
-    lr: Annotated[float | None, typer.Option(help="eta (paper: 1e-5).")] = None,
-    max_steps: Annotated[int | None, typer.Option(help="Optimizer steps per iteration (paper: 12).")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Samples per step (paper: 4).")] = None,
-    checkpoint_every: Annotated[int | None, typer.Option(help="Steps between checkpoints (paper: 4).")] = None,
-    no_modulation: Annotated[bool, typer.Option("--no-modulation", help="Ablation: no z.")] = False,
-    fixed_modulation: Annotated[bool, typer.Option("--fixed-modulation", help="Ablation: z not optimised.")] = False,
+    lr: LrOption = None,
+    max_steps: MaxStepsOption = None,
+    batch_size: BatchSizeOption = None,
+    checkpoint_every: CheckpointEveryOption = None,
+    no_modulation: NoModulationOption = False,
+    fixed_modulation: FixedModulationOption = False,
     seed: SeedOption = 0,
     duration: DurationOption = None,
     llm: LlmOption = None,
     evaluate: Annotated[bool, typer.Option(help="Compare generation before/after each iteration.")] = True,
-    metrics: Annotated[
-        str | None, typer.Option(help="Metrics of the comparison, comma-separated (default: the task's).")
-    ] = None,
-    metrics_profile: Annotated[str, typer.Option(help="Metrics profile for the comparison.")] = "real",
+    metrics: MetricsOption = None,
+    metrics_profile: MetricsProfileOption = "real",
 ) -> None:
     """Algorithm 1 end to end: per iteration synthesize with the current adapters, train, compare; all kept."""
     from mora_agents.learning.loop import learn_loop
 
-    if no_modulation and fixed_modulation:
-        raise MoraError("--no-modulation and --fixed-modulation exclude each other")
     settings = _settings(
         agents=agents,
         profile=profile,
@@ -266,7 +276,7 @@ def loop_command(
         max_steps=max_steps,
         batch_size=batch_size,
         checkpoint_every=checkpoint_every,
-        modulation="off" if no_modulation else "fixed" if fixed_modulation else "learned",
+        modulation=_modulation(no_modulation, fixed_modulation),
         seed=seed,
     )
     record = learn_loop(

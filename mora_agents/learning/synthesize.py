@@ -60,6 +60,7 @@ from mora_agents.learning.dataset import (
     TrainingSample,
     write_metadata,
 )
+from mora_agents.media import link_atomic
 from mora_agents.messages import (
     EnhancedPrompt,
     JudgeRequest,
@@ -661,7 +662,7 @@ class _Synthesis:
         sample_dir = self.root / SAMPLES_DIR / state.set_id
         sample_dir.mkdir(parents=True, exist_ok=True)
         video = record.video
-        _link(set_dir / video.path, sample_dir / VIDEO_NAME)
+        link_atomic(set_dir / video.path, sample_dir / VIDEO_NAME)
         _first_frame(set_dir, record, (video.width, video.height), sample_dir / FIRST_FRAME_NAME)
         return TrainingSample(
             file_name=f"{SAMPLES_DIR}/{state.set_id}/{VIDEO_NAME}",
@@ -782,17 +783,6 @@ def _record(state: SetState, index: int, run_dir: Path, manifest: RunManifest) -
     )
 
 
-def _link(source: Path, target: Path) -> None:
-    """``target`` as a hard link to ``source`` (a copy where links fail), replaced atomically."""
-    staging = target.with_name(f".{target.name}.partial")
-    staging.unlink(missing_ok=True)
-    try:
-        os.link(source, staging)
-    except OSError:
-        shutil.copyfile(source, staging)
-    os.replace(staging, target)
-
-
 def _first_frame(set_dir: Path, record: CandidateRecord, size: tuple[int, int], target: Path) -> None:
     """The image A4 animated, at the video's size; the video's own first frame when the run kept no image."""
     from mora_agents.media import fit_frame, load_image, save_png, video_frame
@@ -803,7 +793,7 @@ def _first_frame(set_dir: Path, record: CandidateRecord, size: tuple[int, int], 
     source = set_dir / record.first_frame
     image = load_image(source)
     if image.size == size:
-        _link(source, target)
+        link_atomic(source, target)
     else:
         # Training pairs the frame with the video pixel for pixel: fit it the way A4's input was fitted.
         save_png(fit_frame(image, size), target)

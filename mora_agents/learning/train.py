@@ -76,6 +76,8 @@ class TrainResult:
     probe_loss: tuple[float, float] | None = None
     """(before, after): the loss of a fixed batch under fixed noise."""
     resumed_from: int | None = None
+    main_process: bool = True
+    """False in the other processes of a multi-process run: they leave reporting to the main one."""
 
     @property
     def adapters(self) -> Path:
@@ -144,20 +146,24 @@ def train(
     from tools.profiles import load_profile
 
     say = log or (lambda line: None)
-    settings = settings or TrainSettings()
     data = Path(data_dir)
     run = Path(out_dir)
-    profile = load_profile(settings.profile)
-    size = (profile.text_to_image.width, profile.text_to_image.height)
-    samples = load_training_data(data, size=size)
     checkpoint = _checkpoint_to_resume(run, resume)
+    # A resumed run keeps the settings it started with, whatever this call was given.
+    settings = _resumed_record(run).settings if checkpoint is not None else (settings or TrainSettings())
+    profile = load_profile(settings.profile)
+    samples = load_training_data(data, size=(profile.text_to_image.width, profile.text_to_image.height))
     start = Path(start_from) if start_from is not None else None
     if start is not None and not (start / FINAL_STATE).is_dir():
         raise MoraError(f"{start} is not a finished training run (no {FINAL_STATE}/): nothing to start from")
-    record = _open_run(run, data, settings, len(samples), resuming=checkpoint is not None, start_from=start)
-    settings = record.settings
+    # Every process checks (nothing written yet, so all see the same); only the main process writes.
+    record = _planned_record(run, data, settings, len(samples), resuming=checkpoint is not None, start_from=start)
     session = _TrainingSession(settings, profile, run, say)
     try:
+        if checkpoint is None:
+            if session.accelerator.is_main_process:
+                _write_record(run, record)
+            session.accelerator.wait_for_everyone()
         return session.run(data, samples, checkpoint, on_step, start)
     finally:
         session.close()
@@ -172,8 +178,9 @@ class _TrainingSession:
         self.settings = settings
         self.profile = profile
         self.run_dir = run
-        self.say = say
         self.accelerator = Accelerator(mixed_precision=_mixed_precision(settings.mixed_precision))
+        # One voice: with several processes only the main one reports.
+        self.say = say if self.accelerator.is_main_process else (lambda line: None)
         self.agents: dict = {}
         self.params: dict[str, list[torch.nn.Parameter]] = {}
         self.bank: ModulationBank | None = None
@@ -284,11 +291,12 @@ class _TrainingSession:
         if start is not None and checkpoint is None:
             self.load_final(start)
         settings, accelerator = self.settings, self.accelerator
-        result = TrainResult(run_dir=self.run_dir, steps=settings.max_steps)
+        result = TrainResult(run_dir=self.run_dir, steps=settings.max_steps, main_process=accelerator.is_main_process)
         if checkpoint is not None:
             accelerator.load_state(str(checkpoint))
             result.resumed_from = self.progress.step
-            _truncate_log(self.run_dir / LOG_FILE, self.progress.step)
+            if accelerator.is_main_process:
+                _truncate_log(self.run_dir / LOG_FILE, self.progress.step)
             self.say(f"resumed from {checkpoint.name} (step {self.progress.step})")
         probe_file = self.run_dir / PROBE_FILE
         if checkpoint is None:
@@ -305,7 +313,7 @@ class _TrainingSession:
             if accelerator.is_main_process:
                 with open(self.run_dir / LOG_FILE, "a", encoding="utf-8") as handle:
                     handle.write(json.dumps(entry) + "\n")
-            if on_step is not None:
+            if on_step is not None and accelerator.is_main_process:
                 on_step(entry)
             if step % settings.checkpoint_every == 0 or step == settings.max_steps:
                 accelerator.wait_for_everyone()
@@ -333,6 +341,10 @@ class _TrainingSession:
             self.accelerator.backward(total / settings.gradient_accumulation_steps)
             for role, value in batch_losses.items():
                 losses[role] += float(value.detach()) / settings.gradient_accumulation_steps
+        if self.accelerator.num_processes > 1:
+            # The logged losses are the mean over processes, as the gradients are.
+            values = torch.tensor(list(losses.values()), device=self.accelerator.device)
+            losses = dict(zip(losses, self.accelerator.reduce(values, reduction="mean").tolist(), strict=True))
         entry = {"step": step, "loss": sum(losses.values()), "losses": losses}
         entry.update(self.update())
         entry["seconds"] = round(time.perf_counter() - started, 4)
@@ -456,27 +468,26 @@ def _mixed_precision(choice: str) -> str:
     return "no"
 
 
-def _open_run(
+def _resumed_record(run: Path) -> TrainRecord:
+    try:
+        return TrainRecord.model_validate_json((run / SETTINGS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValidationError):
+        raise MoraError(f"{run} has checkpoints but no readable {SETTINGS_FILE}: it cannot be resumed") from None
+
+
+def _planned_record(
     run: Path, data: Path, settings: TrainSettings, samples: int, *, resuming: bool, start_from: Path | None
 ) -> TrainRecord:
-    """Write ``train.json`` for a new run, or check a resumed run's against the request."""
+    """A resumed run's ``train.json``, checked against the data; or a new run's, not yet written."""
     fingerprint = sha256_file(data / "metadata.jsonl")
-    path = run / SETTINGS_FILE
     if resuming:
-        try:
-            record = TrainRecord.model_validate_json(path.read_text(encoding="utf-8"))
-        except (OSError, ValidationError):
-            raise MoraError(f"{run} has checkpoints but no readable {SETTINGS_FILE}: it cannot be resumed") from None
+        record = _resumed_record(run)
         if record.data_fingerprint != fingerprint:
             raise MoraError(f"{data} is not the data {run} was trained on ({record.data}): start a new run instead")
         return record
-    if path.exists():
+    if (run / SETTINGS_FILE).exists():
         raise MoraError(f"{run} already holds a training run: continue it with --resume, or choose another --out")
-    try:
-        run.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise MoraError(f"cannot create {run}: {error.strerror or error}") from None
-    record = TrainRecord(
+    return TrainRecord(
         settings=settings,
         data=str(data.resolve()),
         data_fingerprint=fingerprint,
@@ -485,8 +496,14 @@ def _open_run(
         mora_version=__version__,
         created=now_iso(),
     )
-    write_text_atomic(path, record.model_dump_json(indent=2))
-    return record
+
+
+def _write_record(run: Path, record: TrainRecord) -> None:
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise MoraError(f"cannot create {run}: {error.strerror or error}") from None
+    write_text_atomic(run / SETTINGS_FILE, record.model_dump_json(indent=2))
 
 
 def checkpoints(run: Path) -> list[Path]:
