@@ -88,6 +88,33 @@ def measure(role: str, profile_name: str, batch_size: int, steps: int, device: s
     }
 
 
+COLUMNS = ["agent", "profile", "device", "dtype", "batch", "size", "trained_params_m", "load_s", "step_s",
+           "peak_cuda_mib", "peak_rss_mib"]  # fmt: skip
+
+
+def measure_agents(
+    profile: str = "bench",
+    agents: tuple[str, ...] = ("a2", "a4"),
+    batch_size: int = 4,
+    steps: int = 5,
+    device: str | None = None,
+    frames: int | None = None,
+) -> dict:
+    """One fresh process per agent; returns ``{"learn_step_s": {role: seconds}, "raw": [rows]}``."""
+    rows = []
+    for agent in agents:
+        extra = ["--device", device] if device else []
+        extra += ["--frames", str(frames)] if frames else []
+        rows.append(run_child("learn_step.py", "--child", agent, "--profile", profile, "--batch-size",
+                              str(batch_size), "--steps", str(steps), *extra))  # fmt: skip
+    return {"learn_step_s": {row["agent"]: row["step_s"] for row in rows}, "raw": rows}
+
+
+def report(result: dict) -> None:
+    print_table("Training step per agent (LoRA rank 4, gradient checkpointing, one modulation token)",
+                result["raw"], COLUMNS)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="bench")
@@ -101,16 +128,9 @@ def main() -> None:
     if args.child:
         emit(measure(ROLES[args.child], args.profile, args.batch_size, args.steps, args.device, args.frames))
         return
-    rows = []
-    for agent in args.agents:
-        extra = ["--device", args.device] if args.device else []
-        extra += ["--frames", str(args.frames)] if args.frames else []
-        rows.append(run_child("learn_step.py", "--child", agent, "--profile", args.profile, "--batch-size",
-                              str(args.batch_size), "--steps", str(args.steps), *extra))  # fmt: skip
-    columns = ["agent", "profile", "device", "dtype", "batch", "size", "trained_params_m", "load_s", "step_s",
-               "peak_cuda_mib", "peak_rss_mib"]  # fmt: skip
-    print_table("Training step per agent (LoRA rank 4, gradient checkpointing, one modulation token)", rows, columns)
-    emit({"learn_step": rows})
+    result = measure_agents(args.profile, tuple(args.agents), args.batch_size, args.steps, args.device, args.frames)
+    report(result)
+    emit(result)
 
 
 if __name__ == "__main__":

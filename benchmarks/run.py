@@ -6,7 +6,9 @@
 - peak memory per policy (``peak_memory.py``): a run vs its heaviest stage alone;
 - long video (``long_video_memory.py``): 4 s vs 60 s;
 - warm vs cold (``warm_cold.py``): the second request of a session vs the first;
-- on a machine with a CUDA GPU only: the paper's 3 s text-to-video on ``bench`` (``gpu_text_to_video.py``).
+- the learning loop (``learn_loop.py``): a whole ``mora learn loop`` on tiny models;
+- on a machine with a CUDA GPU only: the paper's 3 s text-to-video on ``bench`` (``gpu_text_to_video.py``) and
+  one training step of A2 and A4 at full size (``learn_step.py``).
 
 ``--quick`` trims rounds and durations so the CPU part takes under 10 minutes on a small machine. The
 targets of issue 5 are printed next to the figures; nothing here fails on a missed target.
@@ -24,6 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import gpu_text_to_video  # noqa: E402
+import learn_loop  # noqa: E402
+import learn_step  # noqa: E402
 import long_video_memory  # noqa: E402
 import overhead  # noqa: E402
 import peak_memory  # noqa: E402
@@ -59,10 +63,12 @@ def main() -> None:
         ("peak_memory", lambda: peak_memory.measure(args.profile, duration=duration), peak_memory),
         ("long_video", lambda: long_video_memory.measure(args.long_video_profile, (4.0, 60.0)), long_video_memory),
         ("warm_cold", lambda: warm_cold.measure(args.profile, duration=duration), warm_cold),
+        ("learn_loop", lambda: learn_loop.measure(iterations=1 if quick else 2), learn_loop),
     ]
     if args.gpu == "yes" or (args.gpu == "auto" and _has_cuda()):
         configs = ("baseline", "bf16", "compile") if quick else tuple(gpu_text_to_video.CONFIGS)
         steps.append(("gpu", lambda: gpu_text_to_video.measure("bench", configs), gpu_text_to_video))
+        steps.append(("learn_step", lambda: learn_step.measure_agents("bench"), learn_step))
     for name, run, module in steps:
         print(f"\n== {name} ...", flush=True)
         result = run()
