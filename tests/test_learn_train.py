@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 from mora_agents.errors import MoraError
 from mora_agents.learning.dataset import TrainingSample, write_metadata
 from mora_agents.learning.settings import TrainSettings
-from mora_agents.learning.train import ADAPTERS, FINAL_STATE, INITIAL_MODULATION, read_log, train
+from mora_agents.learning.training import ADAPTERS, FINAL_STATE, INITIAL_MODULATION, read_log, train
 from mora_agents.media import VideoFileWriter, save_png
 
 SIZE, FRAMES, FPS = 64, 8, 8

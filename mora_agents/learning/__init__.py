@@ -3,35 +3,42 @@
 Data-free synthesis (:func:`synthesize`): seed prompts -> A1's variations -> K candidate videos per prompt -> a judge
 panel ranks them under one of the paper's ten criteria -> agreement keeps the top-1, disagreement goes to a human ->
 a DATA folder that Hugging Face ``datasets`` loads (``load_dataset("videofolder", data_dir=DATA)``) and
-:func:`load_training_data` validates for training.
+:func:`load_training_data` validates for training. Self-modulated fine-tuning (:func:`train`) on DATA, the outer loop
+(:func:`learn_loop`) and the report (:func:`write_report`).
+
+Names load on first use: ``mora --help`` must not pay for AutoGen, diffusers and torch.
 """
 
-from mora_agents.learning._choosers import HUMAN_MODES, parse_choice
-from mora_agents.learning.dataset import METADATA_NAME, TrainingSample, load_training_data, write_metadata
-from mora_agents.learning.synthesize import (
-    CandidateRecord,
-    SetState,
-    SynthesisSettings,
-    SynthesisSummary,
-    candidate_seed,
-    draw_criterion,
-    read_prompts,
-    synthesize,
-)
+import importlib
 
-__all__ = [
-    "HUMAN_MODES",
-    "METADATA_NAME",
-    "CandidateRecord",
-    "SetState",
-    "SynthesisSettings",
-    "SynthesisSummary",
-    "TrainingSample",
-    "candidate_seed",
-    "draw_criterion",
-    "load_training_data",
-    "parse_choice",
-    "read_prompts",
-    "synthesize",
-    "write_metadata",
-]
+_EXPORTS = {
+    "HUMAN_MODES": "_choosers",
+    "parse_choice": "_choosers",
+    "METADATA_NAME": "dataset",
+    "CandidateRecord": "dataset",
+    "SetState": "dataset",
+    "SynthesisSettings": "dataset",
+    "TrainingSample": "dataset",
+    "load_training_data": "dataset",
+    "write_metadata": "dataset",
+    "SynthesisSummary": "synthesis",
+    "candidate_seed": "synthesis",
+    "draw_criterion": "synthesis",
+    "read_prompts": "synthesis",
+    "synthesize": "synthesis",
+    "TrainSettings": "settings",
+    "TrainResult": "training",
+    "train": "training",
+    "learn_loop": "loop",
+    "write_report": "report",
+    "compare_generation": "comparison",
+}
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+
+
+__all__ = sorted(_EXPORTS)

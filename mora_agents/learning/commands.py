@@ -100,7 +100,7 @@ def synthesize_command(
     llm: LlmOption = None,
 ) -> None:
     """Data-free synthesis: K candidates per enhanced prompt, ranked by judges; a human breaks ties."""
-    from mora_agents.learning.synthesize import synthesize
+    from mora_agents.learning.synthesis import synthesize
 
     summary = synthesize(
         prompts,
@@ -168,7 +168,7 @@ def train_command(
 ) -> None:
     """Self-modulated fine-tuning (Algorithm 1) of the chosen agents on DATA; adapters, log, report in OUT."""
     from mora_agents.learning.report import write_report
-    from mora_agents.learning.train import train
+    from mora_agents.learning.training import train
 
     settings = _settings(
         agents=agents,
@@ -315,7 +315,7 @@ def loop_command(
 def report_command(run: Annotated[Path, typer.Argument(help="A training run folder.")]) -> None:
     """Redraw a training run's report (plots + report.json) from its log and modulation files."""
     from mora_agents.learning.report import write_report
-    from mora_agents.learning.train import SETTINGS_FILE
+    from mora_agents.learning.training import SETTINGS_FILE
 
     if not (run / SETTINGS_FILE).is_file():
         raise MoraError(f"no training run in {run} (expected {run / SETTINGS_FILE})")

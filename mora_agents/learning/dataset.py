@@ -8,7 +8,7 @@ would take for a split and then ignore the metadata)::
         metadata.jsonl                       one TrainingSample per line, sorted by set id; rewritten atomically
         samples/<set-id>/video.mp4           the selected candidate's video (a hard link, a copy where links fail)
         samples/<set-id>/first_frame.png     the image A4 animated: A2's target, A4's teacher-forced input
-        sets/<set-id>/state.json             one candidate set as synthesis left it (see ``synthesize.SetState``)
+        sets/<set-id>/state.json             one candidate set as synthesis left it (see :class:`SetState` below)
         sets/<set-id>/candidates/c<k>/       the K run folders (manifest.json, video.mp4, stages/...)
         queue.yaml                           sets waiting for a person (human mode ``queue``)
         synthesis.json                       the settings the folder was made with
@@ -26,7 +26,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mora_agents.errors import MoraError
-from mora_agents.messages import JudgeVerdict
+from mora_agents.messages import JudgeVerdict, JudgeVotes, VideoArtifact
 from mora_agents.workspace import write_text_atomic
 
 METADATA_NAME = "metadata.jsonl"
@@ -94,6 +94,74 @@ class TrainingSample(BaseModel):
         if self.chosen >= self.candidates:
             raise ValueError(f"chosen is {self.chosen}, but the set had {self.candidates} candidates")
         return self
+
+
+# --- synthesis' own state in DATA: sets/<set-id>/state.json and synthesis.json ---------------------------------
+
+
+class CandidateRecord(BaseModel):
+    """One finished candidate run of a set."""
+
+    index: int = Field(ge=0)
+    run: str
+    """The run folder, relative to the set folder: ``candidates/c<k>``."""
+    seed: int = Field(ge=0)
+    """The run's seed."""
+    video: VideoArtifact
+    """The run's output, its ``path`` relative to the set folder (what the judges are given)."""
+    prompt: str
+    """The enhanced prompt the run's image and video agents received (A1's output in that run)."""
+    first_frame: str | None = None
+    """The image A4 animated, relative to the set folder; ``None``: take the video's first frame."""
+
+
+class SetState(BaseModel):
+    """``sets/<set-id>/state.json``: one candidate set, from its prompt to its decision."""
+
+    set_id: str
+    number: int = Field(ge=0)
+    """The set's position in the synthesis (0-based): candidate seeds derive from it."""
+    seed_prompt: str
+    variant: int = Field(ge=1)
+    prompt: str
+    """What the SOP was given as its prompt: the seed prompt (variant 1) or A1's variation of it."""
+    prompt_source: Literal["seed", "llm", "fallback"]
+    """``fallback``: A1's variation was unusable or a repeat, so a fixed camera/light pairing was appended."""
+    prompt_note: str | None = None
+    criterion: str
+    """The criterion the judges rank by, drawn at random from the paper's ten."""
+    status: Literal["pending", "decided", "discarded"] = "pending"
+    candidates: list[CandidateRecord] = Field(default_factory=list)
+    votes: JudgeVotes | None = None
+    """The judges' outcome and verdicts, once judged."""
+    queued: bool = False
+    """Waiting in ``queue.yaml`` for a person's answer."""
+    decided_by: Literal["judges", "human", "human (queue)", "no human"] | None = None
+    answer: str | None = None
+    """The human's answer as given."""
+    chosen: int | None = None
+    sample: TrainingSample | None = None
+    """The row this set contributes to ``metadata.jsonl`` (decided sets)."""
+    updated: str = ""
+
+
+class SynthesisSettings(BaseModel):
+    """``synthesis.json``: what DATA was made with. Resuming with other settings is refused."""
+
+    sop: str
+    profile: str
+    candidates: int
+    variants: int
+    judges: list[str]
+    human: str
+    seed: int
+    iteration: int
+    adapters: str | None
+    duration: float | None
+    llm: str | None
+    criterion_seed: int | None
+    prompts: list[str]
+    """The seed prompts; a later run may append prompts, not change or drop them."""
 
 
 def metadata_text(samples: list[TrainingSample]) -> str:

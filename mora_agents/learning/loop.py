@@ -59,8 +59,8 @@ def learn_loop(
     """
     from mora_agents.learning.comparison import compare_generation
     from mora_agents.learning.report import write_report
-    from mora_agents.learning.synthesize import synthesize
-    from mora_agents.learning.train import ADAPTERS, SETTINGS_FILE, checkpoints, train
+    from mora_agents.learning.synthesis import synthesize
+    from mora_agents.learning.training import ADAPTERS, SETTINGS_FILE, checkpoints, train
 
     say = log or (lambda line: None)
     settings = settings or TrainSettings()

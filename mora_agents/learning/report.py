@@ -26,7 +26,7 @@ def write_report(run: str | os.PathLike, comparison: dict | None = None, data_su
         comparison: evaluation before/after (``{"before": {metric: mean}, "after": {...}, ...}``), if measured.
         data_summary: the synthesis counts behind the data (sets, kept, by judges, agent success rate), if known.
     """
-    from mora_agents.learning.train import INITIAL_MODULATION, PROBE_FILE, SETTINGS_FILE, read_log
+    from mora_agents.learning.training import INITIAL_MODULATION, PROBE_FILE, SETTINGS_FILE, read_log
 
     run = Path(run)
     folder = run / REPORT_DIR

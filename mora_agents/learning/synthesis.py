@@ -28,12 +28,11 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
 
 import yaml
 from autogen_agentchat.messages import StructuredMessage
 from autogen_core import CancellationToken
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from mora_agents import __version__
 from mora_agents.agents import CRITERIA, JudgeAgent, PromptEnhancerAgent, judge_from_spec
@@ -57,6 +56,9 @@ from mora_agents.learning.dataset import (
     SETTINGS_NAME,
     STATE_NAME,
     VIDEO_NAME,
+    CandidateRecord,
+    SetState,
+    SynthesisSettings,
     TrainingSample,
     write_metadata,
 )
@@ -85,71 +87,6 @@ CAMERAS = ("wide establishing shot", "close-up", "low-angle shot", "slow trackin
 LIGHTS = ("golden hour light", "soft overcast light", "dramatic backlight at dusk", "cool moonlight", "bright noon sun")
 """A variant A1 could not vary (a small LLM often repeats the request) gets one of these pairings instead; 6 and 5
 are coprime, so 30 variants in a row differ."""
-
-
-class CandidateRecord(BaseModel):
-    """One finished candidate run of a set."""
-
-    index: int = Field(ge=0)
-    run: str
-    """The run folder, relative to the set folder: ``candidates/c<k>``."""
-    seed: int = Field(ge=0)
-    """The run's seed."""
-    video: VideoArtifact
-    """The run's output, its ``path`` relative to the set folder (what the judges are given)."""
-    prompt: str
-    """The enhanced prompt the run's image and video agents received (A1's output in that run)."""
-    first_frame: str | None = None
-    """The image A4 animated, relative to the set folder; ``None``: take the video's first frame."""
-
-
-class SetState(BaseModel):
-    """``sets/<set-id>/state.json``: one candidate set, from its prompt to its decision."""
-
-    set_id: str
-    number: int = Field(ge=0)
-    """The set's position in the synthesis (0-based): candidate seeds derive from it."""
-    seed_prompt: str
-    variant: int = Field(ge=1)
-    prompt: str
-    """What the SOP was given as its prompt: the seed prompt (variant 1) or A1's variation of it."""
-    prompt_source: Literal["seed", "llm", "fallback"]
-    """``fallback``: A1's variation was unusable or a repeat, so a fixed camera/light pairing was appended."""
-    prompt_note: str | None = None
-    criterion: str
-    """The criterion the judges rank by, drawn at random from the paper's ten."""
-    status: Literal["pending", "decided", "discarded"] = "pending"
-    candidates: list[CandidateRecord] = Field(default_factory=list)
-    votes: JudgeVotes | None = None
-    """The judges' outcome and verdicts, once judged."""
-    queued: bool = False
-    """Waiting in ``queue.yaml`` for a person's answer."""
-    decided_by: Literal["judges", "human", "human (queue)", "no human"] | None = None
-    answer: str | None = None
-    """The human's answer as given."""
-    chosen: int | None = None
-    sample: TrainingSample | None = None
-    """The row this set contributes to ``metadata.jsonl`` (decided sets)."""
-    updated: str = ""
-
-
-class SynthesisSettings(BaseModel):
-    """``synthesis.json``: what DATA was made with. Resuming with other settings is refused."""
-
-    sop: str
-    profile: str
-    candidates: int
-    variants: int
-    judges: list[str]
-    human: str
-    seed: int
-    iteration: int
-    adapters: str | None
-    duration: float | None
-    llm: str | None
-    criterion_seed: int | None
-    prompts: list[str]
-    """The seed prompts; a later run may append prompts, not change or drop them."""
 
 
 class SynthesisSummary(BaseModel):
