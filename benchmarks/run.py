@@ -6,7 +6,8 @@
 - peak memory per policy (``peak_memory.py``): a run vs its heaviest stage alone;
 - long video (``long_video_memory.py``): 4 s vs 60 s;
 - warm vs cold (``warm_cold.py``): the second request of a session vs the first;
-- the learning loop (``learn_loop.py``): a whole ``mora learn loop`` on tiny models;
+- the learning loop (``learn_loop.py``): a whole ``mora learn loop`` on tiny models, and the same command again
+  on the finished loop and its first synthesis (``learn_loop_rerun_s``, ``synthesize_rerun_s``);
 - on a machine with a CUDA GPU only: the paper's 3 s text-to-video on ``bench`` (``gpu_text_to_video.py``) and
   one training step of A2 and A4 at full size (``learn_step.py``).
 

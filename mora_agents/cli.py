@@ -353,6 +353,8 @@ def eval_score(
 def _print_evaluation(record) -> None:
     from rich.table import Table
 
+    from mora_agents.evaluation import NOT_COMPUTED, TASK_METRICS
+
     table = Table(title=f"{record.video} (metrics profile {record.metrics_profile})", box=None, pad_edge=False)
     table.add_column("metric", no_wrap=True)
     table.add_column("value", no_wrap=True, justify="right")
@@ -368,6 +370,10 @@ def _print_evaluation(record) -> None:
         )
         table.add_row(name, value, f"[{lo}, {hi}]", method)
     out.print(table)
+    if "video_quality" in record.metrics or record.task in TASK_METRICS:
+        # Every task of the paper reports imaging_quality: say once, on one line, why its row is not there.
+        note = f"{NOT_COMPUTED['imaging_quality']}; video_quality is the mean of the other five VBench dimensions."
+        out.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
 
 
 @eval_app.command("export-vbench")
@@ -412,7 +418,7 @@ def run_session(
     from autogen_core import CancellationToken
 
     from mora_agents.conversation import Conversation
-    from mora_agents.session import SCRIPT_FILE, Session, SessionScript
+    from mora_agents.session import SCRIPT_FILE, Session, SessionScript, script_files
     from mora_agents.studio import StudioConfig
 
     if (script is None) == (resume is None):
@@ -421,14 +427,16 @@ def run_session(
     if resume is not None:
         session = Session.open(resume)
         script_path = resume / SCRIPT_FILE
-        base_dir = Path(session.record.base_dir or resume)
     else:
-        script_path, base_dir = script, script.resolve().parent
+        script_path = script
     spec = SessionScript.from_file(script_path)
     if resume is None:
+        # Checked before the session folder exists: a script naming a file outside its folder makes nothing.
+        files = script_files(spec, script_path)
         folder = out_dir or Path("sessions") / f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        session = Session.create(folder, spec.name, base_dir=base_dir)
+        session = Session.create(folder, spec.name, base_dir=script_path.resolve().parent)
         write_copy(script_path, session.root / SCRIPT_FILE)
+        session.import_files(files)
     config = StudioConfig(
         profile=profile or spec.profile,
         llm=llm or spec.llm,
@@ -440,7 +448,8 @@ def run_session(
         compile=compile_,
         adapters=adapters_folder,
     )
-    conversation = Conversation(session, config, sop_dir, base_dir)
+    # The script's files were linked into the session's inputs/ on creation: replay and resume read only those.
+    conversation = Conversation(session, config, sop_dir, session.inputs_dir, confine=True)
     token = CancellationToken()
     previous = signal.signal(signal.SIGINT, lambda *_: _cancel(token, previous))
     try:
@@ -587,13 +596,45 @@ def route(
 
 
 @app.command()
+@user_errors
+def doctor(
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            metavar="CHECK",
+            help="Run only this check (repeatable): cpu, accelerator, cache, ffmpeg, llm, embedding, pipelines, "
+            "profiles.",
+        ),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the results as one JSON object.")] = False,
+) -> None:
+    """Check every embedded part (LLM, embedding router, tiny pipelines, ffmpeg, cache, GPU, weights), each in a
+    child process: one line per part, the fix where one fails (exit 2)."""
+    from mora_agents.doctor import doctor_command
+    from mora_agents.errors import CancelledError
+
+    try:
+        code = doctor_command(only, as_json=json_output)
+    except KeyboardInterrupt:
+        raise CancelledError("mora doctor was cancelled") from None
+    raise typer.Exit(code)
+
+
+@app.command()
 def version() -> None:
     """Print mora's version."""
     out.print(__version__)
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: model-loading commands run as a supervised child (:mod:`mora_agents.supervisor`),
+    so a crash in native code ends in one sentence and a run marked ``failed``, not a silent exit."""
+    from mora_agents import crash_report, supervisor
+
+    if supervisor.wants_supervision(sys.argv[1:]):
+        sys.exit(supervisor.supervise_cli(sys.argv[1:]))
+    crash_report.enable()
     sys.exit(app())
 
 

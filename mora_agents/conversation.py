@@ -11,6 +11,7 @@ from pathlib import Path
 from autogen_agentchat.messages import StructuredMessage
 from autogen_core import CancellationToken
 
+from mora_agents.containment import is_inside, resolve_inside
 from mora_agents.errors import MoraError
 from mora_agents.messages import ClarifyingQuestion, DirectorTurn, VideoRequest
 from mora_agents.session import Session, TurnRecord
@@ -29,7 +30,12 @@ class Conversation:
         session: the session folder.
         config: profile, LLM, review mode (scripted decisions are given per turn).
         sop_dirs: extra SOP folders, so user tasks are routable and runnable.
-        base_dir: where relative file names in user turns are looked up (a script's folder).
+        base_dir: where relative file names in user turns are looked up (a script's files: the session's
+            ``inputs/``; a chat: the working directory).
+        confine: names must stay inside ``base_dir`` (relative, no ``..`` or symlink out): they come from a file
+            or a request. ``False`` for a person typing at the terminal, who may name any file of theirs. Either
+            way a named file is linked into the session's ``inputs/`` before it is used, so ``session.json`` only
+            ever names files inside the session folder.
     """
 
     def __init__(
@@ -38,11 +44,14 @@ class Conversation:
         config: StudioConfig,
         sop_dirs: list[Path] | None = None,
         base_dir: Path | None = None,
+        *,
+        confine: bool = False,
     ) -> None:
         self.session = session
         self.config = config
         self.sop_dirs = list(sop_dirs or [])
         self.base_dir = base_dir or Path.cwd()
+        self.confine = confine
         self._director = None
         self._memory: ModelMemory | None = None
 
@@ -91,7 +100,13 @@ class Conversation:
             self.session.save()
             self.session.log("director", turn=turn.index, question=answer.question)
             return turn
-        turn.request = self._with_local_paths(answer)
+        try:
+            turn.request = self._with_local_paths(turn, answer)
+        except MoraError as error:
+            turn.status, turn.error = "failed", str(error)
+            self.session.save()
+            self.session.log("failed", turn=turn.index, error=str(error))
+            raise
         turn.run_dir = f"runs/turn-{turn.index:02d}-{turn.request.task}"
         self.session.save()
         self.session.log("director", turn=turn.index, request=turn.request.model_dump(mode="json"))
@@ -108,7 +123,13 @@ class Conversation:
         """Finish a turn whose run was interrupted (or never started after routing)."""
         if turn.request is None:
             raise MoraError(f"turn {turn.index} was never routed: say it again")
-        started = turn.run_dir is not None and (self.session.root / turn.run_dir / "manifest.json").is_file()
+        # The request was read back from session.json: its files must still be the session's own.
+        spec = self.spec(turn.request.task)
+        for name, value in turn.request.inputs.items():
+            if name in spec.inputs and spec.inputs[name].type in ("image", "video"):
+                what = f"session.json of session {self.session.root.name} turn {turn.index} (input '{name}')"
+                self.session.session_file(str(value), what=what)
+        started = turn.run_dir is not None and (self.session.run_folder(turn) / "manifest.json").is_file()
         return self._run(turn, decisions, progress, events, cancellation_token, resume=started)
 
     def _run(self, turn, decisions, progress, events, token, *, resume: bool) -> TurnRecord:
@@ -118,7 +139,7 @@ class Conversation:
         try:
             if resume:
                 _, manifest = resume_task(
-                    self.session.root / turn.run_dir, config, progress, events, token, memory=self.memory
+                    self.session.run_folder(turn), config, progress, events, token, memory=self.memory
                 )
             else:
                 spec = self.spec(turn.request.task)
@@ -148,19 +169,47 @@ class Conversation:
         return find_sop(task, self.sop_dirs)
 
     def workspace(self, turn: TurnRecord) -> Workspace:
-        return Workspace(self.session.root / turn.run_dir)
+        return Workspace(self.session.run_folder(turn))
 
-    def _with_local_paths(self, request: VideoRequest) -> VideoRequest:
-        """Relative media paths in a turn are relative to the script's folder (or the chat's directory)."""
+    def _with_local_paths(self, turn: TurnRecord, request: VideoRequest) -> VideoRequest:
+        """The request with each image and video input as an absolute path of a file inside the session folder.
+
+        Session artifacts are already there. Other names are relative to :attr:`base_dir` (and, with
+        :attr:`confine`, must stay inside it); a file found outside the session is linked into ``inputs/``.
+
+        Raises:
+            MoraError: with :attr:`confine`, a name that is absolute or leads out of :attr:`base_dir`.
+        """
         spec = self.spec(request.task)
         inputs = dict(request.inputs)
         for name, value in inputs.items():
             kind = spec.inputs[name].type if name in spec.inputs else None
-            if kind in ("image", "video") and not Path(str(value)).is_absolute():
-                candidate = self.base_dir / str(value)
-                if candidate.exists():
-                    inputs[name] = str(candidate.resolve())
+            if kind in ("image", "video"):
+                inputs[name] = self._local_file(turn, name, str(value))
         return request.model_copy(update={"inputs": inputs})
+
+    def _local_file(self, turn: TurnRecord, name: str, value: str) -> str:
+        if Path(value).is_absolute() and is_inside(self.session.root, value):
+            return str(Path(value).resolve())  # an artifact of this session
+        if self.confine:
+            what = f"turn {turn.index} of session {self.session.root.name} (input '{name}')"
+            candidate = resolve_inside(self.base_dir, value, what=what, folder="the folder its files come from")
+        else:
+            candidate = (self.base_dir / Path(value).expanduser()).resolve()
+        if not candidate.is_file():
+            return value if not self.confine else str(candidate)  # the run's input check names what is missing
+        if is_inside(self.session.root, candidate):
+            return str(candidate)
+        # A person's own file from elsewhere: linked in, so a resumed session reads nothing outside its folder.
+        from mora_agents.media import link_atomic
+
+        target = self.session.inputs_dir / f"turn-{turn.index:02d}" / f"{name}{candidate.suffix.lower()}"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            link_atomic(candidate, target)
+        except OSError as error:
+            raise MoraError(f"cannot link {candidate} into the session ({target}): {error.strerror or error}") from None
+        return str(target.resolve())
 
 
 def make_director(llm: str | None, sop_dirs: list[Path]):

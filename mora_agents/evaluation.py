@@ -31,6 +31,7 @@ from mora_agents.workspace import (
     now_iso,
     write_text_atomic,
 )
+from tools.metrics.clip_scores import IMAGING_QUALITY_REASON
 from tools.metrics.result import MetricResult
 
 # --- which metrics ------------------------------------------------------------------------------------------------
@@ -38,7 +39,7 @@ from tools.metrics.result import MetricResult
 WEIGHT_FREE_ALWAYS = ["dynamic_degree", "motion_smoothness", "flicker", "seam_drift"]
 """Weight-free metrics every evaluation adds: they cost no model and catch chaining faults (seams, flicker)."""
 
-VIDEO_QUALITY_DIMENSIONS = (
+PAPER_VIDEO_QUALITY_DIMENSIONS = (
     "subject_consistency",
     "background_consistency",
     "motion_smoothness",
@@ -48,11 +49,20 @@ VIDEO_QUALITY_DIMENSIONS = (
 )
 """The six VBench dimensions whose mean is the paper's "Video Quality" column (Table 1: Sora's six give 0.797)."""
 
+NOT_COMPUTED: dict[str, str] = {
+    "imaging_quality": "imaging_quality (MUSIQ) is not computed: " + IMAGING_QUALITY_REASON,
+}
+"""Metrics the paper reports that mora never computes, with the reason; left out of every task's list, and an error
+when asked for by name (a number that is always missing would only hide it)."""
+
+VIDEO_QUALITY_DIMENSIONS = tuple(name for name in PAPER_VIDEO_QUALITY_DIMENSIONS if name not in NOT_COMPUTED)
+"""The five of the paper's six that mora computes; ``video_quality`` is their mean, not comparable to Table 1."""
+
 TASK_METRICS: dict[str, list[str]] = {
-    # Paper §4.1 "Metrics" and Table 1 (text-to-video): VBench's six video-quality dimensions (Object = subject
-    # consistency, Background Consistency, Motion Smoothness, Aesthetic Quality, Dynamic Degree, Imaging Quality),
-    # the two video-condition-consistency ones (Temporal Style, Appearance Style: §4.1 names both, Table 1 prints
-    # Temporal Style) and the Video Length column.
+    # Paper §4.1 "Metrics" and Table 1 (text-to-video): VBench's video-quality dimensions (Object = subject
+    # consistency, Background Consistency, Motion Smoothness, Aesthetic Quality, Dynamic Degree; Imaging Quality is
+    # not computed: NOT_COMPUTED), the two video-condition-consistency ones (Temporal Style, Appearance Style: §4.1
+    # names both, Table 1 prints Temporal Style) and the Video Length column.
     "text_to_video": [
         "video_quality",
         *VIDEO_QUALITY_DIMENSIONS,
@@ -60,26 +70,25 @@ TASK_METRICS: dict[str, list[str]] = {
         "appearance_style",
         "video_length",
     ],
-    # Table 2, "Image-to-Video Generation": VideoTI, Motion Smoothness, Dynamic Degree, Imaging Quality.
-    "image_to_video": ["video_text_integration", "motion_smoothness", "dynamic_degree", "imaging_quality"],
-    # Table 2, "Extend Videos": TCON, Imaging Quality, Temporal Style.
-    "extend_video": ["tcon", "imaging_quality", "temporal_style"],
-    # Table 2, "Video-to-Video Editing": Imaging Quality, Temporal Style. TCON is our addition: App. A.2 defines it
-    # for any input-output video pair, and an edit should keep the input's motion.
-    "edit_video": ["imaging_quality", "temporal_style", "tcon"],
-    # Table 2, "Connect Videos": Imaging Quality, Tmean.
-    "connect_videos": ["imaging_quality", "tmean"],
-    # Table 2, "Simulate Digital Worlds": Imaging Quality, Appearance Style.
-    "digital_world": ["imaging_quality", "appearance_style"],
+    # Table 2, "Image-to-Video Generation": VideoTI, Motion Smoothness, Dynamic Degree (and Imaging Quality).
+    "image_to_video": ["video_text_integration", "motion_smoothness", "dynamic_degree"],
+    # Table 2, "Extend Videos": TCON, Temporal Style (and Imaging Quality).
+    "extend_video": ["tcon", "temporal_style"],
+    # Table 2, "Video-to-Video Editing": Temporal Style (and Imaging Quality). TCON is our addition: App. A.2 defines
+    # it for any input-output video pair, and an edit should keep the input's motion.
+    "edit_video": ["temporal_style", "tcon"],
+    # Table 2, "Connect Videos": Tmean (and Imaging Quality).
+    "connect_videos": ["tmean"],
+    # Table 2, "Simulate Digital Worlds": Appearance Style (and Imaging Quality).
+    "digital_world": ["appearance_style"],
 }
-"""Each built-in task's metrics, as the paper reports them (App. A.2; Tables 1-2); :func:`task_metrics` adds
-:data:`WEIGHT_FREE_ALWAYS`."""
+"""Each built-in task's metrics, as the paper reports them (App. A.2; Tables 1-2) less :data:`NOT_COMPUTED`;
+:func:`task_metrics` adds :data:`WEIGHT_FREE_ALWAYS`."""
 
 MODEL_BASED = (
     "subject_consistency",
     "background_consistency",
     "aesthetic_quality",
-    "imaging_quality",
     "appearance_style",
     "temporal_style",
     "video_text_integration",
@@ -125,6 +134,9 @@ def parse_metrics(text: str | Sequence[str] | None) -> list[str] | None:
     names = list(dict.fromkeys(item.strip() for item in items if item.strip()))
     if not names:
         raise MoraError(f"--metrics is empty: name one or more of {', '.join(KNOWN_METRICS)}")
+    for name in names:
+        if name in NOT_COMPUTED:
+            raise MoraError(NOT_COMPUTED[name])
     unknown = [name for name in names if name not in KNOWN_METRICS]
     if unknown:
         raise MoraError(
@@ -172,7 +184,6 @@ def default_metrics(inputs: EvalInputs) -> list[str]:
         "subject_consistency",
         "background_consistency",
         "aesthetic_quality",
-        "imaging_quality",
         "video_length",
         *WEIGHT_FREE_ALWAYS,
     ]
@@ -219,7 +230,7 @@ def compute_metrics(
     probe_video(inputs.video)
     strict = metrics is not None if strict is None else strict
     asked = parse_metrics(metrics) if metrics is not None else default_metrics(inputs)
-    # video_quality is the mean of six dimensions: they are computed (and reported) with it.
+    # video_quality is the mean of five dimensions: they are computed (and reported) with it.
     extra = list(VIDEO_QUALITY_DIMENSIONS) if "video_quality" in asked else []
     names = [name for name in dict.fromkeys([*asked, *extra]) if name != "video_quality"]
 
@@ -261,29 +272,35 @@ def compute_metrics(
 
 
 def video_quality(results: dict[str, MetricResult], *, strict: bool = False) -> MetricResult:
-    """The paper's "Video Quality": the mean of :data:`VIDEO_QUALITY_DIMENSIONS` (Table 1).
+    """Video Quality as mora computes it: the mean of :data:`VIDEO_QUALITY_DIMENSIONS`, five of the six VBench
+    dimensions the paper's Table 1 averages. imaging_quality (MUSIQ) is never computed, so the number is for comparing
+    runs with each other, never with the paper's column (``details["comparable_to_paper"]`` is always ``False``).
 
-    With a dimension unavailable, the value is the mean of the others and the method says which were left out: a
-    number to compare runs by, not one to set beside the paper's (``details["comparable_to_paper"]``).
+    With one of the five unavailable too, the value is the mean of the others and the method says which.
 
     Raises:
-        MoraError: in strict mode, a dimension has no value.
+        MoraError: in strict mode, one of the five has no value.
     """
     values = {name: results[name].value for name in VIDEO_QUALITY_DIMENSIONS if results[name].value is not None}
     missing = [name for name in VIDEO_QUALITY_DIMENSIONS if name not in values]
-    method = "mean of VBench's six video-quality dimensions (paper Table 1 'Video Quality')"
+    left_out = ", ".join(NOT_COMPUTED)
+    method = (
+        f"mean of {len(values)} of VBench's video-quality dimensions ({', '.join(values) or 'none'}); "
+        f"{left_out} (MUSIQ) is not computed, so this is not the paper's six-dimension Table 1 'Video Quality'"
+    )
     if missing and strict:
-        raise MoraError(f"metric `video_quality` needs all six dimensions; {', '.join(missing)} had no value")
+        raise MoraError(f"metric `video_quality` needs {', '.join(VIDEO_QUALITY_DIMENSIONS)}; "
+                        f"{', '.join(missing)} had no value")  # fmt: skip
     if not values:
         return MetricResult.unavailable("video_quality", (0.0, 1.0), method, "no dimension had a value")
     if missing:
-        method = f"mean of {len(values)} of VBench's six video-quality dimensions ({', '.join(missing)} unavailable)"
+        method += f" ({', '.join(missing)} unavailable too)"
     return MetricResult(
         name="video_quality",
         value=sum(values.values()) / len(values),
         range=(0.0, 1.0),
         method=method,
-        details={"dimensions": values, "comparable_to_paper": not missing},
+        details={"dimensions": values, "not_computed": list(NOT_COMPUTED), "comparable_to_paper": False},
     )
 
 
@@ -299,8 +316,6 @@ def _model_metric(name: str, inputs: EvalInputs, models) -> MetricResult:
         return m.background_consistency(video, models)
     if name == "aesthetic_quality":
         return m.aesthetic_quality(video, models)
-    if name == "imaging_quality":
-        return m.imaging_quality(video, models)
     if name == "appearance_style":
         return m.appearance_style(video, inputs.prompt or "", models)
     if name == "temporal_style":
@@ -601,6 +616,8 @@ def export_vbench(run_dirs: Iterable[str | os.PathLike], out_dir: str | os.PathL
 
 __all__ = [
     "KNOWN_METRICS",
+    "NOT_COMPUTED",
+    "PAPER_VIDEO_QUALITY_DIMENSIONS",
     "TASK_METRICS",
     "VIDEO_QUALITY_DIMENSIONS",
     "WEIGHT_FREE_ALWAYS",

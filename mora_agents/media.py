@@ -1,6 +1,7 @@
 """Frames to and from files: PNG stills and streamed MP4 video.
 
-Video frames are written one at a time as they are produced, so a long video never sits in memory whole.
+Video frames are written one at a time as they are produced, so a long video never sits in memory whole. Every file
+read goes through :mod:`mora_agents.media_guard` (checks by content, caps before decoding, one-sentence errors).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from mora_agents.errors import MoraError
+from mora_agents.media_guard import open_video, read_image
 
 
 def to_uint8_frame(frame: Image.Image | np.ndarray) -> np.ndarray:
@@ -140,15 +142,13 @@ def link_atomic(source: str | os.PathLike, target: str | os.PathLike) -> None:
 
 
 def load_image(path: str | os.PathLike) -> Image.Image:
-    """Open an image file as RGB, or raise a :class:`MoraError` naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise MoraError(f"image file not found: {path}")
-    try:
-        with Image.open(path) as image:
-            return image.convert("RGB")
-    except (OSError, ValueError) as error:
-        raise MoraError(f"{path} is not a readable image ({error})") from None
+    """Read an image file as RGB through the guarded reader (:func:`mora_agents.media_guard.read_image`).
+
+    Raises:
+        MoraError: one sentence naming the file: missing, a folder, empty, not an image by its content, a header
+            claiming too many pixels, or damaged data.
+    """
+    return read_image(path)
 
 
 def fit_frame(image: Image.Image, size: tuple[int, int]) -> Image.Image:
@@ -165,33 +165,18 @@ def fit_frame(image: Image.Image, size: tuple[int, int]) -> Image.Image:
 
 
 def iter_frames(path: str | os.PathLike):
-    """Yield ``(fps, frame)`` for every frame of a video, decoding one at a time.
+    """Yield ``(fps, frame)`` for every frame of a video, decoding one at a time (``frame``: ``(H, W, 3)`` uint8).
+
+    The file goes through the guarded reader (:func:`mora_agents.media_guard.open_video`): path, type by content,
+    and the frame-size, duration and frame-count caps, before the first frame is decoded.
 
     Raises:
-        MoraError: the file is missing or not a decodable video.
+        MoraError: the file is missing, not a video by its content, beyond a cap, or not decodable.
     """
-    import imageio.v2 as imageio
-
-    path = Path(path)
-    if not path.is_file():
-        raise MoraError(f"video file not found: {path}")
-    try:
-        reader = imageio.get_reader(path, format="FFMPEG")
-    except (OSError, RuntimeError, ValueError) as error:
-        raise MoraError(f"{path} is not a readable video ({_first_line(error)})") from None
-    try:
-        fps = float(reader.get_meta_data().get("fps") or 0.0)
-        for frame in _decoded(reader, path):
-            yield fps, frame
-    finally:
-        reader.close()
-
-
-def _decoded(reader, path: Path):
-    try:
-        yield from reader
-    except (OSError, RuntimeError, ValueError) as error:
-        raise MoraError(f"{path} is not a readable video ({_first_line(error)})") from None
+    with open_video(path) as reader:
+        for frame in reader:
+            # A writable copy, as callers had from imageio: ffmpeg's buffer is read-only.
+            yield reader.facts.fps, frame.copy()
 
 
 def video_frame(path: str | os.PathLike, which: str) -> Image.Image:
@@ -219,11 +204,6 @@ def append_video(writer: VideoFileWriter, path: str | os.PathLike) -> int:
             written += 1
             next_time = written * time_step
     return written
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def video_info(path: str | os.PathLike) -> dict:

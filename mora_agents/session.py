@@ -5,10 +5,14 @@ Layout::
     SESSION/
         session.json       turns (text, routed request or question, run folder, status) and artifacts
         script.yaml        the session script being replayed (``mora run``), or absent for chats
+        inputs/            the image and video files the turns name, linked in (a script's on creation, a chat's
+                           when its turn is routed), so the session needs nothing outside its folder
         transcript.jsonl   one JSON event per line, appended and fsynced as it happens
         runs/turn-01-text_to_video/   one run folder per turn (manifest.json, sop.yaml, video.mp4, ...)
 
-``session.json`` is rewritten atomically after every change; a killed session resumes from it.
+``session.json`` is rewritten atomically after every change; a killed session resumes from it. Every path it
+records (a turn's run folder, an artifact, a routed request's files) must lie inside the session folder: a crafted
+one that points elsewhere is refused in one sentence (:mod:`mora_agents.containment`).
 """
 
 from __future__ import annotations
@@ -22,13 +26,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mora_agents import __version__
+from mora_agents.containment import resolve_inside
 from mora_agents.errors import MoraError
 from mora_agents.messages import ClarifyingQuestion, SessionArtifact, VideoRequest
-from mora_agents.workspace import RunManifest, now_iso, write_text_atomic
+from mora_agents.workspace import RunManifest, Workspace, now_iso, write_text_atomic
 
 SESSION_FILE = "session.json"
 SCRIPT_FILE = "script.yaml"
 TRANSCRIPT_FILE = "transcript.jsonl"
+INPUTS_DIR = "inputs"
 
 
 class TurnRecord(BaseModel):
@@ -51,7 +57,8 @@ class SessionRecord(BaseModel):
     created: str
     mora_version: str
     base_dir: str | None = None
-    """Where relative file names in turns are looked up (the script's folder)."""
+    """The script's folder when the session was made (a record only: the files its turns name are linked into
+    ``inputs/``, where a resumed session looks them up)."""
     turns: list[TurnRecord] = Field(default_factory=list)
     artifacts: list[SessionArtifact] = Field(default_factory=list)
 
@@ -112,6 +119,37 @@ class SessionScript(BaseModel):
             raise MoraError(f"{path}: {where}: {first['msg']}") from None
 
 
+def script_files(script: SessionScript, script_path: str | Path) -> dict[str, Path]:
+    """The image and video files a script's turns name, each checked to be a file inside the script's folder.
+
+    Names are read as the director reads them (:func:`mora_agents.director.find_paths`) and are relative to the
+    script's folder; one that is absolute or leads out of that folder (``..``, a symlink pointing out) is refused,
+    so a script cannot make mora read a file from elsewhere.
+
+    Args:
+        script: the validated script.
+        script_path: where it was read from.
+
+    Returns:
+        `dict[str, Path]`: each name as written -> the resolved file.
+
+    Raises:
+        MoraError: a name is absolute, leads out of the script's folder, or is not a file there.
+    """
+    from mora_agents.director import find_paths
+
+    folder = Path(script_path).resolve().parent
+    files: dict[str, Path] = {}
+    for number, turn in enumerate(script.turns, start=1):
+        what = f"session script {script_path} turn {number}"
+        for mention in find_paths(turn.say):
+            source = resolve_inside(folder, mention.path, what=what, folder="the script's folder")
+            if not source.is_file():
+                raise MoraError(f"{what} names '{mention.path}', which is not a file in the script's folder {folder}")
+            files[mention.path] = source
+    return files
+
+
 class Session:
     """A session folder on disk (see the module docstring)."""
 
@@ -147,13 +185,69 @@ class Session:
         if not path.is_file():
             raise MoraError(f"no session in {root} (expected {path})")
         try:
-            return cls(root, SessionRecord.model_validate_json(path.read_text(encoding="utf-8")))
+            session = cls(root, SessionRecord.model_validate_json(path.read_text(encoding="utf-8")))
         except ValidationError as error:
             raise MoraError(f"{path} is not a valid session file ({str(error).splitlines()[0]})") from None
+        # Checked up front, so a crafted file fails before anything runs.
+        for turn in session.record.turns:
+            if turn.run_dir is not None:
+                session.run_folder(turn)
+        for artifact in session.record.artifacts:
+            session.artifact_file(artifact)
+        return session
 
     @property
     def runs_dir(self) -> Path:
         return self.root / "runs"
+
+    @property
+    def inputs_dir(self) -> Path:
+        """Where the files the turns name are linked in (``inputs/``)."""
+        return self.root / INPUTS_DIR
+
+    def run_folder(self, turn: TurnRecord) -> Path:
+        """The turn's run folder, checked to lie inside the session folder.
+
+        Raises:
+            MoraError: the turn has no run folder, or its ``run_dir`` leads out of the session folder.
+        """
+        if turn.run_dir is None:
+            raise MoraError(f"turn {turn.index} of session {self.root} has no run folder: it was never started")
+        what = f"{SESSION_FILE} of session {self.root.name} turn {turn.index}"
+        return resolve_inside(self.root, turn.run_dir, what=what, folder="the session folder")
+
+    def artifact_file(self, artifact: SessionArtifact) -> Path:
+        """An artifact's file (recorded absolute), checked to lie inside the session folder.
+
+        Raises:
+            MoraError: the artifact's path leads out of the session folder.
+        """
+        what = f"{SESSION_FILE} of session {self.root.name} artifact {artifact.index}"
+        return resolve_inside(self.root, artifact.path, what=what, folder="the session folder", absolute=True)
+
+    def session_file(self, name: str, *, what: str) -> Path:
+        """A file a routed request names (recorded absolute), checked to lie inside the session folder.
+
+        Raises:
+            MoraError: ``name`` leads out of the session folder.
+        """
+        return resolve_inside(self.root, name, what=what, folder="the session folder", absolute=True)
+
+    def import_files(self, files: dict[str, Path]) -> None:
+        """Link ``files`` (name as a turn says it -> file, from :func:`script_files`) into ``inputs/``.
+
+        Raises:
+            MoraError: a file cannot be linked or copied.
+        """
+        from mora_agents.media import link_atomic
+
+        for name, source in files.items():
+            target = resolve_inside(self.inputs_dir, name, what=f"session {self.root.name}", folder="its inputs folder")
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                link_atomic(source, target)
+            except OSError as error:
+                raise MoraError(f"cannot link {source} into {target}: {error.strerror or error}") from None
 
     def save(self) -> None:
         write_text_atomic(self.root / SESSION_FILE, self.record.model_dump_json(indent=2))
@@ -187,7 +281,7 @@ class Session:
         artifact = SessionArtifact(
             index=len(self.record.artifacts) + 1,
             kind=manifest.output.kind,
-            path=str((self.root / turn.run_dir / manifest.output.path).resolve()),
+            path=str(Workspace(self.run_folder(turn)).path(manifest.output.path).resolve()),
             turn=turn.index,
             task=manifest.sop,
             prompt=str(prompt) if prompt is not None else turn.text,

@@ -24,6 +24,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from mora_agents.containment import resolve_inside
+from mora_agents.crash_report import note_run
 from mora_agents.errors import MoraError
 from mora_agents.messages import EnhancedPrompt, ImageArtifact, ReviewDecision, VideoArtifact, VideoRequest
 
@@ -159,10 +161,22 @@ class Workspace:
             root.mkdir(parents=True, exist_ok=False)
         except OSError as error:
             raise MoraError(f"cannot create the run folder {root}: {error.strerror or error}") from None
+        note_run(root)  # a supervisor marks it failed if native code kills this process
         return cls(root)
 
     def path(self, relative: str) -> Path:
-        """Absolute path of a workspace-relative file."""
+        """The file ``relative`` names in this run folder: the one door for every artifact path of a manifest.
+
+        Args:
+            relative: a workspace-relative path, as a manifest records it.
+
+        Returns:
+            `Path`: ``root / relative`` (as joined, so printed paths keep the form the run folder was given in).
+
+        Raises:
+            MoraError: ``relative`` is absolute, or leads out of the run folder (``..``, a symlink pointing out).
+        """
+        resolve_inside(self.root, relative, what=f"{MANIFEST_NAME} of run {self.root.name}", folder="the run folder")
         return self.root / relative
 
     def relative(self, path: str | os.PathLike) -> str:

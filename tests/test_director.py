@@ -188,35 +188,60 @@ def replay(*answers: str) -> ReplayChatCompletionClient:
 # -- the routing table ---------------------------------------------------------------------------
 
 
+def _check_route(director, text, artifacts, task, inputs) -> tuple[str | None, dict]:
+    """Route one table row; returns what is wrong with the answer (``None``: right) and the route's metadata."""
+    answer, metadata = route(director, text, artifacts, seed=3)
+    got = answer.inputs if isinstance(answer, VideoRequest) else {"question": answer.question}
+    if answer.task != task or any(got.get(key) != value for key, value in inputs.items()):
+        return f"  {text!r}: want {task} {inputs}, got {answer.task} {got} ({metadata['decided_by']})", metadata
+    assert answer.seed == 3
+    if "prompt" in director.sops[task].inputs and director.sops[task].inputs["prompt"].required:
+        assert answer.inputs["prompt"] and not find_paths(answer.inputs["prompt"])
+    return None, metadata
+
+
+@pytest.fixture(scope="module")
+def embedding_only(builtin_sops, router) -> DirectorAgent:
+    """The director without an LLM: cues, the embedding and the slot rules decide alone (deterministic)."""
+    return DirectorAgent("director", model_client=None, sops=builtin_sops, router=router)
+
+
 @pytest.mark.slow
-def test_routing_table_with_the_embedded_defaults(director, router, capsys):
+def test_routing_table_with_the_embedded_defaults(director, embedding_only, router, capsys):
     assert len(ROUTING_TABLE) >= 40 and {task for _, _, task, _ in ROUTING_TABLE} == set(director.sops)
     started = time.perf_counter()
     router.warm_up(director.sops.values())  # the model load, timed apart from the routes
     load_seconds = time.perf_counter() - started
-    wrong, seconds, decided_by = [], [], []
+    wrong_plain, wrong, seconds, decided_by = [], [], [], []
     for text, artifacts, task, inputs in ROUTING_TABLE:
+        problem, plain = _check_route(embedding_only, text, artifacts, task, inputs)
+        wrong_plain += [problem] if problem else []
         started = time.perf_counter()
-        answer, metadata = route(director, text, artifacts, seed=3)
+        problem, metadata = _check_route(director, text, artifacts, task, inputs)
         seconds.append(time.perf_counter() - started)
+        wrong += [problem] if problem else []
         decided_by.append(metadata["decided_by"])
-        got = answer.inputs if isinstance(answer, VideoRequest) else {"question": answer.question}
-        if answer.task != task or any(got.get(key) != value for key, value in inputs.items()):
-            wrong.append(f"  {text!r}: want {task} {inputs}, got {answer.task} {got} ({metadata['decided_by']})")
-            continue
-        assert answer.seed == 3
-        if "prompt" in director.sops[task].inputs and director.sops[task].inputs["prompt"].required:
-            assert answer.inputs["prompt"] and not find_paths(answer.inputs["prompt"])
-    accuracy = 1 - len(wrong) / len(ROUTING_TABLE)
+        # What the small LLM says differs between CPU builds; what it may do does not. It is asked on close calls
+        # only, and can only pick between the embedding's top two; otherwise the route is the embedding's own.
+        if metadata["decided_by"] == "llm":
+            chosen = metadata["ranking"].split("=")[0]
+            assert chosen in [item.split("=")[0] for item in plain["ranking"].split(", ")][:2], (text, metadata)
+            assert float(plain["margin"]) < director.decide_margin, (text, plain)
+        else:
+            # A fallback is a close call the LLM did not settle; anything else was decided before the LLM.
+            expected = "embedding" if metadata["decided_by"] == "fallback" else metadata["decided_by"]
+            assert plain["decided_by"] == expected and metadata["ranking"] == plain["ranking"], (text, metadata, plain)
+    accuracy, plain_accuracy = (1 - len(found) / len(ROUTING_TABLE) for found in (wrong, wrong_plain))
     with capsys.disabled():
         counts = ", ".join(f"{name} {decided_by.count(name)}" for name in sorted(set(decided_by)))
         print(
-            f"\ndirector routing accuracy: {accuracy:.1%} of {len(ROUTING_TABLE)} requests (embedding model load "
-            f"{load_seconds:.1f} s; per route median {statistics.median(seconds) * 1000:.0f} ms, max "
-            f"{max(seconds):.2f} s; decided by {counts})"
+            f"\ndirector routing accuracy: {accuracy:.1%} of {len(ROUTING_TABLE)} requests with the embedded LLM, "
+            f"{plain_accuracy:.1%} without it (embedding model load {load_seconds:.1f} s; per route median "
+            f"{statistics.median(seconds) * 1000:.0f} ms, max {max(seconds):.2f} s; decided by {counts})"
         )
         print("\n".join(wrong))
-    assert accuracy >= 0.9, "\n".join(wrong)
+    # The accuracy claim rests on the deterministic part; the LLM's picks are bounded above, whatever they are.
+    assert plain_accuracy >= 0.9, "\n".join(wrong_plain)
     # The LLM was really consulted on the close calls, and only on them.
     assert {"llm", "fallback"} & set(decided_by) and "embedding" in decided_by
 
@@ -354,8 +379,13 @@ def test_session_files(tmp_path):
     (tmp_path / "session.json").write_text('{"artifacts": [{"index": 0}]}')
     with pytest.raises(MoraError, match=r"artifacts\[0\]\.index"):
         read_session_artifacts(tmp_path)
+    inside = video(1, "a.mp4").model_copy(update={"path": str(tmp_path / "runs" / "a.mp4")})
+    (tmp_path / "session.json").write_text(json.dumps({"turns": [], "artifacts": [inside.model_dump()]}))
+    assert read_session_artifacts(tmp_path) == [inside]
+    # An artifact outside the session folder (here /s/a.mp4) is refused: mora reads nothing outside it.
     (tmp_path / "session.json").write_text(json.dumps({"turns": [], "artifacts": [video(1, "a.mp4").model_dump()]}))
-    assert read_session_artifacts(tmp_path) == [video(1, "a.mp4")]
+    with pytest.raises(MoraError, match="outside the session folder"):
+        read_session_artifacts(tmp_path)
 
 
 # -- the command line ----------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 from mora_agents.cli import app
 from mora_agents.errors import MoraError
 from mora_agents.evaluation import (
+    KNOWN_METRICS,
+    PAPER_VIDEO_QUALITY_DIMENSIONS,
     TASK_METRICS,
     VIDEO_QUALITY_DIMENSIONS,
     WEIGHT_FREE_ALWAYS,
@@ -92,15 +94,20 @@ def test_eval_run_folder_writes_the_evaluation_section_and_prints_the_table(t2v_
         evaluation.metrics["video_length"].value == pytest.approx(1.0)
         and evaluation.metrics["video_length"].range[1] is None
     )
-    # imaging_quality has no model here, and a one-segment video has no seams: both say why instead of a number.
-    assert "pyiqa" in evaluation.metrics["imaging_quality"].reason
+    # A one-segment video has no seams: it says why instead of a number.
     assert "single segment" in evaluation.metrics["seam_drift"].reason
     assert "DINO" in evaluation.metrics["subject_consistency"].method
-    # The paper's Video Quality column: the mean of the five dimensions that have a value, saying which one is out.
+    # imaging_quality is never computed: no row that is always empty, one line in the table saying why instead.
+    assert "imaging_quality" not in evaluation.metrics
+    (note,) = [line for line in result.stdout.splitlines() if line.startswith("note:")]
+    assert note.startswith("note: imaging_quality (MUSIQ) is not computed") and "pyiqa" in note
+    # Video Quality: the mean of the five dimensions mora computes, saying it is not the paper's six-dimension number.
     quality = evaluation.metrics["video_quality"]
-    dimensions = [evaluation.metrics[name].value for name in VIDEO_QUALITY_DIMENSIONS if name != "imaging_quality"]
-    assert quality.value == pytest.approx(sum(dimensions) / 5)
-    assert "5 of VBench's six" in quality.method and "imaging_quality unavailable" in quality.method
+    assert VIDEO_QUALITY_DIMENSIONS == tuple(d for d in PAPER_VIDEO_QUALITY_DIMENSIONS if d != "imaging_quality")
+    dimensions = [evaluation.metrics[name].value for name in VIDEO_QUALITY_DIMENSIONS]
+    assert None not in dimensions and quality.value == pytest.approx(sum(dimensions) / 5)
+    assert quality.details["comparable_to_paper"] is False
+    assert "mean of 5 of VBench's" in quality.method and "imaging_quality (MUSIQ) is not computed" in quality.method
 
 
 def _result(name: str, value: float | None) -> MetricResult:
@@ -109,17 +116,28 @@ def _result(name: str, value: float | None) -> MetricResult:
     return MetricResult(name=name, value=value, range=(0.0, 1.0), method="test")
 
 
-def test_video_quality_is_the_mean_of_the_six_dimensions_as_in_table_1():
-    # Sora's row of the paper's Table 1: 0.95 0.96 1.00 0.60 0.69 0.58 -> Video Quality 0.797.
-    sora = dict(zip(VIDEO_QUALITY_DIMENSIONS, (0.95, 0.96, 1.00, 0.60, 0.69, 0.58), strict=True))
+def test_video_quality_is_the_mean_of_the_five_computed_dimensions_never_the_papers():
+    # Sora's row of the paper's Table 1: 0.95 0.96 1.00 0.60 0.69 and imaging 0.58 -> Video Quality 0.797 over six.
+    sora = dict(zip(PAPER_VIDEO_QUALITY_DIMENSIONS, (0.95, 0.96, 1.00, 0.60, 0.69, 0.58), strict=True))
     quality = video_quality({name: _result(name, value) for name, value in sora.items()})
-    assert round(quality.value, 3) == 0.797 and quality.details["comparable_to_paper"]
+    # Even handed an imaging_quality value, the mean is over the five: 4.20 / 5, not the paper's 0.797.
+    assert quality.value == pytest.approx(0.84) and list(quality.details["dimensions"]) == list(
+        VIDEO_QUALITY_DIMENSIONS
+    )
+    assert quality.details["comparable_to_paper"] is False and quality.details["not_computed"] == ["imaging_quality"]
     partial = {name: _result(name, None if name == "aesthetic_quality" else value) for name, value in sora.items()}
-    assert not video_quality(partial).details["comparable_to_paper"]
+    assert video_quality(partial).value == pytest.approx((0.95 + 0.96 + 1.00 + 0.69) / 4)
+    assert "aesthetic_quality unavailable too" in video_quality(partial).method
     with pytest.raises(MoraError, match="aesthetic_quality had no value"):
         video_quality(partial, strict=True)
     empty = video_quality({name: _result(name, None) for name in sora})
     assert empty.value is None and empty.reason
+
+
+def test_imaging_quality_is_in_no_task_and_asked_for_by_name_says_why(clip):
+    assert all("imaging_quality" not in metrics for metrics in TASK_METRICS.values())
+    assert "imaging_quality" not in KNOWN_METRICS
+    one_sentence_error(invoke("eval", str(clip), "--metrics", "imaging_quality"), "not computed", "pyiqa")
 
 
 def test_bare_video_with_chosen_metrics_writes_json(clip, tmp_path):
@@ -172,8 +190,10 @@ def test_named_metric_without_its_model_fails_but_defaults_report_it(clip, tmp_p
     metrics = json.loads(out.read_text())["metrics"]
     assert metrics["subject_consistency"]["value"] is None and "hf download" in metrics["subject_consistency"]["reason"]
     assert metrics["flicker"]["value"] is not None and metrics["video_length"]["value"] == pytest.approx(2.0)
+    assert "imaging_quality" not in metrics and "note: imaging_quality (MUSIQ) is not computed" in result.stdout
 
 
+@pytest.mark.slow  # t2v_run: a whole tiny text_to_video run
 def test_export_vbench_names_videos_prompt_dash_index(t2v_run, tmp_path):
     out = tmp_path / "vbench_videos"
     result = invoke("eval", "export-vbench", str(t2v_run), str(t2v_run), "--out", str(out))
@@ -183,6 +203,7 @@ def test_export_vbench_names_videos_prompt_dash_index(t2v_run, tmp_path):
     assert vbench_stem("a/b  c ") == "a b c"
 
 
+@pytest.mark.slow  # t2v_run: a whole tiny text_to_video run
 def test_export_vbench_run_without_output_is_one_sentence(t2v_run, tmp_path):
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -192,6 +213,7 @@ def test_export_vbench_run_without_output_is_one_sentence(t2v_run, tmp_path):
     one_sentence_error(invoke("eval", "export-vbench", str(broken), "--out", str(tmp_path / "v")), "no output video")
 
 
+@pytest.mark.slow  # t2v_run: a whole tiny text_to_video run
 def test_seam_boundaries_follow_segments_and_joined_parts(t2v_run):
     from mora_agents.evaluation import run_boundaries
 

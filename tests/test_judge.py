@@ -21,14 +21,18 @@ from autogen_core import CancellationToken
 from PIL import Image
 
 from mora_agents.agents import (
+    CRITERIA,
+    CRITERION_WEIGHTS,
     HumanProxyAgent,
     JudgeAgent,
     JudgePanelReviewer,
     MetricJudge,
     OpenAIJudge,
     ScriptedDecisions,
+    criterion_weights,
     judge_from_spec,
 )
+from mora_agents.agents._judge import DEFAULT_WEIGHTS, OVERALL_CRITERION
 from mora_agents.agents._judge_panel import BY_HUMAN_DISAGREED, BY_JUDGES
 from mora_agents.errors import MoraError, ReviewError
 from mora_agents.media import VideoFileWriter
@@ -61,7 +65,8 @@ def _write(path: Path, frames: list[np.ndarray]) -> Path:
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, VideoArtifact]]:
-    """A run-like folder with a smooth pan over a blurred texture and per-frame noise (2 s, 64x64, 8 fps)."""
+    """A run-like folder with a smooth pan over a blurred texture, per-frame noise, and the texture standing still
+    (2 s, 64x64, 8 fps)."""
     import cv2
 
     root = tmp_path_factory.mktemp("judge-run")
@@ -70,6 +75,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Vid
     frames = {
         "pan": [np.ascontiguousarray(texture[:, 2 * i : 2 * i + SIZE]) for i in range(COUNT)],
         "noise": [rng.integers(0, 256, (SIZE, SIZE, 3), np.uint8) for _ in range(COUNT)],
+        "still": [np.ascontiguousarray(texture[:, :SIZE]) for _ in range(COUNT)],
     }
     artifacts = {}
     for name, video in frames.items():
@@ -123,6 +129,47 @@ def test_metric_judge_ranks_smooth_pan_above_noise(clips) -> None:
     assert isinstance(verdict, JudgeVerdict)
     assert verdict.ranking == [1, 0] and verdict.top == 1 and not verdict.abstained
     assert "motion_smoothness=" in verdict.reasons
+
+
+def _judge(backend: MetricJudge, root: Path, criterion: str, candidates: list[VideoArtifact]) -> JudgeVerdict:
+    request = JudgeRequest(request="a rocky texture", criterion=criterion, candidates=candidates)
+    message = StructuredMessage[JudgeRequest](content=request, source="test")
+    response = asyncio.run(
+        JudgeAgent("judge0_metric", backend, files_root=root).on_messages([message], CancellationToken())
+    )
+    return response.chat_message.content
+
+
+def test_the_criterion_chooses_the_metric_judges_weights(clips) -> None:
+    root, artifacts = clips
+    candidates = [artifacts["still"], artifacts["pan"]]
+    judge = judge_from_spec("metric:threshold=0").backend
+    # The still clip does not change at all; the pan moves smoothly, so its pixels change from frame to frame.
+    # Lighting and colour weighs that change (flicker) against a clip: the still one is best ...
+    lighting = _judge(judge, root, CRITERIA[4], candidates)
+    assert lighting.ranking == [0, 1] and lighting.reasons.startswith("criterion Lighting and colour: flicker=-1")
+    # ... natural motion wants motion (dynamic_degree): the same two clips, the other order.
+    motion = _judge(judge, root, CRITERIA[9], candidates)
+    assert motion.ranking == [1, 0] and motion.reasons.startswith("criterion Frame-rate consistency: ")
+    # A judge given fixed weights keeps them whatever the criterion.
+    fixed = judge_from_spec("metric:flicker=-1,threshold=0").backend
+    assert _judge(fixed, root, CRITERIA[9], candidates).ranking == [0, 1]
+
+
+def test_every_criterion_has_its_own_weights_over_known_metrics() -> None:
+    from tools.metrics import WEIGHT_FREE_METRICS
+
+    assert list(CRITERION_WEIGHTS) == list(CRITERIA)
+    rows = list(CRITERION_WEIGHTS.values())
+    assert len({tuple(sorted(row.weights.items())) for row in rows}) == len(CRITERIA), "no two criteria alike"
+    for criterion, row in CRITERION_WEIGHTS.items():
+        assert criterion.startswith(row.name) and row.why
+        assert set(row.weights) <= set(WEIGHT_FREE_METRICS) and any(row.weights.values())
+        # Found by the whole sentence and by its short name in any case; weights are copies, not the table's own.
+        assert criterion_weights(criterion) == criterion_weights(row.name.upper()) == (row.name, dict(row.weights))
+    assert criterion_weights(OVERALL_CRITERION) == ("default", DEFAULT_WEIGHTS)
+    criterion_weights(CRITERIA[0])[1]["flicker"] = 99.0
+    assert CRITERION_WEIGHTS[CRITERIA[0]].weights["flicker"] == -1.0
 
 
 def test_judge_specs_and_errors() -> None:

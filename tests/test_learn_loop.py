@@ -14,8 +14,10 @@ from safetensors.torch import load_file
 from mora_agents.learning.dataset import load_training_data
 from mora_agents.learning.loop import LOOP_FILE, iteration_dir
 
-# Pinned in tests/test_learn_synthesize.py: with seed 0 and 0.5 s videos the judges agree on one set, not the other.
+# Pinned in tests/test_learn_synthesize.py: with seed 0, 0.5 s videos and SOP the judges agree on one set only.
 JUDGES = ["metric:frame_consistency=1,threshold=0", "metric:frame_consistency=1,seam_drift=-1,threshold=0"]
+SOP = Path(__file__).parent / "sop" / "prompt_to_clip.yaml"
+"""text_to_video without A1, as in tests/test_learn_synthesize.py: the pinned outcome must not follow LLM words."""
 PROMPTS = "a red kite over a green hill\na paper boat drifting on a pond at dawn\n"
 
 
@@ -29,7 +31,7 @@ def loop(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("loop")
     (root / "prompts.txt").write_text(PROMPTS)
     args = ["learn", "loop", "--prompts", str(root / "prompts.txt"), "--out", str(root / "LOOP"), "--iterations", "2"]
-    args += ["--candidates", "4", "--duration", "0.5", "--human", "scripted"]
+    args += ["--candidates", "4", "--duration", "0.5", "--human", "scripted", "--sop", str(SOP)]
     for judge in JUDGES:
         args += ["--judge", judge]
     for answer in ("2", "1", "0", "3"):  # enough for every set of both iterations, should the judges never agree
@@ -84,6 +86,7 @@ def test_rerunning_a_finished_loop_does_nothing_again(loop):
     prompts = loop.parent / "prompts.txt"
     args = ["learn", "loop", "--prompts", str(prompts), "--out", str(loop), "--iterations", "2", "--candidates", "4"]
     args += ["--duration", "0.5", "--human", "scripted", "--max-steps", "4", "--batch-size", "2", "--lr", "1e-3"]
+    args += ["--sop", str(SOP)]
     args += ["--metrics-profile", "tiny", "--metrics", "dynamic_degree,motion_smoothness,flicker"]
     for judge in JUDGES:
         args += ["--judge", judge]

@@ -1,5 +1,6 @@
-"""Self-modulated fine-tuning (Algorithm 1) on the tiny profile, CPU: gradients reach the adapters and every z_i,
-alpha_i = ||z_i|| / n at every step, a killed run resumes to the same adapters, the ablations, bad data."""
+"""Self-modulated fine-tuning (Algorithm 1) on the tiny profile, CPU: gradients reach the adapters and every z_i, each
+agent's weights are updated at alpha_i * eta with alpha_i = ||z_i|| / n of the just-updated z_i (seen through torch's
+optimizer hooks, not the run's own log), a killed run resumes to the same adapters, the ablations, bad data."""
 
 import json
 import os
@@ -70,6 +71,47 @@ def _quick(**overrides) -> TrainSettings:
     return TrainSettings(**{**values, **overrides})
 
 
+class OptimizerSteps:
+    """Every optimizer step taken inside the block, seen through torch's global optimizer hooks: per parameter group
+    its ``role`` (the training loop tags agent i's group with it; the z optimizer's group has none), the learning rate
+    the step ran with, and the parameters just before and just after it."""
+
+    def __init__(self) -> None:
+        self.steps: list[list[dict]] = []
+        self._before: dict[int, list[list[torch.Tensor]]] = {}
+
+    def __enter__(self) -> "OptimizerSteps":
+        from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
+
+        self._handles = [register_optimizer_step_pre_hook(self._pre), register_optimizer_step_post_hook(self._post)]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for handle in self._handles:
+            handle.remove()
+
+    def _pre(self, optimizer, args, kwargs) -> None:
+        self._before[id(optimizer)] = [[p.detach().clone() for p in g["params"]] for g in optimizer.param_groups]
+
+    def _post(self, optimizer, args, kwargs) -> None:
+        before = self._before.pop(id(optimizer))
+        self.steps.append(
+            [
+                {"role": group.get("role"), "lr": group["lr"], "before": old,
+                 "after": [p.detach().clone() for p in group["params"]]}
+                for group, old in zip(optimizer.param_groups, before, strict=True)
+            ]
+        )  # fmt: skip
+
+    def agent_steps(self) -> list[dict[str, dict]]:
+        """The agents' weight updates, one ``{role: group}`` per training step."""
+        return [{g["role"]: g for g in step} for step in self.steps if step[0]["role"] is not None]
+
+    def z_steps(self) -> list[dict]:
+        """The modulation optimizer's steps (one group holding every z_i, in the order of the trained agents)."""
+        return [step[0] for step in self.steps if step[0]["role"] is None]
+
+
 def _tensors(folder: Path) -> dict[str, torch.Tensor]:
     return {f"{path.name}/{key}": value for path in sorted(folder.glob("*.safetensors"))
             for key, value in load_file(str(path)).items()}  # fmt: skip
@@ -91,12 +133,6 @@ def test_training_lowers_the_loss_and_reaches_adapters_and_every_z(data, tmp_pat
     assert [entry["step"] for entry in log] == list(range(1, 31))
     first, last = (sum(entry["loss"] for entry in part) / 5 for part in (log[:5], log[-5:]))
     assert last < first, (first, last)
-    n = 2
-    for entry in log:
-        for role in ("text_to_image", "image_to_video"):
-            # Algorithm 1, lines 12-14, exactly: alpha_i = ||z_i|| / n and agent i's learning rate alpha_i * eta.
-            assert entry["alpha"][role] == entry["z_norm"][role] / n
-            assert entry["lr"][role] == pytest.approx(entry["alpha"][role] * 1e-2, rel=1e-12)
     # z moved for every agent, and the log's norms are the saved z's norms.
     initial = load_file(str(tmp_path / "run" / INITIAL_MODULATION))
     final = load_file(str(tmp_path / "run" / ADAPTERS / "modulation.safetensors"))
@@ -113,6 +149,44 @@ def test_training_lowers_the_loss_and_reaches_adapters_and_every_z(data, tmp_pat
         "step-000020",
         "step-000030",
     }
+
+
+@pytest.mark.slow
+def test_each_agent_steps_at_alpha_times_eta_from_its_updated_z(data, tmp_path):
+    """Algorithm 1, lines 10-14, as the optimizers saw them: z_i is updated first, then agent i's weights at the
+    learning rate ||z_i|| / n * eta of that updated z_i (n = 2 agents)."""
+    eta, n, roles = 1e-3, 2, ("text_to_image", "image_to_video")
+    # A large eta_z moves ||z_i|| by about a percent a step: a rate taken from the z before its update is caught.
+    settings = _quick(max_steps=3, learning_rate=eta, modulation_learning_rate=5e-2)
+    with OptimizerSteps() as seen:
+        train(data, tmp_path / "run", settings)
+    agent_steps, z_steps = seen.agent_steps(), seen.z_steps()
+    assert len(agent_steps) == len(z_steps) == 3, "one z step and one weight step per training step"
+    log = read_log(tmp_path / "run")
+    for step, (agents, z) in enumerate(zip(agent_steps, z_steps, strict=True), start=1):
+        assert set(agents) == set(roles)
+        for role, z_before, z_after in zip(roles, z["before"], z["after"], strict=True):
+            applied = agents[role]["lr"]
+            expected = float(torch.linalg.vector_norm(z_after)) / n * eta
+            stale = float(torch.linalg.vector_norm(z_before)) / n * eta
+            assert applied == pytest.approx(expected, rel=1e-6), (step, role)
+            assert abs(stale - expected) > 1e-4 * expected, "z did not move enough to tell before from after"
+            # The log reports the rate that was applied, and the alpha it came from.
+            assert log[step - 1]["lr"][role] == pytest.approx(applied, rel=1e-12)
+            assert log[step - 1]["alpha"][role] * eta == pytest.approx(applied, rel=1e-12)
+            if step == 1:
+                # AdamW's first step moves each weight by lr * g / (|g| + eps), i.e. by lr wherever the gradient is
+                # not tiny; LoRA's B matrices start at zero, so weight decay adds nothing to their change.
+                moved = [
+                    float((after - before).abs().max())
+                    for before, after in zip(agents[role]["before"], agents[role]["after"], strict=True)
+                    if not before.any()
+                ]
+                assert moved and max(moved) == pytest.approx(applied, rel=1e-3), (role, max(moved), applied)
+    # The z the optimizer produced last is the z the run saved for this agent (so the roles above were matched).
+    final = load_file(str(tmp_path / "run" / ADAPTERS / "modulation.safetensors"))
+    for role, z_after in zip(roles, z_steps[-1]["after"], strict=True):
+        assert torch.equal(final[role].reshape(z_after.shape), z_after), role
 
 
 def _kill_at_step(command: list[str], log: Path, step: int, timeout: float = 300) -> None:
@@ -162,24 +236,33 @@ def test_kill_between_checkpoints_then_resume_equals_an_uninterrupted_run(data, 
 @pytest.mark.slow
 def test_no_modulation_trains_the_same_agents_and_leaves_no_z(data, tmp_path):
     run = tmp_path / "plain"
-    train(data, run, _quick(modulation="off"))
+    with OptimizerSteps() as seen:
+        train(data, run, _quick(modulation="off"))
     files = {path.relative_to(run).as_posix() for path in run.rglob("*") if path.is_file()}
     assert not any("modulation" in name for name in files), sorted(files)
     assert (run / ADAPTERS / "text_to_image").is_dir() and (run / ADAPTERS / "image_to_video").is_dir()
     for entry in read_log(run):
         assert "alpha" not in entry and "z_norm" not in entry
-        assert entry["lr"] == {"text_to_image": 1e-5, "image_to_video": 1e-5}
+    # What the optimizer ran with: eta itself for both agents (alpha_i = 1), and no z optimizer at all.
+    assert not seen.z_steps() and len(seen.agent_steps()) == 2
+    for agents in seen.agent_steps():
+        assert {role: group["lr"] for role, group in agents.items()} == {"text_to_image": 1e-5, "image_to_video": 1e-5}
 
 
 @pytest.mark.slow
 def test_fixed_modulation_appends_z_without_moving_it(data, tmp_path):
     run = tmp_path / "fixed"
-    train(data, run, _quick(modulation="fixed", agents="a4", learning_rate=1e-3))
+    with OptimizerSteps() as seen:
+        train(data, run, _quick(modulation="fixed", agents="a4", learning_rate=1e-3))
     initial = load_file(str(run / INITIAL_MODULATION))
     final = load_file(str(run / ADAPTERS / "modulation.safetensors"))
     assert list(final) == ["image_to_video"] and torch.equal(initial["image_to_video"], final["image_to_video"])
-    alphas = [entry["alpha"]["image_to_video"] for entry in read_log(run)]
-    assert len(set(alphas)) == 1 and alphas[0] == float(initial["image_to_video"].norm())  # n = 1
+    # Nothing optimises z, and A4 (n = 1) steps at ||z_init|| * eta every time.
+    assert not seen.z_steps() and len(seen.agent_steps()) == 2
+    expected = float(initial["image_to_video"].norm()) * 1e-3
+    for agents in seen.agent_steps():
+        assert list(agents) == ["image_to_video"]
+        assert agents["image_to_video"]["lr"] == pytest.approx(expected, rel=1e-6)
 
 
 def test_bad_data_and_bad_resume_are_one_sentence(data, tmp_path):

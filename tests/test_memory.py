@@ -90,7 +90,7 @@ def test_keep_reuses_the_loaded_pipelines_in_the_next_request(spec, tmp_path):
     assert first.stages[0].result.sha256 == second.stages[0].result.sha256
 
 
-def test_keep_evicts_the_least_recently_used_over_its_budget(spec, tmp_path):
+def test_keep_with_no_room_keeps_only_the_tool_in_use_until_its_stage_ends(spec, tmp_path):
     memory = ModelMemory("keep", budget_bytes=1)  # nothing fits: only the tool in use may stay
     watcher = LoadWatcher(memory)
     _, manifest = run(spec, tmp_path, memory)
@@ -98,6 +98,32 @@ def test_keep_evicts_the_least_recently_used_over_its_budget(spec, tmp_path):
     assert watcher.alive_at_load["image_to_video"] == {"text_to_image": False}
     # The tool in use stays while its stage runs; alone over the budget, it goes when the stage ends.
     assert memory.loaded_keys == []
+
+
+def test_keep_over_budget_evicts_the_least_recently_used_not_the_first_loaded(tiny_profile):
+    from tools.memory import tool_bytes
+    from tools.text_to_image import TextToImageTool
+
+    def load():
+        return TextToImageTool.from_profile(tiny_profile, device="cpu")
+
+    size = tool_bytes(load())
+    assert size > 0
+    # Room for two tools, not three: the third load must evict one, and which one tells the orders apart.
+    memory = ModelMemory("keep", budget_bytes=int(size * 2.5))
+    watcher = LoadWatcher(memory)
+    memory.acquire("a", load)
+    memory.acquire("b", load)
+    memory.acquire("a", load)  # a is used again: b is now the least recently used, a the most
+    assert memory.loads == 2 and memory.loaded_keys == ["b", "a"]
+    memory.acquire("c", load)
+    # LRU evicts b. FIFO (first loaded first) would have evicted a, MRU would have evicted a too.
+    assert memory.loaded_keys == ["a", "c"]
+    gc.collect()
+    assert not watcher.alive("b") and watcher.alive("a") and watcher.alive("c")
+    # Within the budget, the end of a stage evicts nothing.
+    memory.stage_finished()
+    assert memory.loaded_keys == ["a", "c"] and memory.loads == 3
 
 
 def test_the_run_memory_goes_with_the_run(spec, tmp_path):
@@ -123,6 +149,7 @@ class OutOfMemoryOnce:
         pass
 
 
+@pytest.mark.slow  # three loads and a whole frame + clip run: over 3 s
 def test_out_of_memory_is_retried_once_in_low_memory_mode_and_recorded(spec, tmp_path):
     memory = ModelMemory("free")
     watcher = LoadWatcher(memory)
@@ -179,6 +206,7 @@ def test_cancel_during_a_stage_stops_within_one_step_and_leaves_a_valid_manifest
     assert not list(folder.glob("stages/clip*")), "the cancelled stage left a partial video"
 
 
+@pytest.mark.slow  # the embedded LLM, then A2: over 3 s
 def test_free_releases_the_llm_after_its_stage_too(tmp_path):
     spec_path = tmp_path / "enhance_then_frame.yaml"
     spec_path.write_text(
@@ -209,5 +237,7 @@ output: frame
 
     memory.on_load(watch)
     _, manifest = run(SopSpec.from_file(spec_path), tmp_path / "runs", memory)
-    assert manifest.status == "completed" and manifest.enhanced_prompt.source == "llm"
+    # The LLM answered (a usable prompt or not, as its words decide); what matters here is when it was released.
+    assert manifest.status == "completed" and manifest.enhanced_prompt.model == manifest.llm
+    assert manifest.enhanced_prompt.source in ("llm", "fallback")
     assert len(clients) == 1 and llm_alive_when_frame_loads == [False]

@@ -9,7 +9,7 @@ from autogen_core.models import ModelFamily
 from autogen_ext.models.replay import ReplayChatCompletionClient
 
 from mora_agents.agents import PromptEnhancerAgent
-from mora_agents.agents._prompt_enhancer import check_prompt, parse_prompt_answer
+from mora_agents.agents._prompt_enhancer import MAX_WORDS, check_prompt, parse_prompt_answer
 from mora_agents.llm import create_llm
 from mora_agents.messages import EnhancedPrompt, PromptEnhancementRequest
 
@@ -27,15 +27,24 @@ def embedded():
     return create_llm("embedded")
 
 
+def assert_usable(result: EnhancedPrompt, backend, fallback: str, must_keep: str) -> None:
+    """What holds for any answer of the real model, whatever its words (they differ between CPU builds)."""
+    assert result.model == backend.name and result.model.startswith("embedded:")
+    assert result.prompt.strip() and len(result.prompt.split()) <= MAX_WORDS
+    if result.source == "llm":
+        assert result.warning is None
+        assert check_prompt(result.prompt, must_keep=must_keep) is None
+    else:
+        assert result.source == "fallback" and "unusable" in result.warning
+        assert result.prompt == fallback
+
+
 @pytest.mark.slow
-def test_embedded_llm_returns_a_non_empty_enhanced_prompt(embedded):
+def test_embedded_llm_returns_a_usable_prompt_or_says_why_not(embedded):
     agent = PromptEnhancerAgent("a1", embedded.client, model_name=embedded.name, create_args=embedded.create_args)
     result = enhance(agent, "a red fox jumping over a frozen river")
-    assert result.prompt.strip()
-    assert result.model == "embedded:SmolLM2-135M-Instruct.Q4_1.gguf"
-    assert result.source in ("llm", "fallback")
-    if result.source == "llm":
-        assert check_prompt(result.prompt, must_keep=result.original) is None
+    assert result.original == "a red fox jumping over a frozen river"
+    assert_usable(result, embedded, fallback=result.original, must_keep=result.original)
     # Greedy decoding: the same request gives the same prompt.
     assert enhance(agent, "a red fox jumping over a frozen river").prompt == result.prompt
 
@@ -44,7 +53,8 @@ def test_embedded_llm_returns_a_non_empty_enhanced_prompt(embedded):
 def test_embedded_llm_edit_always_carries_the_instruction(embedded):
     agent = PromptEnhancerAgent("a1", embedded.client, model_name=embedded.name, create_args=embedded.create_args)
     result = enhance(agent, "a lighthouse on a cliff", instruction="stormy night")
-    assert "storm" in result.prompt.lower() and "night" in result.prompt.lower()
+    # An answer that dropped the instruction is not used: the fallback appends it.
+    assert_usable(result, embedded, fallback="a lighthouse on a cliff, stormy night", must_keep="stormy night")
 
 
 def replay(*answers):

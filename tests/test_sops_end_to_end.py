@@ -134,7 +134,8 @@ def test_connect_videos_falls_back_to_a4_blend_and_says_so(tmp_path, media):
 @pytest.mark.slow
 def test_digital_world_by_prompt_suffix(tmp_path):
     _, manifest, frames = run("digital_world", tmp_path, prompt="a village at sunrise", duration=1)
-    assert manifest.enhanced_prompt.prompt.endswith("in digital world style")
+    # Code adds the style words unless the LLM's answer has them already (then they may sit anywhere in it).
+    assert "in digital world style" in manifest.enhanced_prompt.prompt.lower()
     assert stage(manifest, "first_frame").status == "completed"
     assert stage(manifest, "stylized").status == "skipped"
     assert frames == 8

@@ -1,5 +1,7 @@
 """The trainable agents on the tiny profile: teacher-forced losses, LoRA, the modulation token (Mora Algorithm 1)."""
 
+import re
+
 import pytest
 import torch
 
@@ -80,8 +82,15 @@ def test_lora_trains_only_the_attention_projections(agent):
     targets = {name.split(".lora_")[0].rsplit(".", 1)[-1] for name in named if ".lora_" in name}
     assert targets == {"to_q", "to_k", "to_v", "0"}  # to_out.0 ends in "0"
     agent.loss(batch, seeded(0)).backward()
-    lora_b = [p for name, p in named.items() if ".lora_B." in name]
-    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in lora_b)
+    lora_b = {name: p for name, p in named.items() if ".lora_B." in name}
+    # SVD's temporal cross-attention attends to ONE image-embedding token: a softmax over one key is 1 whatever q and
+    # k are, so their adapters get no gradient (exactly 0 on today's torch, rounding noise on older builds).
+    one_key = {
+        name for name in lora_b if ".temporal_transformer_blocks." in name and re.search(r"\.attn2\.to_[qk]\.", name)
+    }
+    assert bool(one_key) == (agent.role == "image_to_video")
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for name, p in lora_b.items() if name not in one_key)
+    assert all(p.grad is not None and float(p.grad.abs().max()) < 1e-6 for name, p in lora_b.items() if name in one_key)
     assert all(p.grad is None for p in agent.denoiser.parameters() if id(p) not in trainable)
 
 

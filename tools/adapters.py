@@ -5,6 +5,10 @@ formats) and ``modulation.safetensors`` (absent when trained without modulation)
 role's part into a generation pipeline and appends its modulation token with the same hook training used
 (:func:`tools.modulation.attach_modulation`), so the denoiser sees ``[e_i; z_i]`` at every step, in both halves of a
 classifier-free-guidance batch.
+
+Nothing escapes the folder given: the adapters folder must lie inside the run folder named (``RUN/adapters`` may not
+be a symlink to elsewhere), and no symlink under it may point out of it, since diffusers and peft open the weight
+files by name (:func:`mora_agents.containment.check_tree_inside`).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mora_agents.containment import check_tree_inside, resolve_inside
 from mora_agents.errors import MoraError
 
 ADAPTERS_SUBDIR = "adapters"
@@ -38,12 +43,16 @@ def adapters_dir(path: str | Path) -> Path:
         The absolute adapters folder.
 
     Raises:
-        MoraError: neither ``path`` nor ``path/adapters`` holds a role's adapter or a modulation file.
+        MoraError: neither ``path`` nor ``path/adapters`` holds a role's adapter or a modulation file; or the
+            adapters folder, or a symlink under it, leads out of ``path``.
     """
     folder = Path(path).expanduser()
     for candidate in (folder / ADAPTERS_SUBDIR, folder):
         if _holds_adapters(candidate):
-            return candidate.resolve()
+            what = f"adapters '{path}'"
+            root = resolve_inside(folder, candidate.relative_to(folder), what=what, folder="the run folder")
+            check_tree_inside(root, what=what, folder="the adapters folder")
+            return root
     what = "does not exist" if not folder.exists() else "holds no adapters"
     raise MoraError(
         f"adapters '{path}' {what}: give a `mora learn train` run folder or its adapters/ folder "

@@ -9,7 +9,15 @@ Each stage agent calls exactly one tool from ``tools/``.
 from mora_agents.agents._human_proxy import HumanProxyAgent, ScriptedDecisions, auto_accept, console_input
 from mora_agents.agents._image_to_image import ImageToImageAgent
 from mora_agents.agents._image_to_video import ImageToVideoAgent
-from mora_agents.agents._judge import CRITERIA, JudgeAgent, MetricJudge, OpenAIJudge, judge_from_spec
+from mora_agents.agents._judge import (
+    CRITERIA,
+    CRITERION_WEIGHTS,
+    JudgeAgent,
+    MetricJudge,
+    OpenAIJudge,
+    criterion_weights,
+    judge_from_spec,
+)
 from mora_agents.agents._judge_panel import JudgePanelReviewer
 from mora_agents.agents._prompt_enhancer import PromptEnhancerAgent
 from mora_agents.agents._stage_agent import StageAgent
@@ -18,6 +26,7 @@ from mora_agents.agents._video_connection import VideoConnectionAgent
 
 __all__ = [
     "CRITERIA",
+    "CRITERION_WEIGHTS",
     "HumanProxyAgent",
     "ImageToImageAgent",
     "ImageToVideoAgent",
@@ -32,5 +41,6 @@ __all__ = [
     "VideoConnectionAgent",
     "auto_accept",
     "console_input",
+    "criterion_weights",
     "judge_from_spec",
 ]

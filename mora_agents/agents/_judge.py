@@ -6,7 +6,8 @@ backend:
 * :class:`OpenAIJudge`: a multimodal model behind an OpenAI-compatible endpoint (the paper used LLaVA-OneVision and
   Qwen2-VL; any vLLM / llama.cpp / OpenAI vision model serves). A few evenly spaced frames per candidate travel as
   PNG data URLs; the JSON answer is validated into a verdict, asked again once, else the judge abstains.
-* :class:`MetricJudge`: a weighted score of weight-free metrics (``tools.metrics``); works offline, no weights.
+* :class:`MetricJudge`: a weighted score of weight-free metrics (``tools.metrics``); works offline, no weights. Unless
+  given fixed weights, it weighs the metrics the request's criterion implies (:data:`CRITERION_WEIGHTS`).
 
 A judge that cannot judge *abstains* (``abstained=True``); that is not the same as finding no candidate acceptable
 (``top=None``), and a panel leaves abstentions out of the vote.
@@ -20,6 +21,7 @@ import io
 import json
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -30,7 +32,9 @@ from autogen_core import CancellationToken
 from PIL import Image
 from pydantic import ValidationError
 
+from mora_agents.containment import resolve_inside
 from mora_agents.errors import MoraError
+from mora_agents.media_guard import read_image
 from mora_agents.messages import ImageArtifact, JudgeRequest, JudgeVerdict, VideoArtifact
 from mora_agents.resources import role_prompt
 from tools.endpoints import endpoint_from_env
@@ -55,9 +59,101 @@ OVERALL_CRITERION = "Overall quality under all ten criteria, relevance to the re
 ENV_MODEL = "MORA_JUDGE_MODEL"
 
 DEFAULT_WEIGHTS = {"motion_smoothness": 1.0, "flicker": -1.0, "dynamic_degree": 0.5}
-"""Metric judge: smooth, steady motion first; some motion is better than none. Negative: lower is better."""
+"""Metric judge: smooth, steady motion first; some motion is better than none. Negative: lower is better. Used for
+stage reviews (:data:`OVERALL_CRITERION`) and any criterion :data:`CRITERION_WEIGHTS` has no row for."""
 DEFAULT_THRESHOLD = 0.5
 """Metric judge: a candidate scoring below this (score in [0, 1]) is not acceptable."""
+
+
+@dataclass(frozen=True)
+class CriterionWeights:
+    """One row of :data:`CRITERION_WEIGHTS`: what the metric judge weighs under one of the paper's criteria."""
+
+    name: str
+    """The criterion's short name, the words its sentence starts with (also matched on its own, any case)."""
+    weights: Mapping[str, float]
+    """Weight-free metric -> weight, as :class:`MetricJudge` takes them (negative: lower is better)."""
+    why: str
+    """Which visible property each metric stands for; where no weight-free metric measures the criterion, what
+    stands in for it."""
+
+
+CRITERION_WEIGHTS: dict[str, CriterionWeights] = {
+    CRITERIA[0]: CriterionWeights(
+        "Visual clarity",
+        {"frame_consistency": 1.0, "flicker": -1.0, "seam_drift": -0.5},
+        "no weight-free sharpness measure: noise lowers the SSIM of neighbouring frames and changes their pixels; "
+        "rough transitions jump",
+    ),
+    CRITERIA[1]: CriterionWeights(
+        "Object consistency",
+        {"frame_consistency": 1.0, "seam_drift": -1.0, "motion_smoothness": 0.5},
+        "a stable scene keeps its structure from frame to frame and never jumps; what moves, moves predictably",
+    ),
+    CRITERIA[2]: CriterionWeights(
+        "Temporal coherence",
+        {"motion_smoothness": 1.0, "seam_drift": -1.0, "frame_consistency": 0.5},
+        "continuity: each in-between frame follows from its neighbours, no jumps between segments",
+    ),
+    CRITERIA[3]: CriterionWeights(
+        "Narrative coherence",
+        {"dynamic_degree": 1.0, "seam_drift": -1.0, "motion_smoothness": 0.5},
+        "no weight-free measure of a story: something has to happen, without breaks in continuity",
+    ),
+    CRITERIA[4]: CriterionWeights(
+        "Lighting and colour",
+        {"flicker": -1.0, "seam_drift": -1.0},
+        "brightness and colour changing between frames, colour-histogram jumps at seams",
+    ),
+    CRITERIA[5]: CriterionWeights(
+        "Realism",
+        {"motion_smoothness": 1.0, "dynamic_degree": 0.5, "frame_consistency": 0.5},
+        "no realism model offline: real scenes move, plausibly (predictable in-betweens), and keep their structure",
+    ),
+    CRITERIA[6]: CriterionWeights(
+        "Relevance to the task",
+        dict(DEFAULT_WEIGHTS),
+        "needs the request and a vision-language model, which the metric judge has not: the default weights "
+        "(general quality); an openai judge is the one for this criterion",
+    ),
+    CRITERIA[7]: CriterionWeights(
+        "Aesthetic quality",
+        {"frame_consistency": 1.0, "flicker": -0.5, "motion_smoothness": 0.5},
+        "no aesthetic model offline: a steady, clean picture with smooth motion",
+    ),
+    CRITERIA[8]: CriterionWeights(
+        "Noise and artifacts",
+        {"flicker": -1.0, "motion_smoothness": 1.0, "seam_drift": -0.5},
+        "noise changes pixels between frames; artifacts break the rebuilt in-between frames and the seams",
+    ),
+    CRITERIA[9]: CriterionWeights(
+        "Frame-rate consistency",
+        {"motion_smoothness": 1.0, "dynamic_degree": 1.0, "seam_drift": -0.5},
+        "stutter and lag break frame interpolation; natural motion is motion; dropped or repeated frames jump",
+    ),
+}
+"""The metric judge's weights for each of the paper's ten criteria (Table 3), one row per criterion.
+
+Only the five weight-free metrics are at hand offline (``dynamic_degree``, ``motion_smoothness``, ``flicker``,
+``frame_consistency``, ``seam_drift``): criteria about what a picture shows (realism, relevance, aesthetics, the
+story) get the visible properties that go with them, as each row's ``why`` says; a vision-language judge
+(``openai:MODEL``) reads the criterion itself."""
+
+
+def criterion_weights(criterion: str) -> tuple[str, dict[str, float]]:
+    """The weights ``criterion`` implies and the name of the row they come from.
+
+    A criterion matches a row of :data:`CRITERION_WEIGHTS` by its whole sentence, or by starting with the row's short
+    name in any case ("temporal coherence"); anything else (the stage reviews' :data:`OVERALL_CRITERION`, a criterion
+    of one's own) gets :data:`DEFAULT_WEIGHTS` under the name ``default``.
+    """
+    row = CRITERION_WEIGHTS.get(criterion)
+    if row is None:
+        text = criterion.strip().lower()
+        row = next((row for row in CRITERION_WEIGHTS.values() if text.startswith(row.name.lower())), None)
+    if row is None:
+        return "default", dict(DEFAULT_WEIGHTS)
+    return row.name, dict(row.weights)
 
 
 class JudgeBackend(Protocol):
@@ -109,34 +205,35 @@ class MetricJudge:
     one-frame video) are left out of that candidate's mean.
 
     Args:
-        weights: metric name (from ``tools.metrics.WEIGHT_FREE_METRICS``) -> weight; default
-            :data:`DEFAULT_WEIGHTS`.
+        weights: metric name (from ``tools.metrics.WEIGHT_FREE_METRICS``) -> weight, the same for every request;
+            ``None``: each request's criterion chooses them (:func:`criterion_weights`).
         threshold: the lowest acceptable score; default :data:`DEFAULT_THRESHOLD`.
     """
 
     def __init__(self, weights: Mapping[str, float] | None = None, threshold: float = DEFAULT_THRESHOLD) -> None:
-        from tools.metrics import WEIGHT_FREE_METRICS
-
-        self.weights = dict(weights or DEFAULT_WEIGHTS)
-        unknown = [name for name in self.weights if name not in WEIGHT_FREE_METRICS]
-        if unknown:
-            raise MoraError(f"the metric judge knows no metric '{unknown[0]}': use {', '.join(WEIGHT_FREE_METRICS)}")
-        if not any(self.weights.values()):
-            raise MoraError("the metric judge needs at least one non-zero weight, e.g. metric:motion_smoothness=1")
+        self.weights = _checked_weights(weights) if weights else None
         self.threshold = threshold
-        terms = ",".join(f"{name}={weight:g}" for name, weight in self.weights.items())
-        self.name = f"metric:{terms},threshold={threshold:g}"
+        if self.weights is None:
+            self.name = f"metric:by-criterion,threshold={threshold:g}"
+        else:
+            self.name = f"metric:{_terms(self.weights)},threshold={threshold:g}"
 
-    def score(self, path: Path) -> tuple[float | None, str]:
-        """The candidate's score (``None`` when no metric had a value) and the numbers behind it."""
+    def score(self, path: Path, weights: Mapping[str, float] | None = None) -> tuple[float | None, str]:
+        """The candidate's score (``None`` when no metric had a value) and the numbers behind it.
+
+        Args:
+            path: the video.
+            weights: the weights to score by; default: the judge's fixed weights, else :data:`DEFAULT_WEIGHTS`.
+        """
         from tools.metrics import weight_free_metrics
 
-        names = [name for name, weight in self.weights.items() if weight]
+        weights = dict(weights or self.weights or DEFAULT_WEIGHTS)
+        names = [name for name, weight in weights.items() if weight]
         results = weight_free_metrics(path, names)
         total = weight_sum = 0.0
         shown = []
         for name in names:
-            value, weight = results[name].value, self.weights[name]
+            value, weight = results[name].value, weights[name]
             if value is None:
                 shown.append(f"{name}=n/a")
                 continue
@@ -149,11 +246,16 @@ class MetricJudge:
         if any(not isinstance(candidate, VideoArtifact) for candidate in request.candidates):
             # Motion metrics say nothing about a still image: no vote rather than a made-up one.
             return _abstain(self.name, "the metric judge judges videos only")
+        if self.weights is not None:
+            weights, basis = self.weights, ""
+        else:
+            row, weights = criterion_weights(request.criterion)
+            basis = f"criterion {row}: {_terms(weights)}; "
         scores: dict[int, float] = {}
         notes = []
         for index, candidate in enumerate(request.candidates):
             try:
-                value, shown = self.score(files_root / candidate.path)
+                value, shown = self.score(_candidate_file(files_root, candidate, index), weights)
             except MoraError as error:
                 return _abstain(self.name, f"candidate {index}: {error}")
             notes.append(f"#{index}: score {'n/a' if value is None else f'{value:.3f}'} ({shown})")
@@ -165,8 +267,24 @@ class MetricJudge:
         best = ranking[0]
         top = best if scores[best] >= self.threshold else None
         verdict = "none acceptable" if top is None else f"#{best} best"
-        reasons = f"{verdict} (threshold {self.threshold:g}): " + "; ".join(notes)
+        reasons = f"{basis}{verdict} (threshold {self.threshold:g}): " + "; ".join(notes)
         return JudgeVerdict(judge=self.name, ranking=ranking, top=top, reasons=reasons)
+
+
+def _checked_weights(weights: Mapping[str, float]) -> dict[str, float]:
+    from tools.metrics import WEIGHT_FREE_METRICS
+
+    checked = dict(weights)
+    unknown = [name for name in checked if name not in WEIGHT_FREE_METRICS]
+    if unknown:
+        raise MoraError(f"the metric judge knows no metric '{unknown[0]}': use {', '.join(WEIGHT_FREE_METRICS)}")
+    if not any(checked.values()):
+        raise MoraError("the metric judge needs at least one non-zero weight, e.g. metric:motion_smoothness=1")
+    return checked
+
+
+def _terms(weights: Mapping[str, float]) -> str:
+    return ",".join(f"{name}={weight:g}" for name, weight in weights.items())
 
 
 class OpenAIJudge:
@@ -251,7 +369,9 @@ class OpenAIJudge:
         )
         content: list[dict] = [{"type": "text", "text": text}]
         for index, candidate in enumerate(request.candidates):
-            images = _candidate_images(files_root / candidate.path, candidate, self.frames, self.max_side)
+            images = _candidate_images(
+                _candidate_file(files_root, candidate, index), candidate, self.frames, self.max_side
+            )
             what = "image" if isinstance(candidate, ImageArtifact) else f"video, {len(images)} frames in order"
             content.append({"type": "text", "text": f"Candidate {index} ({what}):"})
             content += [{"type": "image_url", "image_url": {"url": _data_url(image)}} for image in images]
@@ -261,7 +381,8 @@ class OpenAIJudge:
 def judge_from_spec(spec: str, index: int = 0) -> JudgeAgent:
     """Build a judge from a CLI / config spec.
 
-    Specs: ``metric`` (default weights), ``metric:motion_smoothness=1,flicker=-1,threshold=0.6``, ``openai``
+    Specs: ``metric`` (weights chosen by each request's criterion: :data:`CRITERION_WEIGHTS`), ``metric:threshold=0.6``
+    (the same, another threshold), ``metric:motion_smoothness=1,flicker=-1,threshold=0.6`` (fixed weights), ``openai``
     (model from ``MORA_JUDGE_MODEL``), ``openai:MODEL``.
 
     Raises:
@@ -320,10 +441,7 @@ def _parse_verdict(answer: str, count: int, judge: str) -> JudgeVerdict:
 def _candidate_images(path: Path, candidate: ImageArtifact | VideoArtifact, frames: int, max_side: int):
     """The still, or ``frames`` evenly spaced frames of the video, each at most ``max_side`` on its long side."""
     if isinstance(candidate, ImageArtifact):
-        try:
-            image = Image.open(path).convert("RGB")
-        except OSError as error:
-            raise MoraError(f"cannot read image {path}: {_first_line(error)}") from None
+        image = read_image(path)
         image.thumbnail((max_side, max_side))
         return [image]
     from tools.metrics.frames import iter_frames
@@ -331,6 +449,11 @@ def _candidate_images(path: Path, candidate: ImageArtifact | VideoArtifact, fram
     return [
         Image.fromarray(frame.image) for frame in iter_frames(path, max_side=max_side, sample="uniform_k", k=frames)
     ]
+
+
+def _candidate_file(files_root: Path, candidate: ImageArtifact | VideoArtifact, index: int) -> Path:
+    """A candidate's file, checked to lie inside ``files_root`` (its path may come from a file: a set's state)."""
+    return resolve_inside(files_root, candidate.path, what=f"judge request candidate {index}", folder="the run folder")
 
 
 def _abstain(judge: str, reason: str) -> JudgeVerdict:

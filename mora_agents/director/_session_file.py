@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
+from mora_agents.containment import resolve_inside
 from mora_agents.errors import MoraError
 from mora_agents.messages import SessionArtifact
 
@@ -19,7 +20,8 @@ def read_session_artifacts(folder: str | Path) -> list[SessionArtifact]:
     """The ``artifacts`` list of ``folder/session.json`` (empty when the session has made nothing yet).
 
     Raises:
-        MoraError: the folder or its session.json is missing, or the file is not a session file.
+        MoraError: the folder or its session.json is missing, the file is not a session file, or an artifact's path
+            leads out of the session folder.
     """
     folder = Path(folder)
     path = folder / SESSION_FILE
@@ -38,8 +40,12 @@ def read_session_artifacts(folder: str | Path) -> list[SessionArtifact]:
     if not isinstance(data, dict):
         raise MoraError(f"{path}: a session file must be a JSON object with an 'artifacts' list")
     try:
-        return _ARTIFACTS.validate_python(data.get("artifacts") or [])
+        artifacts = _ARTIFACTS.validate_python(data.get("artifacts") or [])
     except ValidationError as error:
         first = error.errors()[0]
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
         raise MoraError(f"{path}: artifacts{where}: {first['msg']}") from None
+    for artifact in artifacts:
+        what = f"{SESSION_FILE} of session {folder.name} artifact {artifact.index}"
+        resolve_inside(folder, artifact.path, what=what, folder="the session folder", absolute=True)
+    return artifacts

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from mora_agents.errors import MoraError
+from mora_agents.learning.dataset import data_file
 from mora_agents.media import iter_frames, load_image
 
 
@@ -57,7 +58,7 @@ def text_to_image_batch(root: Path, samples: Sequence):
     """A2's batch: the enhanced prompts and the selected first frames."""
     from tools.training import TextToImageBatch
 
-    images = torch.stack([image_tensor(root / sample.first_frame) for sample in samples])
+    images = torch.stack([image_tensor(_file(root, sample, "first_frame")) for sample in samples])
     return TextToImageBatch(prompts=[sample.prompt for sample in samples], images=images)
 
 
@@ -69,11 +70,16 @@ def image_to_video_batch(root: Path, samples: Sequence, frames: int, fps: int):
     from tools.training import ImageToVideoBatch
 
     length = min([frames, *(sample.num_frames for sample in samples)])
-    videos = torch.stack([video_tensor(root / sample.file_name, length) for sample in samples])
-    first_frames = torch.stack([image_tensor(root / sample.first_frame) for sample in samples])
+    videos = torch.stack([video_tensor(_file(root, sample, "file_name"), length) for sample in samples])
+    first_frames = torch.stack([image_tensor(_file(root, sample, "first_frame")) for sample in samples])
     return ImageToVideoBatch(
         first_frames=first_frames, videos=videos, fps=fps, prompts=[sample.prompt for sample in samples]
     )
+
+
+def _file(root: Path, sample, column: str) -> Path:
+    # Checked again at read time: DATA may have changed since load_training_data validated it.
+    return data_file(root, getattr(sample, column), where=f"{root / 'metadata.jsonl'} (set {sample.set_id})")
 
 
 __all__ = ["image_tensor", "image_to_video_batch", "sample_order", "text_to_image_batch", "video_tensor"]

@@ -25,6 +25,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mora_agents.containment import resolve_inside
 from mora_agents.errors import MoraError
 from mora_agents.messages import JudgeVerdict, JudgeVotes, VideoArtifact
 from mora_agents.workspace import write_text_atomic
@@ -255,14 +256,30 @@ def _parse_row(line: str, where: str) -> TrainingSample:
         raise MoraError(f"{where}: field '{field}': {_one_line(message)}") from None
 
 
+def data_file(root: str | os.PathLike, name: str, *, where: str) -> Path:
+    """The file a DATA row names, checked to lie inside the DATA folder (symlinks included).
+
+    The row model already refuses absolute names and ``..``; this also catches a symlink under DATA that points
+    out of it.
+
+    Args:
+        root: the DATA folder.
+        name: ``file_name`` or ``first_frame`` of a row.
+        where: the row, for the message (``DATA/metadata.jsonl line 3``).
+
+    Raises:
+        MoraError: ``name`` leads out of the DATA folder.
+    """
+    return resolve_inside(root, name, what=where, folder="the data folder")
+
+
 def _check_media(root: Path, sample: TrainingSample, where: str) -> tuple[int, int]:
     """The video's (width, height), after checking it and its first frame against the row."""
-    from PIL import Image
-
-    from mora_agents.media import iter_frames
+    from mora_agents.media import iter_frames, load_image
 
     for name in (sample.file_name, sample.first_frame):
-        if not (root / name).is_file():
+        data_file(root, name, where=where)  # first: a symlink out of DATA is refused before anything opens it
+        if not (root / name).exists():
             raise MoraError(f"{where}: {name} is missing")
     count, frame_size = 0, (0, 0)
     try:
@@ -270,8 +287,8 @@ def _check_media(root: Path, sample: TrainingSample, where: str) -> tuple[int, i
             if not count:
                 frame_size = (frame.shape[1], frame.shape[0])
             count += 1
-    except MoraError:
-        raise MoraError(f"{where}: {sample.file_name} is not a readable video") from None
+    except MoraError as error:
+        raise _in_row(error, root, sample.file_name, where) from None
     if not count:
         raise MoraError(f"{where}: {sample.file_name} has no frames")
     if frame_size != (sample.width, sample.height):
@@ -280,17 +297,20 @@ def _check_media(root: Path, sample: TrainingSample, where: str) -> tuple[int, i
     if count != sample.num_frames:
         raise MoraError(f"{where}: {sample.file_name} has {count} frames, the row says {sample.num_frames}")
     try:
-        with Image.open(root / sample.first_frame) as image:
-            image.load()
-            image_size = image.size
-    except (OSError, ValueError):
-        raise MoraError(f"{where}: {sample.first_frame} is not a readable image") from None
+        image_size = load_image(root / sample.first_frame).size
+    except MoraError as error:
+        raise _in_row(error, root, sample.first_frame, where) from None
     if image_size != frame_size:
         raise MoraError(
             f"{where}: {sample.first_frame} is {image_size[0]}x{image_size[1]}, "
             f"its video is {frame_size[0]}x{frame_size[1]}"
         )
     return frame_size
+
+
+def _in_row(error: MoraError, root: Path, name: str, where: str) -> MoraError:
+    """The media guard's sentence, led by the row and naming the file as the row does (relative to DATA)."""
+    return MoraError(f"{where}: {str(error).replace(str(root / name), name)}")
 
 
 def _one_line(text: str) -> str:

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ValidationError
 
 from mora_agents import __version__
 from mora_agents.agents import CRITERIA, JudgeAgent, PromptEnhancerAgent, judge_from_spec
+from mora_agents.containment import resolve_inside
 from mora_agents.errors import MoraError
 from mora_agents.learning._choosers import (
     HUMAN_MODES,
@@ -65,6 +66,7 @@ from mora_agents.learning.dataset import (
 from mora_agents.media import link_atomic
 from mora_agents.messages import (
     EnhancedPrompt,
+    ImageArtifact,
     JudgeRequest,
     JudgeVerdict,
     JudgeVotes,
@@ -483,7 +485,11 @@ class _Synthesis:
 
         settings = self.settings
         set_dir = self.set_dir(state.set_id)
-        known = {record.index: record for record in state.candidates if (set_dir / record.video.path).is_file()}
+        known = {
+            record.index: record
+            for record in state.candidates
+            if _set_file(set_dir, record.video.path, state.set_id).is_file()
+        }
         for index in range(settings.candidates):
             if index in known:
                 continue
@@ -599,8 +605,8 @@ class _Synthesis:
         sample_dir = self.root / SAMPLES_DIR / state.set_id
         sample_dir.mkdir(parents=True, exist_ok=True)
         video = record.video
-        link_atomic(set_dir / video.path, sample_dir / VIDEO_NAME)
-        _first_frame(set_dir, record, (video.width, video.height), sample_dir / FIRST_FRAME_NAME)
+        link_atomic(_set_file(set_dir, video.path, state.set_id), sample_dir / VIDEO_NAME)
+        _first_frame(set_dir, state.set_id, record, (video.width, video.height), sample_dir / FIRST_FRAME_NAME)
         return TrainingSample(
             file_name=f"{SAMPLES_DIR}/{state.set_id}/{VIDEO_NAME}",
             first_frame=f"{SAMPLES_DIR}/{state.set_id}/{FIRST_FRAME_NAME}",
@@ -693,11 +699,16 @@ def _finished_or_resumable(run_dir: Path, request: VideoRequest, log: Callable[[
             output = manifest.output
             if manifest.request != request:
                 log(f"{run_dir}: made for another request ({manifest.request.inputs}); making it again")
-            elif manifest.status != "completed" or (output is not None and (run_dir / output.path).is_file()):
+            elif manifest.status != "completed" or _has_output(run_dir, output):
                 return manifest
     # Killed before its manifest existed, or unusable: its seed makes the same run again.
     shutil.rmtree(run_dir)
     return None
+
+
+def _has_output(run_dir: Path, output: VideoArtifact | ImageArtifact | None) -> bool:
+    # Through the run's one checked door: a manifest naming a file outside the run folder is refused.
+    return output is not None and Workspace(run_dir).path(output.path).is_file()
 
 
 def _record(state: SetState, index: int, run_dir: Path, manifest: RunManifest) -> CandidateRecord:
@@ -708,7 +719,7 @@ def _record(state: SetState, index: int, run_dir: Path, manifest: RunManifest) -
         )
     relative = f"{CANDIDATES_DIR}/{run_dir.name}"
     first = output.parameters.get("first_frame")
-    first_frame = f"{relative}/{first}" if isinstance(first, str) and (run_dir / first).is_file() else None
+    first_frame = f"{relative}/{first}" if isinstance(first, str) and Workspace(run_dir).path(first).is_file() else None
     prompt = manifest.enhanced_prompt.prompt if manifest.enhanced_prompt else state.prompt
     return CandidateRecord(
         index=index,
@@ -720,14 +731,20 @@ def _record(state: SetState, index: int, run_dir: Path, manifest: RunManifest) -
     )
 
 
-def _first_frame(set_dir: Path, record: CandidateRecord, size: tuple[int, int], target: Path) -> None:
+def _set_file(set_dir: Path, name: str, set_id: str) -> Path:
+    """A file a set's ``state.json`` names (relative to the set folder), checked to lie inside the set folder."""
+    what = f"{STATE_NAME} of set {set_id}"
+    return resolve_inside(set_dir, name, what=what, folder="the set folder")
+
+
+def _first_frame(set_dir: Path, set_id: str, record: CandidateRecord, size: tuple[int, int], target: Path) -> None:
     """The image A4 animated, at the video's size; the video's own first frame when the run kept no image."""
     from mora_agents.media import fit_frame, load_image, save_png, video_frame
 
     if record.first_frame is None:
-        save_png(fit_frame(video_frame(set_dir / record.video.path, "first"), size), target)
+        save_png(fit_frame(video_frame(_set_file(set_dir, record.video.path, set_id), "first"), size), target)
         return
-    source = set_dir / record.first_frame
+    source = _set_file(set_dir, record.first_frame, set_id)
     image = load_image(source)
     if image.size == size:
         link_atomic(source, target)

@@ -31,6 +31,7 @@ from mora_agents.agents import (
     VideoConnectionAgent,
 )
 from mora_agents.errors import MoraError
+from mora_agents.media_guard import check_media_file
 from mora_agents.messages import ImageArtifact, VideoArtifact
 from mora_agents.sop._bindings import ACCESSORS, NAME, Binding, BindingError, Condition, Kind, Reference, literal_kind
 
@@ -113,8 +114,12 @@ class InputSpec(BaseModel):
         subject = f"input '{name}'" if name else "it"
         if self.type in ("image", "video"):
             path = Path(str(value)).expanduser()
-            if not path.is_file():
-                raise ValueError(f"{subject}: {self.type} file not found: {value}")
+            try:
+                # The guard's cheap part (path, size, type by content): a folder or a PNG given as a video is named
+                # here, before anything is set up; decoding and the header caps come in studio.check_media.
+                check_media_file(path, self.type)
+            except MoraError as error:
+                raise ValueError(f"{subject}: {error}") from None
             return str(path)
         if self.type == "choice":
             if str(value) not in self.choices:

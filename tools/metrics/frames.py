@@ -2,6 +2,7 @@
 
 Frames come from ffmpeg (``imageio-ffmpeg``, the same binary that writes mora's videos) through a pipe, one at a
 time, as ``uint8`` RGB arrays; nothing here ever holds a whole video, so a 60 s clip costs the memory of a frame.
+Files are opened through the guarded reader (:mod:`mora_agents.media_guard`), as every media input is.
 
 The sampling rule, fixed so numbers are comparable between runs:
 
@@ -26,6 +27,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 
 from mora_agents.errors import MoraError
+from mora_agents.media_guard import check_media_file, check_video, open_video, unreadable_video
 
 ANALYSIS_MAX_SIDE = 256
 """Long side, in pixels, of the frames the weight-free metrics analyse."""
@@ -60,6 +62,9 @@ class VideoInfo:
 def probe_video(path: str | os.PathLike, *, exact_count: bool = False) -> VideoInfo:
     """Read a video's fps, size, duration and frame count without decoding its frames.
 
+    The file goes through the guarded reader (:func:`mora_agents.media_guard.check_video`): path, type by content
+    and the size, duration and frame-count caps.
+
     Args:
         path (`str` or `os.PathLike`): the video file.
         exact_count (`bool`, *optional*, defaults to `False`): count the frames exactly; ffmpeg then runs through
@@ -69,28 +74,19 @@ def probe_video(path: str | os.PathLike, *, exact_count: bool = False) -> VideoI
         `VideoInfo`: the header's facts.
 
     Raises:
-        MoraError: the file is missing or ffmpeg cannot read it.
+        MoraError: the file is missing, not a video by its content, beyond a cap, or ffmpeg cannot read it.
     """
     import imageio_ffmpeg
 
-    path = _existing(path)
-    frames = _open(path)
-    try:
-        meta = next(frames)
-    except (OSError, RuntimeError, StopIteration) as error:
-        raise _unreadable(path, error) from None
-    finally:
-        frames.close()
-    fps, duration = float(meta.get("fps") or 0.0), float(meta.get("duration") or 0.0)
-    width, height = meta["source_size"]
-    count, exact = round(duration * fps), False
+    facts = check_video(path)
+    count, exact = facts.num_frames, False
     if exact_count:
         try:
-            count, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
+            count, _ = imageio_ffmpeg.count_frames_and_secs(str(facts.file.resolved))
         except (OSError, RuntimeError) as error:
-            raise _unreadable(path, error) from None
+            raise unreadable_video(facts.file.path, error) from None
         exact = True
-    return VideoInfo(path, fps, int(count), duration, int(width), int(height), exact)
+    return VideoInfo(Path(path), facts.fps, int(count), facts.duration, facts.width, facts.height, exact)
 
 
 def iter_frames(
@@ -139,37 +135,23 @@ def iter_frames(
         raise ValueError(f"`sample` must be 'all', 'every_n' or 'uniform_k', got {sample!r}")
 
     # Checked here, not on the first next(): a missing file fails where the caller asked for it.
-    return _stream(_existing(path), max_side, step, wanted)
+    check_media_file(path, "video")
+    return _stream(path, max_side, step, wanted)
 
 
-def _stream(path: Path, max_side: int | None, step: int, wanted: set[int] | None) -> Iterator[Frame]:
-    frames = _open(path)
-    try:
-        try:
-            meta = next(frames)
-        except (OSError, RuntimeError, StopIteration) as error:
-            raise _unreadable(path, error) from None
-        width, height = meta["size"]
+def _stream(path: str | os.PathLike, max_side: int | None, step: int, wanted: set[int] | None) -> Iterator[Frame]:
+    with open_video(path) as reader:
+        width, height = reader.facts.width, reader.facts.height
         target = fitted_size(width, height, max_side)
         index, last = -1, max(wanted) if wanted else None
-        while True:
-            try:
-                raw = next(frames)
-            except StopIteration:
-                break
-            except (OSError, RuntimeError) as error:
-                raise _unreadable(path, error) from None
-            index += 1
+        for index, frame in enumerate(reader):
             if index % step or (wanted is not None and index not in wanted):
                 continue
-            yield Frame(index, _to_image(raw, width, height, target))
+            yield Frame(index, _to_image(frame, target))
             if index == last:
                 break  # the rest would be decoded only to be skipped
         if index < 0:
             raise MoraError(f"{path} has no video frames: check that it is a finished video file")
-    finally:
-        # Ends the ffmpeg process even when the caller stops early.
-        frames.close()
 
 
 def fitted_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
@@ -197,44 +179,10 @@ def to_grey(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
 
 
-def _to_image(raw: bytes, width: int, height: int, target: tuple[int, int]) -> np.ndarray:
-    image = np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
-    if target == (width, height):
+def _to_image(frame: np.ndarray, target: tuple[int, int]) -> np.ndarray:
+    if target == (frame.shape[1], frame.shape[0]):
         # Copy: the buffer is read-only and would otherwise pin the pipe's bytes object.
-        return image.copy()
+        return frame.copy()
     import cv2
 
-    return cv2.resize(image, target, interpolation=cv2.INTER_AREA)
-
-
-def _existing(path: str | os.PathLike) -> Path:
-    path = Path(path)
-    if path.is_dir():
-        raise MoraError(f"{path} is a directory, not a video file: give the path of an MP4")
-    if not path.is_file():
-        raise MoraError(f"video file not found: {path}: check the path")
-    return path
-
-
-def _open(path: Path):
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
-
-
-def _unreadable(path: Path, error: BaseException) -> MoraError:
-    return MoraError(
-        f"{path} is not a readable video (ffmpeg: {_ffmpeg_reason(error)}); check the file is a complete video"
-    )
-
-
-def _ffmpeg_reason(error: BaseException) -> str:
-    # ffmpeg's stderr ends with the line that names the failure; its banner and configuration come first.
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    for line in reversed(lines):
-        if line.startswith("===") or line.startswith("ffmpeg version") or line.startswith("configuration:"):
-            continue
-        if line.startswith("[") and "] " in line:
-            line = line.split("] ", 1)[1]
-        return line.rstrip(".")
-    return type(error).__name__
+    return cv2.resize(frame, target, interpolation=cv2.INTER_AREA)

@@ -1,0 +1,234 @@
+"""The embedded LLMs as A1 (30 varied prompts) and as the director's tie-breaker (30 varied requests).
+
+    python benchmarks/embedded_llm.py [--models smollm2,gemma3] [--json OUT.json]
+
+For each embedded model (``mora_agents.llm.EMBEDDED_MODELS``):
+
+- A1: the share of prompt-enhancer answers that pass validation (``source == "llm"``: not empty, not a
+  runaway, keeps the request's content words), the share that also enhance (at least four words more than
+  the request: an echo passes validation but adds nothing), their mean length in words, seconds per answer;
+- routing: the director's accuracy with that model on close calls (embedding margin below
+  ``DECIDE_MARGIN``), how many close calls there were, and how many of them the LLM itself got right; and,
+  to see the LLM alone, the accuracy when it is asked on every request (``decide_margin=2``: it may then only
+  choose between the embedding's top two, as the director always allows).
+
+The requests are written for this benchmark, none copied from an SOP's examples or the test routing table.
+Nothing here asserts: it prints a table and, with ``--json``, the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from measure import print_table  # noqa: E402
+
+T2V, I2V, EXT, EDIT, CONN, DW = (
+    "text_to_video image_to_video extend_video edit_video connect_videos digital_world".split()
+)
+# (request, session: None, "clip", "two clips", "photo"; expected task)
+REQUESTS: list[tuple[str, str | None, str]] = [
+    ("a kite", None, T2V),
+    ("a paper boat drifting down a rain-filled gutter", None, T2V),
+    ("two old men playing chess in a park at noon", None, T2V),
+    ("slow motion of coffee being poured into a white cup", None, T2V),
+    ("a hummingbird hovering over red flowers", None, T2V),
+    ("city skyline timelapse from dusk to night", None, T2V),
+    ("a jellyfish pulsing in dark blue water", None, T2V),
+    ("waves crashing against a lighthouse during a storm", None, T2V),
+    ("a lonely astronaut walking on a red desert planet", None, T2V),
+    ("make this photo move: leaves rustling in the wind", "photo", I2V),
+    ("animate the picture so the clouds drift", "photo", I2V),
+    ("bring the still image to life with gentle camera motion", "photo", I2V),
+    ("turn my snapshot into a short clip where the water ripples", "photo", I2V),
+    ("make the clip two seconds longer", "clip", EXT),
+    ("keep going after the end of the video", "clip", EXT),
+    ("continue the last video for a few more seconds", "clip", EXT),
+    ("add three seconds to the end of it", "clip", EXT),
+    ("make the video look like it is snowing", "clip", EDIT),
+    ("change the clip so it happens at night", "clip", EDIT),
+    ("turn the colours of the video into a sepia film look", "clip", EDIT),
+    ("repaint that clip as a watercolour", "clip", EDIT),
+    ("join the two clips with a smooth transition", "two clips", CONN),
+    ("stitch the first video to the second", "two clips", CONN),
+    ("blend the first clip into the second one", "two clips", CONN),
+    ("make a transition from clip 1 to clip 2", "two clips", CONN),
+    ("a minecraft style village with blocky trees", None, DW),
+    ("a video game level of a neon racing track", None, DW),
+    ("a virtual world of floating islands like in a simulation", None, DW),
+    ("a low poly game scene of a knight in a castle", None, DW),
+    ("a forest rendered like an open world video game", None, DW),
+]
+
+
+# What A1 receives: the scene words of a request (an SOP hands A1 its ``prompt`` input), from one word to a long line.
+A1_PROMPTS: list[str] = [
+    "a kite",
+    "fireworks",
+    "a paper boat drifting down a rain-filled gutter",
+    "two old men playing chess in a park at noon",
+    "slow motion of coffee being poured into a white cup",
+    "a hummingbird hovering over red flowers",
+    "city skyline timelapse from dusk to night",
+    "a jellyfish pulsing in dark blue water",
+    "waves crashing against a lighthouse during a storm",
+    "a lonely astronaut walking on a red desert planet",
+    "leaves rustling in the wind on an oak tree",
+    "clouds drifting over a wheat field",
+    "a cat sleeping on a sunny windowsill",
+    "a sailboat on a calm lake at sunrise",
+    "a busy night market with lanterns and steam rising from food stalls",
+    "an owl turning its head in a moonlit forest",
+    "a child blowing soap bubbles in a garden",
+    "snow falling on a quiet mountain village",
+    "a vintage car driving along a coastal road",
+    "a watercolour painting of a harbour",
+    "a close-up of raindrops on a spider web",
+    "a chef tossing vegetables in a flaming wok",
+    "a herd of elephants crossing a dusty savanna",
+    "a neon-lit street in the rain, cyberpunk style",
+    "a minecraft style village with blocky trees",
+    "a low poly knight standing in a castle courtyard",
+    "a ballerina spinning on an empty stage under a spotlight",
+    "hot air balloons rising over a canyon",
+    "a fox",
+    "an old lighthouse keeper lighting a lamp at dusk, cinematic, 35mm film",
+]
+
+
+def session(kind: str | None):
+    from mora_agents.messages import SessionArtifact
+
+    def video(index: int, prompt: str) -> SessionArtifact:
+        return SessionArtifact(
+            index=index, kind="video", path=f"/s/clip{index}.mp4", turn=index, task=T2V, prompt=prompt
+        )
+
+    if kind == "clip":
+        return [video(1, "a sailboat on a calm lake")]
+    if kind == "two clips":
+        return [video(1, "a sailboat on a calm lake"), video(2, "a harbour at sunset")]
+    if kind == "photo":
+        return [SessionArtifact(index=1, kind="image", path="/s/photo.png", turn=1, task="input")]
+    return []
+
+
+async def enhance(agent, text: str):
+    from autogen_agentchat.messages import StructuredMessage
+    from autogen_core import CancellationToken
+
+    from mora_agents.messages import PromptEnhancementRequest
+
+    message = StructuredMessage[PromptEnhancementRequest](content=PromptEnhancementRequest(prompt=text), source="u")
+    response = await agent.on_messages([message], CancellationToken())
+    return response.chat_message.content
+
+
+async def route(director, text: str, kind: str | None):
+    from autogen_core import CancellationToken
+
+    from mora_agents.director import TurnFacts
+    from mora_agents.messages import DirectorTurn
+
+    turn = DirectorTurn(text=text, artifacts=session(kind))
+    return await director.choose_task(turn, TurnFacts.read(text), CancellationToken())
+
+
+def measure_model(key: str, sops, router) -> dict:
+    from mora_agents.agents import PromptEnhancerAgent
+    from mora_agents.director import DirectorAgent
+    from mora_agents.llm import create_llm
+
+    started = time.perf_counter()
+    backend = create_llm(f"embedded:{key}")
+    load_s = time.perf_counter() - started
+    a1 = PromptEnhancerAgent("a1", backend.client, model_name=backend.name, create_args=backend.create_args)
+    passed, enhanced, words, seconds, examples = 0, 0, [], [], []
+    for text in A1_PROMPTS:
+        answer = asyncio.run(enhance(a1, text))
+        passed += answer.source == "llm"
+        enhanced += answer.source == "llm" and len(answer.prompt.split()) >= len(text.split()) + 4
+        words.append(len(answer.prompt.split()))
+        seconds.append(answer.seconds)
+        if len(examples) < 4:
+            examples.append({"request": text, "source": answer.source, "prompt": answer.prompt, "why": answer.warning})
+    tie_breaker = DirectorAgent("director", backend.client, sops, backend.create_args, router=router)
+    always = DirectorAgent("director", backend.client, sops, backend.create_args, router=router, decide_margin=2.0)
+    right = close = llm_right = always_right = 0
+    for text, kind, task in REQUESTS:
+        trace = asyncio.run(route(tie_breaker, text, kind))
+        right += trace.ranking.top == task
+        if trace.decided_by in ("llm", "fallback"):
+            close += 1
+            llm_right += trace.decided_by == "llm" and trace.ranking.top == task
+        always_right += asyncio.run(route(always, text, kind)).ranking.top == task
+    n, m = len(REQUESTS), len(A1_PROMPTS)
+    return {
+        "model": backend.name,
+        "load_s": round(load_s, 2),
+        "a1_valid_share": round(passed / m, 3),
+        "a1_enhanced_share": round(enhanced / m, 3),
+        "a1_mean_words": round(sum(words) / m, 1),
+        "a1_s_per_answer": round(sum(seconds) / m, 2),
+        "routing_accuracy": round(right / n, 3),
+        "close_calls": close,
+        "close_calls_llm_right": llm_right,
+        "llm_always_accuracy": round(always_right / n, 3),
+        "a1_examples": examples,
+    }
+
+
+def embedding_only(sops, router) -> float:
+    from mora_agents.director import DirectorAgent
+
+    director = DirectorAgent("director", None, sops, router=router)
+    return round(
+        sum(asyncio.run(route(director, t, k)).ranking.top == task for t, k, task in REQUESTS) / len(REQUESTS), 3
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="smollm2,gemma3", help="Comma-separated embedded model keys.")
+    parser.add_argument("--json", type=Path, help="Where to write the figures.")
+    args = parser.parse_args()
+    from mora_agents.director import EmbeddingRouter
+    from mora_agents.sop import SopSpec, list_sops
+
+    sops = {name: SopSpec.from_file(entry.path) for name, entry in list_sops().items()}
+    router = EmbeddingRouter()
+    results = {"requests": len(REQUESTS), "embedding_only_accuracy": embedding_only(sops, router), "models": {}}
+    for key in args.models.split(","):
+        results["models"][key] = measure_model(key.strip(), sops, router)
+    print(
+        f"A1: {len(A1_PROMPTS)} prompts; routing: {len(REQUESTS)} requests; the embedding router alone: {results['embedding_only_accuracy']:.0%}"
+    )
+    columns = (
+        "model",
+        "a1_valid_share",
+        "a1_enhanced_share",
+        "a1_mean_words",
+        "a1_s_per_answer",
+        "routing_accuracy",
+        "close_calls",
+        "close_calls_llm_right",
+        "llm_always_accuracy",
+        "load_s",
+    )
+    rows = [{**m, "model": key} for key, m in results["models"].items()]
+    print_table("Embedded LLMs as A1 and as the director's tie-breaker", rows, columns)
+    for key, m in results["models"].items():
+        for example in m["a1_examples"]:
+            print(f"{key}: {example['request']!r} -> [{example['source']}] {example['prompt']!r}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
