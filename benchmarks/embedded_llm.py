@@ -207,7 +207,8 @@ def main() -> None:
     for key in args.models.split(","):
         results["models"][key] = measure_model(key.strip(), sops, router)
     print(
-        f"A1: {len(A1_PROMPTS)} prompts; routing: {len(REQUESTS)} requests; the embedding router alone: {results['embedding_only_accuracy']:.0%}"
+        f"A1: {len(A1_PROMPTS)} prompts; routing: {len(REQUESTS)} requests; "
+        f"the embedding router alone: {results['embedding_only_accuracy']:.0%}"
     )
     columns = (
         "model",
