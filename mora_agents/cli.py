@@ -16,7 +16,7 @@ import typer.core
 from rich.markup import escape
 
 from mora_agents import __version__
-from mora_agents.console import RichProgress, err, out, user_errors
+from mora_agents.console import LlmOption, RichProgress, err, out, user_errors
 from mora_agents.errors import MoraError
 from mora_agents.learning.commands import learn_app
 
@@ -87,7 +87,7 @@ def generate(
         typer.Option(help="A scripted review answer (repeat, in order): accept, regenerate, 'edit <instruction>'."),
     ] = None,
     judge: JudgeOption = None,
-    llm: Annotated[str | None, typer.Option(help="Prompt LLM: embedded (default) or openai (MORA_LLM_* env).")] = None,
+    llm: LlmOption = None,
     device: DeviceOption = None,
     dtype: DtypeOption = None,
     memory: MemoryOption = None,
@@ -404,7 +404,7 @@ def run_session(
     ] = None,
     judge: JudgeOption = None,
     profile: Annotated[str | None, typer.Option(help="Override the script's model profile.")] = None,
-    llm: Annotated[str | None, typer.Option(help="Prompt LLM: embedded (default) or openai (MORA_LLM_* env).")] = None,
+    llm: LlmOption = None,
     device: DeviceOption = None,
     dtype: DtypeOption = None,
     memory: MemoryOption = None,
@@ -476,7 +476,7 @@ def chat(
     profile: Annotated[
         str, typer.Option(help="Model profile: tiny (random weights, CPU), paper, or a .yaml.")
     ] = "tiny",
-    llm: Annotated[str | None, typer.Option(help="Prompt LLM: embedded (default) or openai (MORA_LLM_* env).")] = None,
+    llm: LlmOption = None,
     device: DeviceOption = None,
     dtype: DtypeOption = None,
     memory: MemoryOption = None,
@@ -635,7 +635,7 @@ def main() -> None:
     if supervisor.wants_supervision(sys.argv[1:]):
         sys.exit(supervisor.supervise_cli(sys.argv[1:]))
     crash_report.enable()
-    sys.exit(app())
+    sys.exit(app(prog_name="mora"))
 
 
 if __name__ == "__main__":

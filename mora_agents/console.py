@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import functools
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from mora_agents.errors import MoraError
+
+LlmOption = Annotated[
+    str | None,
+    typer.Option(help="Prompt LLM: embedded (SmolLM2, the default), embedded:gemma3, or openai (MORA_LLM_* env)."),
+]
+"""The ``--llm`` option of every command that runs A1 or the director."""
 
 err = Console(stderr=True)
 out = Console()
@@ -66,4 +73,4 @@ class RichProgress:
         self._progress.console.print(line, highlight=False, markup=False)
 
 
-__all__ = ["RichProgress", "err", "out", "user_errors"]
+__all__ = ["LlmOption", "RichProgress", "err", "out", "user_errors"]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mora_agents.console import RichProgress, err, out, user_errors
+from mora_agents.console import LlmOption, RichProgress, err, out, user_errors
 from mora_agents.errors import MoraError
 
 learn_app = typer.Typer(
@@ -47,7 +47,6 @@ SeedOption = Annotated[
     int, typer.Option(help="Seeds the candidates, the criteria, the data order and the noise.", min=0)
 ]
 DurationOption = Annotated[float | None, typer.Option(help="Seconds per candidate video (default: the task's).")]
-LlmOption = Annotated[str | None, typer.Option(help="Prompt LLM: embedded (default) or openai (MORA_LLM_* env).")]
 AgentsOption = Annotated[str, typer.Option(help="Agents to fine-tune: a2 (text_to_image), a4 (image_to_video).")]
 LrOption = Annotated[float | None, typer.Option(help="eta, the base learning rate (paper: 1e-5).")]
 BatchSizeOption = Annotated[int | None, typer.Option(help="Samples per step (paper: 4).")]
