@@ -327,8 +327,9 @@ def _promote(ranking: Ranking, task: str) -> Ranking:
 
 
 def _describe(turn: DirectorTurn, query: str, specs: list[SopSpec], allowed: list[str]) -> str:
-    """The user message for the LLM: every task (always the same text, in the same order, so a local model
-    reuses its cached prefix), the session, the request, and the names it may choose from."""
+    """The user message for the LLM: every task (always the same text, in the same order, so a server that caches
+    prompt prefixes can reuse it; the embedded client starts each call afresh, for repeatable answers), the session,
+    the request, and the names it may choose from."""
     lines = ["Tasks:"]
     for spec in specs:
         examples = "; ".join(f'"{e}"' for e in spec.examples[:3])
