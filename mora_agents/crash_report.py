@@ -18,6 +18,7 @@ from __future__ import annotations
 import faulthandler
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -83,6 +84,14 @@ def note_run(root: str | os.PathLike) -> None:
         handle.flush()
 
 
+def signal_name(signum: int) -> str:
+    """``SIGSEGV`` for 11, ``signal 77`` for a number with no name here."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
 def noted_runs(folder: Path) -> list[Path]:
     """The run folders a child recorded in ``folder``, in order, without duplicates."""
     path = folder / RUNS_NAME
@@ -141,4 +150,4 @@ def _package_of(file: str) -> str | None:
     return None
 
 
-__all__ = ["CRASH_DIR_ENV", "DeadPart", "enable", "note_run", "noted_runs", "part_that_died"]
+__all__ = ["CRASH_DIR_ENV", "DeadPart", "enable", "note_run", "noted_runs", "part_that_died", "signal_name"]

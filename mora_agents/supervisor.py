@@ -103,10 +103,7 @@ def _wait_ignoring_interrupts(process: subprocess.Popen) -> int:
 
 
 def _explain(signum: int, folder: Path) -> ChildCrash:
-    try:
-        name = signal.Signals(signum).name
-    except ValueError:
-        name = f"signal {signum}"
+    name = crash_report.signal_name(signum)
     faults = folder / crash_report.FAULTS_NAME
     dump = faults.read_text(encoding="utf-8", errors="replace") if faults.is_file() else ""
     crash = ChildCrash(name, 128 + signum, crash_report.part_that_died(dump))

@@ -111,10 +111,7 @@ def _kill_group(process: subprocess.Popen) -> None:
 
 
 def _crash_detail(signum: int, stderr: str) -> str:
-    try:
-        signal_name = signal.Signals(signum).name
-    except ValueError:
-        signal_name = f"signal {signum}"
+    signal_name = crash_report.signal_name(signum)
     if signum == signal.SIGKILL:
         # Nothing in the child sends itself SIGKILL: the kernel's out-of-memory killer is the usual sender.
         return f"was killed ({signal_name}, most often by the out-of-memory killer)"
