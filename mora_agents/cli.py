@@ -528,8 +528,12 @@ def _play_turn(conversation, index: int, turn, seed: int, progress: RichProgress
             return
         record.turns.pop()  # killed while routing: route it again
     progress.log(f"turn {index}: {turn.say}")
+
+    def announce(request) -> None:
+        progress.log(f"turn {index}: {request.explanation}")
+
     done = conversation.take_turn(turn.say, seed=seed, decisions=decisions, progress=progress,
-                                  events=progress.log, cancellation_token=token)  # fmt: skip
+                                  events=progress.log, cancellation_token=token, announce=announce)  # fmt: skip
     if done.question is not None:
         progress.log(f"turn {index}: director asks: {done.question.question}")
 
@@ -562,7 +566,8 @@ def route(
     explain: Annotated[bool, typer.Option(help="Also say on stderr how the task was chosen.")] = False,
     sop_dir: SopDirOption = None,
 ) -> None:
-    """Show what the director makes of a request: the task and its inputs (or its question), as JSON. Runs nothing."""
+    """Show what the director makes of a request: the task, its inputs, what it understood (``explanation``) and
+    which words chose each clip (``bindings``), or its question, as JSON. Runs nothing."""
     import asyncio
 
     from autogen_agentchat.messages import StructuredMessage
@@ -584,6 +589,7 @@ def route(
         create_args=backend.create_args if backend else None,
         sops=sops,
         router=EmbeddingRouter(),
+        reference_client=backend.client if backend and backend.resolves_references else None,
     )
     turn = StructuredMessage[DirectorTurn](
         content=DirectorTurn(text=request, artifacts=artifacts, seed=seed), source="user"

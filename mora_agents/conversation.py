@@ -5,6 +5,7 @@ run and recorded in a session folder. ``mora run`` replays a script through it, 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -87,8 +88,10 @@ class Conversation:
         progress: ProgressSink | None = None,
         events: EventSink | None = None,
         cancellation_token: CancellationToken | None = None,
+        announce: Callable[[VideoRequest], None] | None = None,
     ) -> TurnRecord:
-        """Route ``text``; ask back, or run the request and record its result.
+        """Route ``text``; ask back, or run the request and record its result. ``announce`` hears the routed
+        request (its ``explanation`` says what was understood) before anything runs.
 
         Raises:
             MoraError: the run failed (the turn is recorded as failed with the reason).
@@ -110,6 +113,8 @@ class Conversation:
         turn.run_dir = f"runs/turn-{turn.index:02d}-{turn.request.task}"
         self.session.save()
         self.session.log("director", turn=turn.index, request=turn.request.model_dump(mode="json"))
+        if announce is not None:
+            announce(turn.request)
         return self._run(turn, decisions, progress, events, cancellation_token, resume=False)
 
     def resume(
@@ -182,11 +187,31 @@ class Conversation:
         """
         spec = self.spec(request.task)
         inputs = dict(request.inputs)
+        frames = {b.input: b.frame for b in request.bindings if b.frame}
         for name, value in inputs.items():
             kind = spec.inputs[name].type if name in spec.inputs else None
             if kind in ("image", "video"):
                 inputs[name] = self._local_file(turn, name, str(value))
+            if name in frames:
+                inputs[name] = self._frame_file(turn, name, str(inputs[name]), frames[name])
         return request.model_copy(update={"inputs": inputs})
+
+    def _frame_file(self, turn: TurnRecord, name: str, video: str, which: str) -> str:
+        """The ``first`` / ``last`` frame of a session video, saved as ``inputs/turn-NN/<input>-<which>-frame.png``
+        ("animate the first frame of clip 2")."""
+        from mora_agents.media import save_png, video_frame
+        from mora_agents.media_guard import check_video
+
+        check_video(video)  # a damaged clip is named here, in one sentence
+        target = self.session.inputs_dir / f"turn-{turn.index:02d}" / f"{name}-{which}-frame.png"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            save_png(video_frame(video, which), target)
+        except OSError as error:
+            raise MoraError(
+                f"cannot save the {which} frame of {video} as {target}: {error.strerror or error}"
+            ) from None
+        return str(target.resolve())
 
     def _local_file(self, turn: TurnRecord, name: str, value: str) -> str:
         if Path(value).is_absolute() and is_inside(self.session.root, value):
@@ -225,4 +250,5 @@ def make_director(llm: str | None, sop_dirs: list[Path]):
         create_args=backend.create_args,
         sops=sops,
         router=EmbeddingRouter(),
+        reference_client=backend.client if backend.resolves_references else None,
     )

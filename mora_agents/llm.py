@@ -80,6 +80,12 @@ class LlmBackend:
     create_args: dict[str, Any] = field(default_factory=dict)
     """``extra_create_args`` for every call: greedy decoding and a token cap, so runs are repeatable."""
 
+    @property
+    def resolves_references(self) -> bool:
+        """Whether the director lets this LLM choose between artifacts a phrase fits about equally: an
+        OpenAI-compatible model, yes; the embedded ones (135M-270M parameters), no: the user is asked."""
+        return not self.name.startswith("embedded:")
+
 
 def embedded_model(key: str | None = None) -> EmbeddedModel:
     """The embedded model named ``key`` (default: ``MORA_LLM_EMBEDDED``, else :data:`DEFAULT_EMBEDDED`).

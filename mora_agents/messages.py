@@ -13,15 +13,38 @@ from pydantic import BaseModel, Field, model_validator
 ReviewAction = Literal["accept", "regenerate", "edit"]
 
 
+class InputBinding(BaseModel):
+    """How the director filled one image or video input: which words pointed at which artifact or file."""
+
+    input: str
+    """The SOP input, e.g. ``video2``."""
+    phrase: str = ""
+    """The user's words that pointed, e.g. "the kite clip" (empty when nothing was said: the latest)."""
+    artifact: int | None = None
+    """The session artifact's number, as ``/list`` shows it; ``None`` for a file named in the turn."""
+    file: str | None = None
+    """The file named in the turn, for an input that is not a session artifact."""
+    how: Literal["position", "listed", "turn", "content", "pronoun", "latest", "llm", "file", "only"] = "position"
+    """By position ("the second clip"), a /list number ("#3"), a turn ("turn 2"), by what it shows ("the kite
+    one"), a pronoun ("it"), the latest by default, a near-tie the LLM resolved, a file name, or the only one."""
+    frame: Literal["first", "last"] | None = None
+    """The input is that frame of the artifact (a video): the conversation extracts it before the run."""
+
+
 class VideoRequest(BaseModel):
     """What the user asked for: which SOP to run and with which inputs."""
 
     task: str = "text_to_video"
     """The SOP's name, e.g. ``text_to_video``."""
     inputs: dict[str, str | float | int] = Field(default_factory=dict)
-    """The SOP's inputs by name, e.g. ``{"prompt": "a corgi on a beach", "duration": 4}``."""
+    """The SOP's inputs by name, e.g. ``{"prompt": "a corgi on a beach", "duration": 4}``. An image input bound to a
+    frame (see :attr:`bindings`) holds the video's path until the conversation extracts the frame."""
     seed: int = Field(default=0, ge=0)
     """Base seed of the run; every stage derives its own seed from it."""
+    explanation: str = ""
+    """What the director understood, in one line, e.g. "extend clip 2 (a lighthouse at night) by 2 s"."""
+    bindings: list[InputBinding] = Field(default_factory=list)
+    """Which words chose each image and video input."""
 
 
 class PromptEnhancementRequest(BaseModel):
@@ -273,6 +296,8 @@ class SessionArtifact(BaseModel):
     """The SOP that made it (``input`` for files the user gave)."""
     prompt: str | None = None
     """What it shows, in the words of the request that made it."""
+    sources: list[int] = Field(default_factory=list)
+    """The artifacts it was made from (an edit's, an extension's, a connection's inputs), by number."""
 
 
 class DirectorTurn(BaseModel):
@@ -292,3 +317,5 @@ class ClarifyingQuestion(BaseModel):
     """The task the director believes was meant, if any."""
     missing: list[str] = Field(default_factory=list)
     """The inputs it could not fill."""
+    candidates: list[int] = Field(default_factory=list)
+    """The artifacts (by number, as ``/list`` shows them) the request may mean, when it points at several."""

@@ -285,6 +285,7 @@ class Session:
             turn=turn.index,
             task=manifest.sop,
             prompt=str(prompt) if prompt is not None else turn.text,
+            sources=sorted({b.artifact for b in turn.request.bindings if b.artifact}) if turn.request else [],
         )
         self.record.artifacts.append(artifact)
         self.save()

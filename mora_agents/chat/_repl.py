@@ -18,10 +18,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from mora_agents.conversation import Conversation
+from mora_agents.director import artifact_label
 from mora_agents.errors import CancelledError, MoraError
+from mora_agents.messages import VideoRequest
 
 HELP = """\
-Describe a video, or refer to earlier ones ("make it longer", "connect the first and the second clip").
+Describe a video, or point at earlier ones: by position ("the second clip", "#3", "the one before last"), by
+what they show ("make the kite one snowy"), or "it" ("keep it going for 2 more seconds").
 Commands: /list (artifacts), /open N, /undo (forget the last result), /sop (tasks), /help, /quit.
 Ctrl-C while a video is being made cancels it and brings you back here."""
 
@@ -94,7 +97,8 @@ class ChatRepl:
     def turn(self, text: str) -> None:
         seed = len(self.conversation.session.record.turns)
         done = self._guarded(lambda token, progress: self.conversation.take_turn(
-            text, seed=seed, progress=progress, events=progress.log, cancellation_token=token))  # fmt: skip
+            text, seed=seed, progress=progress, events=progress.log, cancellation_token=token,
+            announce=self.announce))  # fmt: skip
         if done is None:
             return
         if done.question is not None:
@@ -104,6 +108,10 @@ class ChatRepl:
         task = done.request.task if done.request else "?"
         where = f"#{artifact.index} {artifact.path}" if artifact else "(no file)"
         self.say(f"studio> {task} done: {where}", "green")
+
+    def announce(self, request: VideoRequest) -> None:
+        """What the director understood, said before the run starts: "studio> extend clip 2 (...) by 2 s"."""
+        self.say(f"studio> {request.explanation or request.task}", "bold cyan")
 
     def _guarded(self, work):
         """Run one turn with Ctrl-C bound to cancelling it; report failures and stay in the chat."""
@@ -125,9 +133,10 @@ class ChatRepl:
         if not artifacts:
             self.say("no artifacts yet")
             return
-        table = Table("#", "kind", "turn", "task", "what", "file")
+        table = Table("#", "name", "turn", "task", "what", "file")
         for a in artifacts:
-            table.add_row(str(a.index), a.kind, str(a.turn), a.task, escape(a.prompt or ""), escape(a.path))
+            name = artifact_label(a, artifacts)
+            table.add_row(str(a.index), name, str(a.turn), a.task, escape(a.prompt or ""), escape(a.path))
         self.console.print(table)
 
     def open_artifact(self, argument: str) -> None:

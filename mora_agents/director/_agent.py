@@ -7,16 +7,21 @@ Which task, in order (each step only narrows or decides, so a 135M LLM cannot sp
    a task that requires an image or video is dropped when none is named, none is in the session and no
    pronoun points at one. "a 10 second video of ..." (no "the"/"this" video) is a new video: tasks that
    require an input video are dropped.
-2. Cues: a small keyword table (:data:`CUES`) for what embeddings confuse: "longer/extend/continue" with a
-   video at hand -> ``extend_video``; "connect/join/transition" with two -> ``connect_videos``.
+2. Cues: each SOP's ``route.cues`` (regular expressions in its YAML) for what embeddings confuse:
+   "longer/keep going/add 3 seconds" with a video at hand -> ``extend_video``; "stitch/join/blend into" with
+   two -> ``connect_videos``. A cue counts only when the media its task requires are at hand and pointed at
+   (or the cue opens the turn: "keep going"); several matching cues are ranked by the embedding. A task with
+   ``route.needs_cue`` (``digital_world``) is a candidate only when one of its cues matches.
 3. Embedding: cosine similarity of the turn to each remaining task's examples and description. A top-1
    margin of at least :data:`DECIDE_MARGIN` decides.
 4. LLM: below that margin the LLM picks, with a JSON schema whose ``task`` is one of the remaining names.
    An invalid answer is retried once with the validation error; the answer is taken only if it is among the
    embedding's top 2, else the embedding's top 1 decides.
 
-The inputs are then read deterministically (:mod:`._inputs`); a required one that cannot be filled turns the
-answer into a clarifying question, never a guess.
+Before all this, content phrases ("the kite clip", "the sleeping cat") are bound to artifacts
+(:mod:`._content`). The inputs are then read deterministically (:mod:`._inputs`); a required one that cannot
+be filled, or a phrase that fits several artifacts, turns the answer into a clarifying question, never a
+guess (with a ``reference_client``, e.g. ``--llm openai``, the LLM first chooses among the candidates).
 """
 
 from __future__ import annotations
@@ -36,9 +41,12 @@ from autogen_core import CancellationToken
 from autogen_core.models import AssistantMessage, ChatCompletionClient, LLMMessage, SystemMessage, UserMessage
 from pydantic import BaseModel, Field, ValidationError, create_model
 
+from mora_agents.director._content import bind_content
 from mora_agents.director._embedding import EmbeddingRouter, Ranking
+from mora_agents.director._explanation import explain
 from mora_agents.director._inputs import clarifying_question, fill_inputs
-from mora_agents.director._slots import MediaKind, TurnFacts, mask_paths
+from mora_agents.director._settle import settle_with_llm
+from mora_agents.director._slots import MediaKind, TurnFacts, embedding_query
 from mora_agents.messages import ClarifyingQuestion, DirectorTurn, SessionArtifact, VideoRequest
 from mora_agents.resources import role_prompt
 from mora_agents.sop import SopSpec
@@ -61,41 +69,13 @@ LLM_CANDIDATES = 2
 """The LLM's choice counts only if it is among the embedding's top this many."""
 
 
-@dataclass(frozen=True)
-class Cue:
-    """A media-aware keyword cue: ``pattern`` in the turn and ``videos`` videos at hand -> ``task``."""
-
-    task: str
-    pattern: re.Pattern[str]
-    videos: int
-
-
-CUES: tuple[Cue, ...] = (
-    Cue(
-        "extend_video",
-        re.compile(
-            r"\b(?:longer|lengthen\w*|extend\w*|continue[sd]?|continuing|continuation|prolong\w*|keep (?:it |them )?"
-            r"going|carry on|more seconds|add (?:\w+ )?(?:more )?seconds?)\b",
-            re.IGNORECASE,
-        ),
-        1,
-    ),
-    Cue(
-        "connect_videos",
-        re.compile(
-            r"\b(?:connect\w*|join\w*|transition\w*|merg\w*|stitch\w*|combin\w*|splic\w*)\b",
-            re.IGNORECASE,
-        ),
-        2,
-    ),
+# Words a turn may open with before its verb: "ok now keep going", "can you add 2 more seconds".
+_OPENING = re.compile(
+    r"^(?:\s*(?:ok(?:ay)?|now|please|pls|and|then|so|hey|great|nice|cool|good|can you|could you|would you|"
+    r"let'?s|i want to|i'd like to|id like to|just|also|give (?:it|them|this|that|the (?:clip|video))|it|yes|"
+    r"yeah)\b[\s,!.]*)*",
+    re.IGNORECASE,
 )
-"""Keyword cues for the built-in tasks, where sentence embeddings are weakest: "extend the first clip"
-resembles connect_videos' "connect the first and the second clip" more than "make this clip 4 seconds
-longer". A cue fires only when its task exists and survives the media filter, the turn points at a video
-("it", "the clip", a file) and enough videos are at hand (named in the turn or in the session): "rain
-continues to fall" or "a transition from day to night" alone stay with the embedding. User tasks route by
-their examples; they need no entry here."""
-
 _NEW_VIDEO = re.compile(
     r"\b(?:a|an|another|one more)\s+(?:[\w'-]+\s+){0,3}?(?:video|clip|film|movie|animation)s?\b(?!\s+games?)",
     re.IGNORECASE,
@@ -117,6 +97,8 @@ class RouteTrace:
     """The embedding scores, with the chosen task moved first (``only``: that task, scored 1.0, not embedded)."""
     llm_answers: tuple[str, ...] = ()
     llm_problem: str | None = None
+    reference_answers: tuple[str, ...] = ()
+    """The reference LLM's raw answers, when it was asked to choose between artifacts."""
 
     def metadata(self) -> dict[str, str]:
         """``decided_by``; ``ranking`` (``task=score``, the chosen task first); ``margin`` (first minus second
@@ -130,6 +112,8 @@ class RouteTrace:
             data["llm_answers"] = json.dumps(list(self.llm_answers))
         if self.llm_problem:
             data["llm_problem"] = self.llm_problem
+        if self.reference_answers:
+            data["reference_answers"] = json.dumps(list(self.reference_answers))
         return data
 
 
@@ -150,6 +134,9 @@ class DirectorAgent(BaseChatAgent):
         router: the embedding ranking; defaults to all-MiniLM-L6-v2 (loaded on first use).
         system_message: defaults to ``prompts/director.txt``.
         decide_margin: embedding margin at or above which the LLM is not asked (:data:`DECIDE_MARGIN`).
+        reference_client: the LLM that chooses between artifacts a phrase fits about equally ("the beach
+            one" with two beach clips), through a JSON schema of their numbers; ``None`` (the default, and
+            what the embedded 135M model gets) asks the user instead.
     """
 
     def __init__(
@@ -161,6 +148,7 @@ class DirectorAgent(BaseChatAgent):
         router: EmbeddingRouter | None = None,
         system_message: str | None = None,
         decide_margin: float = DECIDE_MARGIN,
+        reference_client: ChatCompletionClient | None = None,
     ) -> None:
         system_message = system_message or role_prompt("director")
         super().__init__(name=name, description="Director: " + system_message.splitlines()[0])
@@ -172,6 +160,7 @@ class DirectorAgent(BaseChatAgent):
         self.router = router or EmbeddingRouter()
         self.system_message = system_message
         self.decide_margin = decide_margin
+        self.reference_client = reference_client
 
     @property
     def produced_message_types(self) -> Sequence[type[BaseChatMessage]]:
@@ -199,12 +188,32 @@ class DirectorAgent(BaseChatAgent):
         """The answer to ``turn`` and how its task was chosen."""
         token = cancellation_token or CancellationToken()
         facts = TurnFacts.read(turn.text)
+        if turn.artifacts:
+            acts = self._acts_on_clips(facts)
+            facts = await asyncio.to_thread(bind_content, facts, turn.artifacts, self.router.encode, loose=acts)
         trace = await self.choose_task(turn, facts, token)
         spec = self.sops[trace.ranking.top]
         filled = fill_inputs(spec, facts, turn.artifacts)
-        if filled.missing or filled.problems:
+        if filled.unclear and self.reference_client is not None:
+            facts, trace.reference_answers = await settle_with_llm(
+                self.reference_client, self.create_args, turn, facts, filled.unclear, token
+            )
+            filled = fill_inputs(spec, facts, turn.artifacts)
+        if filled.missing or filled.problems or filled.unclear:
             return clarifying_question(spec, filled, turn.artifacts), trace
-        return VideoRequest(task=spec.name, inputs=filled.inputs, seed=turn.seed), trace
+        explanation = explain(spec, filled.inputs, filled.bindings, turn.artifacts)
+        request = VideoRequest(
+            task=spec.name, inputs=filled.inputs, seed=turn.seed, explanation=explanation, bindings=filled.bindings
+        )
+        return request, trace
+
+    def _acts_on_clips(self, facts: TurnFacts) -> bool:
+        """A cue of a task that needs two clips is in the turn ("stitch em together"): its bare words may name them."""
+        return any(
+            sum(item.type == "video" and item.required for item in spec.inputs.values()) >= 2
+            and _cue_match(spec, facts)
+            for spec in self.sops.values()
+        )
 
     # -- which task --------------------------------------------------------------------------------
 
@@ -213,10 +222,21 @@ class DirectorAgent(BaseChatAgent):
         evidence = facts.media_evidence(artifacts)
         in_session = {a.kind for a in artifacts}
         new_video = evidence["video"] == 0 and _NEW_VIDEO.search(facts.masked) is not None
+        # A turn that points at nothing ("a panda eating bamboo") is about nothing made so far, unless a task's
+        # own cue opens it ("keep going", "add 2 more seconds": the latest clip).
+        points = any(evidence.values()) or facts.has_pronoun
 
         def takes(spec: SopSpec) -> bool:
             kinds = [item.type for item in spec.inputs.values()]
             return all(kinds.count(kind) >= min(count, 2) for kind, count in evidence.items() if count)
+
+        def enough(spec: SopSpec) -> bool:
+            # One clip named and no word of joining: not a two-clip task ("make the second clip black and white").
+            for kind, count in evidence.items():
+                need = sum(item.type == kind and item.required for item in spec.inputs.values())
+                if 0 < count < need and not _cue_match(spec, facts):
+                    return False
+            return True
 
         def can_have(spec: SopSpec) -> bool:
             for item in spec.inputs.values():
@@ -225,13 +245,20 @@ class DirectorAgent(BaseChatAgent):
                 kind: MediaKind = item.type
                 if kind == "video" and new_video:
                     return False
-                pointed = evidence[kind] > 0 or kind in in_session or (facts.has_pronoun and not artifacts)
-                if not pointed:
+                implied = kind in in_session and (points or _opening_cue(spec, facts))
+                if not (evidence[kind] > 0 or implied or (facts.has_pronoun and not artifacts)):
                     return False
             return True
 
-        specs = list(self.sops.values())
+        if facts.has_pronoun and _pronoun_only(facts):
+            # "animate it" with a clip made last and a photo before: a cue says which kind "it" is.
+            cued = [s for s in self.sops.values() if _cue_match(s, facts) and _media_ready(s, facts, artifacts)]
+            if cued and not any(takes(spec) for spec in cued):
+                evidence = {"image": 0, "video": 0}
+        specs = [spec for spec in self.sops.values() if not spec.route.needs_cue or _cue_match(spec, facts)]
+        specs = specs or list(self.sops.values())
         compatible = [spec for spec in specs if takes(spec)] or specs
+        compatible = [spec for spec in compatible if enough(spec)] or compatible
         return [spec for spec in compatible if can_have(spec)] or compatible
 
     async def choose_task(self, turn: DirectorTurn, facts: TurnFacts, token: CancellationToken) -> RouteTrace:
@@ -239,15 +266,12 @@ class DirectorAgent(BaseChatAgent):
         if len(specs) == 1:
             # Nothing to rank (and no model to load): e.g. two videos named and one task that takes two.
             return RouteTrace("only", Ranking(((specs[0].name, 1.0),)))
-        query = mask_paths(turn.text, facts.paths)
+        query = embedding_query(facts)
         ranking = await asyncio.to_thread(self.router.rank, query, specs)
-        names = {spec.name for spec in specs}
-        named = facts.media_evidence(turn.artifacts)["video"]
-        at_hand = named + sum(a.kind == "video" for a in turn.artifacts)
-        points = named > 0 or facts.has_pronoun
-        for cue in CUES:
-            if cue.task in names and points and at_hand >= cue.videos and cue.pattern.search(facts.masked):
-                return RouteTrace("cue", _promote(ranking, cue.task))
+        cued = [spec.name for spec in specs if _cue_match(spec, facts) and _media_ready(spec, facts, turn.artifacts)]
+        if cued:
+            best = max(cued, key=ranking.score)
+            return RouteTrace("cue", _promote(ranking, best))
         if ranking.margin >= self.decide_margin or self.model_client is None:
             return RouteTrace("embedding", ranking)
         choice, answers, problem = await self._ask_llm(turn, query, ranking, token)
@@ -324,6 +348,44 @@ def _promote(ranking: Ranking, task: str) -> Ranking:
     """``ranking`` with ``task`` first: the decision, with the embedding scores kept for the record."""
     first = [item for item in ranking.scores if item[0] == task]
     return Ranking(tuple(first + [item for item in ranking.scores if item[0] != task]))
+
+
+def _cue_match(spec: SopSpec, facts: TurnFacts) -> re.Match[str] | None:
+    """The first of the task's cues found in the turn, its references read as "this video" ("the longer
+    hummingbird clip" is no cue to extend)."""
+    text = embedding_query(facts)
+    for pattern in spec.route.patterns():
+        match = pattern.search(text)
+        if match is not None:
+            return match
+    return None
+
+
+def _pronoun_only(facts: TurnFacts) -> bool:
+    """The turn points only by "it" / "that": no file, no clip or photo named."""
+    return not facts.paths and all(r.selector == "pronoun" for r in facts.references)
+
+
+def _opening_cue(spec: SopSpec, facts: TurnFacts) -> bool:
+    """A cue of the task opens the turn: "keep going", "now add 2 more seconds" (not "rain continues to fall")."""
+    text = embedding_query(facts)
+    opening = _OPENING.match(text)
+    start = opening.end() if opening else 0
+    return any(p.match(text, start) for p in spec.route.patterns())
+
+
+def _media_ready(spec: SopSpec, facts: TurnFacts, artifacts: list[SessionArtifact]) -> bool:
+    """The media the task requires are at hand (named or in the session) and pointed at, or its cue opens the turn."""
+    evidence = facts.media_evidence(artifacts)
+    for kind in ("image", "video"):
+        need = sum(item.type == kind and item.required for item in spec.inputs.values())
+        if not need:
+            continue
+        at_hand = evidence[kind] + sum(a.kind == kind for a in artifacts)
+        pointed = evidence[kind] > 0 or facts.has_pronoun or _opening_cue(spec, facts)
+        if at_hand < need or not pointed:
+            return False
+    return True
 
 
 def _describe(turn: DirectorTurn, query: str, specs: list[SopSpec], allowed: list[str]) -> str:

@@ -9,29 +9,45 @@ counted noun, a choice word to a ``choice`` input. Nothing is guessed: what cann
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from mora_agents.director._content import content_stems, describe, stem
+from mora_agents.director._labels import artifact_line
 from mora_agents.director._slots import (
     MediaKind,
+    Reference,
     TurnFacts,
     find_durations,
+    kind_of,
     mask_paths,
     parse_counts,
     parse_duration,
     resolve,
 )
-from mora_agents.messages import ClarifyingQuestion, SessionArtifact
+from mora_agents.messages import ClarifyingQuestion, InputBinding, SessionArtifact
 from mora_agents.sop import InputSpec, SopSpec
 
 CHOICE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "transfer": (r"style[- ]?transfer", r"restyle", r"transfer"),
-    "edit": (r"edit", r"change", r"modify", r"alter", r"but"),
+    "edit": (r"edit", r"change", r"modify", r"alter", r"but", r"(?:make|turn)\b[^.;]*?\bfirst"),
 }
 """Words that select a choice besides its own name (regular expressions, matched as whole words).
 
-"but" selects ``edit``: "animate this photo but at night" asks to change the image before animating it.
+"but" selects ``edit``: "animate this photo but at night" asks to change the image before animating it; so does
+"make the photo snowy first, then animate it".
 A choice's own name always counts, so a user SOP's choices work without an entry here.
 """
+
+
+@dataclass
+class Unclear:
+    """A phrase that may mean several artifacts of the kind an input needs: the director asks which."""
+
+    kind: MediaKind
+    phrase: str
+    candidates: tuple[int, ...]
+    unmatched: bool
+    """Nothing matched the phrase (the candidates are all of the kind), rather than a near-tie."""
 
 
 @dataclass
@@ -42,6 +58,9 @@ class Filled:
     missing: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     """Sentences for the user: a clip that does not exist, a duration out of range."""
+    bindings: list[InputBinding] = field(default_factory=list)
+    """Which words chose each image and video input."""
+    unclear: list[Unclear] = field(default_factory=list)
 
 
 def fill_inputs(spec: SopSpec, facts: TurnFacts, artifacts: list[SessionArtifact]) -> Filled:
@@ -61,53 +80,141 @@ def fill_inputs(spec: SopSpec, facts: TurnFacts, artifacts: list[SessionArtifact
     return filled
 
 
+@dataclass
+class _Pick:
+    start: float
+    end: int
+    path: str
+    binding: InputBinding
+
+
+# Between two named clips, these words put the second one first: "put X after Y" -> (Y, X).
+_REVERSED_ORDER = re.compile(
+    r"\b(?:after|follows?(?!\s+(?:it|this|that|up)\s+(?:with|by))|following|behind|preceded by|comes? second|"
+    r"(?:on)?to the end of|at the end of)\b",
+    re.IGNORECASE,
+)
+_SHOULD = r"(?:should\s+|must\s+|has\s+to\s+|needs?\s+to\s+|can\s+)?(?:go(?:es)?\s+|comes?\s+|be\s+)?"
+# "horse first", "start with the whale", "whale goes first": that clip opens.
+_OPENS = re.compile(
+    rf"\b(?P<a>[a-z][\w'-]*)\s+{_SHOULD}first\b|\b(?:start|begin|open)(?:ing)?\s+(?:with|on)\s+(?:the\s+)?"
+    r"(?P<b>[a-z][\w'-]*)",
+    re.IGNORECASE,
+)
+# "cabin should come second", "end with the deer": that clip closes.
+_CLOSES = re.compile(
+    rf"\b(?P<a>[a-z][\w'-]*)\s+{_SHOULD}(?:second|last)\b|\b(?:end|finish|close)(?:ing)?\s+(?:with|on)\s+"
+    r"(?:the\s+)?(?P<b>[a-z][\w'-]*)",
+    re.IGNORECASE,
+)
+
+
 def _fill_media(spec: SopSpec, facts: TurnFacts, artifacts: list[SessionArtifact], kind: MediaKind, filled: Filled):
     slots = [name for name, item in spec.inputs.items() if item.type == kind]
     if not slots:
         return
     required = [name for name in slots if spec.inputs[name].required]
-    named: list[tuple[float, str]] = [(p.start, p.path) for p in facts.paths if p.kind == kind]
+    picks = [_Pick(p.start, p.end, p.path, InputBinding(input="", phrase=p.path, file=p.path, how="file"))
+             for p in facts.paths if p.kind == kind]  # fmt: skip
     for ref in facts.references:
-        if not ref.explicit or ref.kind not in (kind, None):
-            continue  # "the last one" (no noun) fits whatever is needed
-        found = resolve(ref, kind, artifacts)
-        if not found and ref.kind == kind and any(a.kind == kind for a in artifacts):
-            # (With none of the kind at all, the question says so once.)
-            filled.problems.append(_no_such(ref.selector, kind, artifacts))
-        named.extend((ref.start + i / 10, a.path) for i, a in enumerate(found))
-    chosen = _unique(named)
+        if ref.explicit:
+            picks.extend(_picks(ref, kind, artifacts, filled))
+    picks = _in_said_order(_unique(picks), facts.masked, artifacts)
     pool = sorted((a for a in artifacts if a.kind == kind), key=lambda a: a.index)
     # "it", "that", "the clip": the latest artifact of the kind, where the user said it.
     vague = [r for r in facts.references if not r.explicit and r.kind in (kind, None)]
-    if pool and vague and len(chosen) < len(required or slots[:1]):
+    if pool and vague and len(picks) < len(required or slots[:1]) and not filled.unclear:
         pronoun_only = all(r.kind is None for r in vague)
-        if not pronoun_only or required:
-            latest = pool[-1].path
-            if latest not in chosen:
-                named.append((vague[0].start, latest))
-                chosen = _unique(named)
+        if (not pronoun_only or required) and pool[-1].path not in [p.path for p in picks]:
+            ref = vague[0]
+            binding = InputBinding(input="", phrase=ref.phrase, artifact=pool[-1].index, how=ref.how)
+            picks = sorted([*picks, _Pick(ref.start, ref.end, pool[-1].path, binding)], key=lambda p: p.start)
     # Nothing named at all: in a conversation, "extend by 4 seconds" is about the latest clip; two required
     # inputs are filled only when the session holds exactly two.
-    if not chosen and not _mentions(facts, kind) and required and pool:
+    if not picks and not _mentions(facts, kind, artifacts) and required and pool and not filled.unclear:
         if len(required) == 1:
-            chosen = [pool[-1].path]
+            picks = [_Pick(0, 0, pool[-1].path, InputBinding(input="", artifact=pool[-1].index, how="latest"))]
         elif len(pool) == len(required):
-            chosen = [a.path for a in pool]
-    for name, value in zip(slots, chosen, strict=False):
-        filled.inputs[name] = value
-    unfilled = slots[len(chosen) :]
+            picks = [_Pick(0, 0, a.path, InputBinding(input="", artifact=a.index, how="only")) for a in pool]
+    for name, pick in zip(slots, picks, strict=False):
+        filled.inputs[name] = pick.path
+        filled.bindings.append(pick.binding.model_copy(update={"input": name}))
+    unfilled = slots[len(picks) :]
     # Missing: a required input, or an optional one the user pointed at ("this photo") that is nowhere.
     for name in unfilled:
         if spec.inputs[name].required or (name == unfilled[0] and _points_at(facts, kind)):
             filled.missing.append(name)
 
 
-def _unique(named: list[tuple[float, str]]) -> list[str]:
-    return list(dict.fromkeys(path for _, path in sorted(named)))
+def _picks(ref: Reference, kind: MediaKind, artifacts: list[SessionArtifact], filled: Filled) -> list[_Pick]:
+    """What one explicit reference gives an input of ``kind``; an unclear one is noted for the question."""
+    target = ref.source if ref.source is not None and kind == "image" else ref
+    frame = ref.selector.partition(":")[2] if ref.source is not None else None
+    if ref.source is not None and kind != "image":
+        return []
+    if target.selector == "unclear":
+        wanted = "video" if frame else kind
+        numbers = tuple(a.index for a in artifacts if a.index in target.candidates and a.kind == wanted)
+        if len(numbers) != 1:
+            if numbers:
+                filled.unclear.append(Unclear(wanted, target.phrase, numbers, target.unmatched))
+            return []
+        target = replace(target, selector=f"artifact:{numbers[0]}")
+    what, _, number = target.selector.partition(":")
+    if what == "artifact" and not any(a.index == int(number) for a in artifacts):
+        filled.problems.append(f"This session has no #{number} (it has {len(artifacts)}: see /list).")
+        return []
+    if what == "turn" and number != "last" and not any(a.turn == int(number) for a in artifacts):
+        turns = max((a.turn for a in artifacts), default=0)
+        filled.problems.append(f"Turn {number} made nothing in this session (its last result is from turn {turns}).")
+        return []
+    found = resolve(replace(ref, source=target) if ref.source is not None else target, kind, artifacts)
+    named_kind = "video" if frame else kind_of(target, artifacts)
+    if not found and named_kind == kind and any(a.kind == kind for a in artifacts):
+        # (With none of the kind at all, the question says so once.)
+        filled.problems.append(_no_such(target.selector, kind, artifacts))
+    return [
+        _Pick(ref.start + i / 10, ref.end, a.path,
+              InputBinding(input="", phrase=ref.phrase, artifact=a.index, how=target.how, frame=frame))
+        for i, a in enumerate(found)
+    ]  # fmt: skip
 
 
-def _mentions(facts: TurnFacts, kind: MediaKind) -> bool:
-    return any(p.kind == kind for p in facts.paths) or any(r.kind == kind for r in facts.references)
+def _in_said_order(picks: list[_Pick], text: str, artifacts: list[SessionArtifact]) -> list[_Pick]:
+    """Two clips in the order the sentence gives: "put X after Y" -> (Y, X); "stitch them, horse first"."""
+    if len(picks) != 2:
+        return picks
+    if picks[0].end <= picks[1].start and _REVERSED_ORDER.search(text[picks[0].end : int(picks[1].start)]):
+        return [picks[1], picks[0]]
+    for pattern, swapped in ((_OPENS, [False, True]), (_CLOSES, [True, False])):
+        for match in pattern.finditer(text):
+            word = stem(match["a"] or match["b"])
+            shown = [word in content_stems(_shows(p, artifacts)) for p in picks]
+            if shown == swapped:
+                return [picks[1], picks[0]]
+    return picks
+
+
+def _shows(pick: _Pick, artifacts: list[SessionArtifact]) -> str:
+    artifact = next((a for a in artifacts if a.index == pick.binding.artifact), None)
+    return describe(artifact, artifacts) if artifact else pick.path
+
+
+def _unique(picks: list[_Pick]) -> list[_Pick]:
+    seen: set[tuple[str, str | None]] = set()
+    unique = []
+    for pick in sorted(picks, key=lambda p: p.start):
+        key = (pick.path, pick.binding.frame)
+        if key not in seen:
+            seen.add(key)
+            unique.append(pick)
+    return unique
+
+
+def _mentions(facts: TurnFacts, kind: MediaKind, artifacts: list[SessionArtifact]) -> bool:
+    return any(p.kind == kind for p in facts.paths) or any(
+        kind_of(r, artifacts) == kind or r.selector == "unclear" for r in facts.references if r.explicit
+    )
 
 
 def _points_at(facts: TurnFacts, kind: MediaKind) -> bool:
@@ -212,7 +319,10 @@ def _stems(text: str) -> set[str]:
 
 def clarifying_question(spec: SopSpec, filled: Filled, artifacts: list[SessionArtifact]) -> ClarifyingQuestion:
     """A question naming what is missing, in plain words, e.g. "Which video should I continue? There is no
-    video in this session yet: name a file, e.g. clip.mp4."."""
+    video in this session yet: name a file, e.g. clip.mp4.". A phrase that fits several artifacts (or none)
+    gets the candidates listed with their numbers, as ``/list`` shows them."""
+    if filled.unclear:
+        return _which_one(spec, filled.unclear, artifacts)
     sentences = list(dict.fromkeys(filled.problems))
     media: dict[str, list[str]] = {}
     for name in filled.missing:
@@ -238,6 +348,25 @@ def clarifying_question(spec: SopSpec, filled: Filled, artifacts: list[SessionAr
             example = "'the first clip' or 'clip 2'" if kind == "video" else "'the image' or 'image 1'"
             sentences.append(f"Say which one, e.g. {example}, or name a file.")
     return ClarifyingQuestion(question=" ".join(sentences), task=spec.name, missing=list(filled.missing))
+
+
+def _which_one(spec: SopSpec, unclear: list[Unclear], artifacts: list[SessionArtifact]) -> ClarifyingQuestion:
+    sentences, numbers = [], []
+    for item in unclear:
+        noun = "clip" if item.kind == "video" else "image"
+        listed = [a for a in artifacts if a.index in item.candidates]
+        options = "; ".join(artifact_line(a, artifacts) for a in listed)
+        if item.unmatched:
+            sentences.append(f"No {noun} in this session matches '{item.phrase}'. Which one do you mean: {options}?")
+        else:
+            sentences.append(f"'{item.phrase}' could be more than one {noun}: {options}. Which one do you mean?")
+        numbers.extend(a.index for a in listed)
+    example = f"#{numbers[0]}" if numbers else "#1"
+    sentences.append(f"Say its number, e.g. '{example}'.")
+    missing = [b for b in dict.fromkeys(name for name, i in spec.inputs.items() if i.type in {u.kind for u in unclear})]
+    return ClarifyingQuestion(
+        question=" ".join(sentences), task=spec.name, missing=missing, candidates=list(dict.fromkeys(numbers))
+    )
 
 
 def _noun_phrase(text: str) -> str:

@@ -50,9 +50,9 @@ _ADDED = re.compile(r"^\s*(?:more|longer|extra|additional)\b|\b(?:another|add|ad
 _COUNT = re.compile(rf"(?<![\w.])(?P<number>\d+|(?!an?\b){_WORD_NUMBER})\s+(?P<noun>[a-z]+)", re.IGNORECASE)
 
 # Nouns that name a session artifact; "video game" is a style, not a video.
-_VIDEO_NOUN = r"(?:clips?|videos?(?!\s+games?)|movies?|footage|films?|recordings?|shots?)"
+_VIDEO_NOUN = r"(?:clips?|videos?(?!\s+games?)|vids?|movies?|footage|films?|recordings?|shots?)"
 _IMAGE_NOUN = r"(?:images?|pictures?|photos?|photographs?|frames?|stills?|pics?|snapshots?|screenshots?)"
-_NOUN = rf"(?:{_VIDEO_NOUN}|{_IMAGE_NOUN}|ones?)"
+_NOUN = rf"(?:{_VIDEO_NOUN}|{_IMAGE_NOUN}|ones?|versions?)"
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
 _ORDINALS |= {"fifth": 5, "5th": 5, "sixth": 6, "6th": 6, "seventh": 7, "7th": 7, "eighth": 8, "8th": 8}
 _LATEST = ("last", "latest", "previous", "final", "newest", "most recent", "current", "new")
@@ -61,18 +61,55 @@ _ORDINAL = re.compile(
 )
 # "clip 2", "video #3"; not "the clip 3 seconds longer" (a duration).
 _NUMBERED = re.compile(
-    rf"\b(?P<noun>{_VIDEO_NOUN}|{_IMAGE_NOUN})\s*(?:#|no\.?\s*|number\s+)?(?P<n>\d+)\b"
+    rf"\b(?P<noun>{_VIDEO_NOUN}|{_IMAGE_NOUN})\s*(?:(?P<hash>#)|no\.?\s*|number\s+)?(?P<n>\d+)\b"
     rf"(?![.,]\d|\s*-?\s*(?:more\s+|extra\s+)?(?:{_SECOND_UNIT}|{_MINUTE_UNIT}|{_HOUR_UNIT})\b)",
     re.IGNORECASE,
 )
+_NOT_DURATION = rf"(?!\s*-?\s*(?:more\s+|extra\s+)?(?:{_SECOND_UNIT}|{_MINUTE_UNIT}|{_HOUR_UNIT})\b)"
+# "the last two clips", "the first 2", "the last two" (no noun: whatever the task needs); not "the last 2 seconds".
 _RANGE = re.compile(
-    rf"\b(?P<end>first|last|latest|previous)\s+(?P<n>two|three|2|3)\s+(?P<noun>{_VIDEO_NOUN}|{_IMAGE_NOUN})", re.I
-)
-_PAIR = re.compile(
-    rf"\b(?:both\s+(?:of\s+)?(?:the\s+|these\s+|those\s+)?{_NOUN}|both of them|(?:the|these|those)\s+two"
-    rf"(?:\s+{_NOUN})?|them)\b",
+    rf"\b(?P<end>first|last|latest|previous)\s+(?P<n>two|three|2|3)\b{_NOT_DURATION}"
+    rf"(?:\s+(?P<noun>{_VIDEO_NOUN}|{_IMAGE_NOUN}|ones))?",
     re.IGNORECASE,
 )
+_PAIR = re.compile(
+    rf"\b(?:both\s+(?:of\s+)?(?:the\s+|these\s+|those\s+|my\s+)?{_NOUN}|both of them|(?:the|these|those)\s+two"
+    rf"(?:\s+{_NOUN})?|them|both(?!\s+[\w-]+\s+and\b))\b",
+    re.IGNORECASE,
+)
+# The one before the latest: "the one before last", "second to last", "the penultimate clip", "the one before that".
+_FROM_LAST = re.compile(
+    rf"\b(?:(?:the\s+)?(?P<noun1>{_NOUN})\s+(?:just\s+)?before\s+(?:the\s+)?(?:last|latest|that|this|it)"
+    rf"(?:\s+(?:{_NOUN}))?(?!\s+(?:{_NOUN}))"
+    rf"|(?:the\s+)?(?:second|2nd)[\s-]+(?:to|from)[\s-]+(?:the[\s-]+)?last(?:\s+(?P<noun2>{_NOUN}))?"
+    rf"|(?:the\s+)?(?:penultimate|next[\s-]+to[\s-]+last)(?:\s+(?P<noun3>{_NOUN}))?"
+    rf"|(?:the\s+)?last\s+but\s+one(?:\s+(?P<noun4>{_NOUN}))?)\b",
+    re.IGNORECASE,
+)
+# "the end of the first", "the last and the third": an ordinal whose noun is left out.
+_ELIDED = re.compile(
+    rf"\bthe\s+(?P<ord>{'|'.join(_ORDINALS)}|last|latest|previous)\b(?=\s*(?:$|[.,;:!?]|\s(?:and|then|to|into|with|"
+    rf"onto|after|before|please|pls)\b))",
+    re.IGNORECASE,
+)
+# "#3", "artifact 3", "item #2": the number /list shows, whatever its kind.
+_LISTED = re.compile(
+    rf"(?:(?<![\w#])#\s?(?P<n>\d+)|\b(?:artifact|item|result|output|number|no\.)\s*#?\s*(?P<n2>\d+)){_NOT_DURATION}\b",
+    re.IGNORECASE,
+)
+# "turn 2", "turn #3", "the second turn": what that turn made; not "turn 2 clips into one" (a verb).
+_TURN = re.compile(
+    rf"\bturn\s*#?\s*(?P<n>\d+|one|two|three|four|five|six|seven|eight)\b(?!\s+(?:{_NOUN}|of|into)\b)"
+    rf"|\b(?P<ord>{'|'.join(_ORDINALS)}|last|previous)\s+turn\b",
+    re.IGNORECASE,
+)
+# "the first frame of clip 2", "the last frame of it", "its final frame": an image taken from a video.
+_FRAME = re.compile(
+    r"\b(?:the|its|their|that|this)?\s*(?:very\s+)?(?P<which>first|last|final|opening|starting|start|initial|"
+    r"beginning|ending|end|closing)\s+(?:frame|still|image)(?:\s+(?P<of>of|from|in)\b)?",
+    re.IGNORECASE,
+)
+_FIRST_FRAME = ("first", "opening", "starting", "start", "initial", "beginning")
 _DEFINITE = re.compile(
     rf"\b(?:the|this|that|these|those|my|our|your|its)\s+(?:[\w'-]+\s+){{0,2}}?(?P<noun>{_VIDEO_NOUN}|{_IMAGE_NOUN})\b",
     re.IGNORECASE,
@@ -85,6 +122,10 @@ _PRONOUN = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"[.;!?]")
+# A turn that opens with an indefinite noun phrase describes a new scene; its "it" is inside the scene.
+_DESCRIPTION = re.compile(
+    r"\s*(?:(?:now|ok|okay|next|and)[\s,]+)?(?:a|an|some)\s+(?!(?:new|another|bit|little)\b)", re.IGNORECASE
+)
 
 
 def _word_number(text: str) -> float | None:
@@ -118,6 +159,8 @@ def find_durations(text: str) -> list[Duration]:
     """Every duration in ``text``, adjacent parts summed ("1 minute 30 seconds" -> 90)."""
     found: list[Duration] = []
     for match in _DURATION.finditer(text):
+        if re.fullmatch(r"\d{3}0s", match.group(0)):
+            continue  # "the 1950s", "1980s music": a decade
         number = _word_number(match["digits"] or match["words"])
         if number is None:
             continue
@@ -204,6 +247,22 @@ def mask_paths(text: str, paths: list[PathMention], video: str = "this video", i
     return re.sub(r"\s+", " ", text).strip()
 
 
+def embedding_query(facts: TurnFacts) -> str:
+    """The turn as the embedding sees it: each file and each explicit reference replaced by "this video" /
+    "that image", so "make the second clip black and white" reads as an edit, not as the "first and second
+    clip" of a connection, and "the kite clip" brings no kite into the ranking."""
+    spans = [(p.start, p.end, p.kind) for p in facts.paths]
+    spans += [(r.start, r.end, r.kind) for r in facts.references if r.explicit and r.end > r.start]
+    text, seen = facts.text, 0
+    for start, end, kind in sorted(spans, reverse=True):
+        if any(s < end and start < e for s, e, _ in spans if (s, e) != (start, end) and e - s > end - start):
+            continue  # inside a longer span
+        seen += 1
+        phrase = f"{'this' if seen % 2 else 'that'} {'image' if kind == 'image' else 'video'}"
+        text = text[:start] + phrase + text[end:]
+    return re.sub(r"\s+", " ", text).strip()
+
+
 def _noun_kind(noun: str) -> MediaKind | None:
     noun = noun.lower()
     if re.fullmatch(_VIDEO_NOUN, noun):
@@ -219,11 +278,29 @@ class Reference:
 
     start: int
     kind: MediaKind | None
-    """``None`` for a pronoun ("it"), which fits whatever the task needs."""
+    """``None`` for a pronoun ("it") or "the second one", which fit whatever the task needs."""
     selector: str
-    """``index:N`` (N-th of its kind), ``latest``, ``last:N`` / ``first:N`` (a range), ``pair``, ``pronoun``."""
+    """``index:N`` (N-th of its kind), ``artifact:N`` (/list number N), ``turn:N`` (what turn N made), ``latest``,
+    ``fromlast:N`` (N-th from the end), ``last:N`` / ``first:N`` (a range), ``pair``, ``pronoun``, ``frame:first`` /
+    ``frame:last`` (a frame of :attr:`source`), ``unclear`` (a content phrase that fits several: :attr:`candidates`)."""
     explicit: bool = True
     """False for pronouns and definite nouns ("the clip"): they mean the latest, not a chosen one."""
+    end: int = -1
+    phrase: str = ""
+    """The words that point, as written ("the kite one")."""
+    how: str = "position"
+    """``position``, ``listed`` (a /list number), ``turn``, ``content`` (matched by what it shows), ``pronoun``,
+    ``latest`` or ``llm`` (a near-tie the LLM resolved)."""
+    candidates: tuple[int, ...] = ()
+    """For ``unclear``: the artifact numbers the phrase may mean (all of a kind when it matches none)."""
+    source: Reference | None = None
+    """For a frame: the video it is taken from."""
+    unmatched: bool = False
+    """For ``unclear``: no artifact matched the phrase at all (the candidates are every one of its kind)."""
+
+
+def _ref(match: re.Match[str], kind: MediaKind | None, selector: str, how: str = "position", **more) -> Reference:
+    return Reference(match.start(), kind, selector, end=match.end(), phrase=match.group(0).strip(), how=how, **more)
 
 
 def find_references(text: str) -> list[Reference]:
@@ -234,15 +311,36 @@ def find_references(text: str) -> list[Reference]:
     def free(start: int, end: int) -> bool:
         return not any(s < end and start < e for s, e in used)
 
+    def add(ref: Reference, span: tuple[int, int] | None = None) -> None:
+        refs.append(ref)
+        used.append(span or (ref.start, ref.end))
+
+    frames = [m for m in _FRAME.finditer(text)]
+    for match in frames:
+        used.append(match.span("which"))  # "the last frame" is no "last" artifact
+    for match in _FROM_LAST.finditer(text):
+        noun = next((g for g in match.group("noun1", "noun2", "noun3", "noun4") if g), "one")
+        add(_ref(match, _noun_kind(noun), "fromlast:2"))
     for match in _RANGE.finditer(text):
-        end = "first" if match["end"].lower() == "first" else "last"
-        count = int(_word_number(match["n"]) or 2)
-        refs.append(Reference(match.start(), _noun_kind(match["noun"]), f"{end}:{count}"))
-        used.append(match.span())
+        if free(*match.span()):
+            end = "first" if match["end"].lower() == "first" else "last"
+            count = int(_word_number(match["n"]) or 2)
+            add(_ref(match, _noun_kind(match["noun"] or "ones"), f"{end}:{count}"))
+    for match in _LISTED.finditer(text):
+        if free(*match.span()):
+            add(_ref(match, None, f"artifact:{int(match['n'] or match['n2'])}", "listed"))
     for match in _NUMBERED.finditer(text):
         if free(*match.span()):
-            refs.append(Reference(match.start(), _noun_kind(match["noun"]), f"index:{int(match['n'])}"))
-            used.append(match.span())
+            if match["hash"]:
+                add(_ref(match, _noun_kind(match["noun"]), f"artifact:{int(match['n'])}", "listed"))
+            else:
+                add(_ref(match, _noun_kind(match["noun"]), f"index:{int(match['n'])}"))
+    for match in _TURN.finditer(text):
+        if free(*match.span()):
+            word = (match["n"] or match["ord"]).lower()
+            number = _ORDINALS.get(word) or _word_number(word)
+            selector = "turn:last" if word in ("last", "previous") else f"turn:{int(number or 0)}"
+            add(_ref(match, None, selector, "turn"))
     for match in _ORDINAL.finditer(text):
         if not free(*match.span("ord")):
             continue
@@ -254,44 +352,88 @@ def find_references(text: str) -> list[Reference]:
         noun = re.search(rf"\b{_NOUN}\b", rest, re.IGNORECASE)
         if noun is None:
             continue  # "make it snowy first": no artifact named
-        if word in ("new", "current") and noun.group(0).lower() not in ("one", "ones"):
-            # "a new video" is something to make; "the new one" points at the latest.
-            if not re.search(r"\b(?:the|this|that)\s*$", before):
-                continue
+        if word in ("new", "current") and not re.search(r"\b(?:the|this|that)\s*$", before):
+            continue  # "a new video", "new one: a zebra herd" is something to make; "the new one" points
         kind = _noun_kind(noun.group(0))
         selector = f"index:{_ORDINALS[word]}" if word in _ORDINALS else "latest"
-        refs.append(Reference(match.start(), kind, selector))
+        end = match.end("ord") + noun.end()
+        article = re.search(r"\b(?:the|that|this|my)\s+$", text[: match.start()], re.IGNORECASE)
+        start = article.start() if article else match.start()
+        refs.append(Reference(start, kind, selector, end=end, phrase=text[start:end]))
         used.append(match.span("ord"))
+    for match in _ELIDED.finditer(text):
+        if free(*match.span("ord")):
+            word = match["ord"].lower()
+            selector = f"index:{_ORDINALS[word]}" if word in _ORDINALS else "latest"
+            add(Reference(match.start(), None, selector, end=match.end("ord"), phrase=match.group(0).strip()))
     for match in _PAIR.finditer(text):
         if free(*match.span()):
-            kind = next((k for k in (_noun_kind(w) for w in match.group(0).split()) if k), "video")
-            refs.append(Reference(match.start(), kind, "pair"))
-            used.append(match.span())
+            kind = next((k for k in (_noun_kind(w) for w in match.group(0).split()) if k), None)
+            add(_ref(match, kind, "pair"))
     for match in _DEFINITE.finditer(text):
         noun_start = match.start("noun")
         if free(match.start(), match.end()) and free(noun_start, match.end()):
-            refs.append(Reference(match.start(), _noun_kind(match["noun"]), "latest", explicit=False))
-            used.append(match.span())
+            add(_ref(match, _noun_kind(match["noun"]), "latest", "latest", explicit=False))
+    describing = _DESCRIPTION.match(text) is not None  # "a forest with a river running through it": no pointer
     for match in _PRONOUN.finditer(text):
-        if free(*match.span()):
-            refs.append(Reference(match.start(), None, "pronoun", explicit=False))
-            used.append(match.span())
-    return sorted(refs, key=lambda r: r.start)
+        if free(*match.span()) and not describing:
+            add(_ref(match, None, "pronoun", "pronoun", explicit=False))
+    refs.sort(key=lambda r: r.start)
+    return _attach_frames(text, frames, refs)
+
+
+def _attach_frames(text: str, frames: list[re.Match[str]], refs: list[Reference]) -> list[Reference]:
+    """Each frame mention takes the video reference right after its "of" (or, with none, the latest video)."""
+    for match in frames:
+        which = "first" if match["which"].lower() in _FIRST_FRAME else "last"
+        source = None
+        if match["of"]:
+            after = [r for r in refs if r.start >= match.end() - 1 and r.kind in ("video", None)]
+            gap = text[match.end() : after[0].start] if after else ""
+            # A vague "the kite clip" is left to the content binding (bind_content), which may name it.
+            if after and re.fullmatch(r"[\s,]*(?:the\s+)?", gap) and (after[0].explicit or after[0].how == "pronoun"):
+                source = after[0]
+        elif not re.match(r"\s*(?:of|from)\b", text[match.end() :], re.IGNORECASE):
+            source = Reference(match.start(), "video", "latest", explicit=False, end=match.end(), how="latest")
+        if source is None:
+            continue  # "the last frame of the kite clip": the content phrase is bound later (bind_frames)
+        if source in refs:
+            refs.remove(source)
+        frame = Reference(match.start(), "image", f"frame:{which}", end=max(match.end(), source.end),
+                          phrase=text[match.start() : max(match.end(), source.end)].strip(), how=source.how,
+                          source=source)  # fmt: skip
+        refs.append(frame)
+    refs.sort(key=lambda r: r.start)
+    return refs
 
 
 def resolve(ref: Reference, kind: MediaKind, artifacts: list[SessionArtifact]) -> list[SessionArtifact]:
-    """The artifacts of ``kind`` that ``ref`` names, in the order they are named (empty when none fit)."""
+    """The artifacts of ``kind`` that ``ref`` names, in the order they are named (empty when none fit).
+
+    A frame resolves to its video (the caller takes the frame out of it).
+    """
+    if ref.source is not None:
+        return resolve(ref.source, "video", artifacts) if kind == "image" else []
     if ref.kind is not None and ref.kind != kind:
         return []
+    what, _, number = ref.selector.partition(":")
+    if what == "artifact":
+        return [a for a in artifacts if a.index == int(number) and a.kind == kind]
+    if what == "turn":
+        made = [a for a in artifacts if a.kind == kind]
+        last_turn = max((a.turn for a in artifacts), default=0)
+        wanted = last_turn if number == "last" else int(number)
+        return [a for a in sorted(made, key=lambda a: a.index) if a.turn == wanted][-1:]
     pool = sorted((a for a in artifacts if a.kind == kind), key=lambda a: a.index)
     if not pool:
         return []
-    what, _, number = ref.selector.partition(":")
     if what == "index":
         n = int(number)
         return [pool[n - 1]] if 1 <= n <= len(pool) else []
     if what in ("latest", "pronoun"):
         return [pool[-1]]
+    if what == "fromlast":
+        return [pool[-int(number)]] if len(pool) >= int(number) else []
     if what == "last":
         return pool[-int(number) :] if len(pool) >= int(number) else []
     if what == "first":
@@ -333,7 +475,7 @@ class TurnFacts:
         evidence: dict[MediaKind, int] = {"image": 0, "video": 0}
         for kind in ("image", "video"):
             named = sum(p.kind == kind for p in self.paths)
-            named += sum(_size(r.selector) for r in self.references if r.explicit and r.kind == kind)
+            named += sum(_size(r.selector) for r in self.references if r.explicit and kind_of(r, artifacts) == kind)
             # "the clip" adds no second video to "clip.mp4": it is one thing named twice, or the latest.
             vague = any(not r.explicit and r.kind == kind for r in self.references)
             evidence[kind] = max(named, int(vague))
@@ -343,8 +485,29 @@ class TurnFacts:
         return evidence
 
 
+def kind_of(ref: Reference, artifacts: list[SessionArtifact]) -> MediaKind | None:
+    """What kind of artifact ``ref`` names: its noun's, else the artifact it resolves to ("#3", "turn 2"), else the
+    session's only kind ("the second one" among clips); ``None`` when the words and the session leave it open."""
+    if ref.kind is not None:
+        return ref.kind
+    what, _, number = ref.selector.partition(":")
+    if what == "artifact":
+        return next((a.kind for a in artifacts if a.index == int(number)), None)
+    if what == "turn":
+        last_turn = max((a.turn for a in artifacts), default=0)
+        wanted = last_turn if number == "last" else int(number)
+        return next((a.kind for a in reversed(artifacts) if a.turn == wanted), None)
+    if what == "unclear":
+        kinds = {a.kind for a in artifacts if a.index in ref.candidates}
+        return kinds.pop() if len(kinds) == 1 else None
+    kinds = {a.kind for a in artifacts}
+    return kinds.pop() if len(kinds) == 1 else None
+
+
 def _size(selector: str) -> int:
     """How many artifacts a selector names."""
+    if selector == "unclear":
+        return 1
     if selector == "pair":
         return 2
     if selector.startswith(("first:", "last:")):

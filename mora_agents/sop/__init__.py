@@ -3,7 +3,16 @@
 from mora_agents.sop._bindings import Binding, BindingError, Condition, Reference
 from mora_agents.sop._registry import SopEntry, find_sop, list_sops, sop_dirs
 from mora_agents.sop._runner import SopRunner
-from mora_agents.sop._schema import AGENT_ROLES, ROLE_ALIASES, InputSpec, ReviewSpec, SopSpec, StepSpec, role_of
+from mora_agents.sop._schema import (
+    AGENT_ROLES,
+    ROLE_ALIASES,
+    InputSpec,
+    ReviewSpec,
+    RouteSpec,
+    SopSpec,
+    StepSpec,
+    role_of,
+)
 
 __all__ = [
     "AGENT_ROLES",
@@ -14,6 +23,7 @@ __all__ = [
     "InputSpec",
     "Reference",
     "ReviewSpec",
+    "RouteSpec",
     "SopEntry",
     "SopRunner",
     "SopSpec",

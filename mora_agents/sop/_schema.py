@@ -181,6 +181,38 @@ class JoinSpec(BaseModel):
     """Video bindings, e.g. ``[$inputs.video, $transition.video, $inputs.video2]``."""
 
 
+class RouteSpec(BaseModel):
+    """How the director recognises a task by its words, beyond its ``examples`` (all optional).
+
+    Example (``extend_video``): ``cues: ['\\b(?:extend\\w*|continu\\w*|keep (?:it )?going)\\b']``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    cues: list[str] = Field(default_factory=list)
+    """Regular expressions (case-insensitive) that name this task's intent. A cue decides only when the media
+    the task requires are at hand; when several tasks' cues match, the embedding ranks those."""
+    needs_cue: bool = False
+    """Route here only when a cue matches (``digital_world``: a plain scene description is ``text_to_video``)."""
+
+    @field_validator("cues")
+    @classmethod
+    def _compiles(cls, cues: list[str]) -> list[str]:
+        for index, cue in enumerate(cues):
+            try:
+                re.compile(cue, re.IGNORECASE)
+            except re.error as error:
+                raise SopFieldError((index,), f"not a regular expression ({error})") from None
+        return cues
+
+    def patterns(self) -> list[re.Pattern[str]]:
+        return [re.compile(cue, re.IGNORECASE) for cue in self.cues]
+
+
+SUMMARY_FIELD = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+"""A ``{input}`` placeholder of a ``summary`` (plain substitution: no attribute access, no format spec)."""
+
+
 class SopSpec(BaseModel):
     """A task as a declarative file. Load with :meth:`from_file`; problems name file, line and field."""
 
@@ -193,6 +225,10 @@ class SopSpec(BaseModel):
     steps: list[StepSpec] = Field(min_length=1)
     output: str | JoinSpec
     """A step id (that step's artifact is the result) or ``{join: [...]}`` (videos joined in order)."""
+    route: RouteSpec = Field(default_factory=RouteSpec)
+    summary: str | None = None
+    """What the director says it understood, with ``{input}`` placeholders and ``[...]`` parts dropped when an
+    input inside has no value, e.g. ``extend {video}[ by {duration}]``. Default: the task name and its inputs."""
 
     @field_validator("inputs")
     @classmethod
@@ -201,6 +237,14 @@ class SopSpec(BaseModel):
             if not _is_name(name):
                 raise SopFieldError((name,), f"'{name}' is not an identifier (a-z, 0-9, _)")
         return inputs
+
+    @model_validator(mode="after")
+    def _check_summary(self) -> SopSpec:
+        for name in SUMMARY_FIELD.findall(self.summary or ""):
+            if name not in self.inputs:
+                have = ", ".join(self.inputs) or "none"
+                raise SopFieldError(("summary",), f"{{{name}}} is not an input of this task (its inputs: {have})")
+        return self
 
     @model_validator(mode="after")
     def _check_graph(self) -> SopSpec:

@@ -1,0 +1,352 @@
+"""References by content: "the kite video", "the rainy one", "the one with the dog", "the sleeping cat".
+
+A phrase is matched against what each artifact shows (its prompt, the task that made it, and, for an edit,
+an extension or a connection, what its sources show) by all-MiniLM-L6-v2 cosine plus shared word stems. The
+best artifact is bound only if it leads the next one by :data:`CONTENT_MARGIN`; otherwise the phrase stays
+``unclear`` with its candidates, and the director asks (or, with ``--llm openai``, lets the LLM choose among
+them). Nothing is guessed.
+
+Two strengths of phrase: one with an artifact noun ("the kite clip", "the rainy one", "the photo of the
+bike") surely points at something, so a near-tie or no match becomes a question; a bare noun phrase ("the
+sleeping cat", "the lighthouse") may just be part of an instruction ("make the sky red"), so it counts only
+when it shares a word with an artifact and one artifact clearly wins.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from mora_agents.director._slots import (
+    _FIRST_FRAME,
+    _FRAME,
+    _IMAGE_NOUN,
+    _LATEST,
+    _ORDINALS,
+    _VIDEO_NOUN,
+    MediaKind,
+    Reference,
+    TurnFacts,
+    _noun_kind,
+)
+from mora_agents.messages import SessionArtifact
+
+Encode = Callable[[Sequence[str]], np.ndarray]
+
+CONTENT_MARGIN = 0.12
+"""Score lead (cosine + :data:`WORD_WEIGHT` x shared stems) the best artifact needs over the next to be bound."""
+WORD_WEIGHT = 0.35
+"""Weight of the share of the phrase's content words found in an artifact's description."""
+BARE_BESIDE_PRONOUN = 0.85
+"""A bare noun phrase beside a pronoun binds only with a score this high (the lighthouse clip for "the
+lighthouse"; not a clip with a sky in it for "the sky")."""
+MIN_SCORE = 0.30
+"""Below this best score a phrase with an artifact noun matches nothing (the director asks, listing all)."""
+
+_NOUNS = rf"(?:{_VIDEO_NOUN}|{_IMAGE_NOUN}|ones?|versions?)"
+# Words that never carry content: determiners, pointing words, ordinals, pronouns.
+_FUNCTION = set(
+    "a an the this that these those my our your his her its their of with in on at by to from for and or but "
+    "is are was were be been it one ones some any all both other same again more less very just also please "
+    "where which who whom whose that's there here thing stuff showing shows show has have had having about "
+    "made make makes did do does i me we you he she they them us into onto over under up down out off as so "
+    "then than too now".split()
+)
+_FUNCTION |= set(_ORDINALS) | {w for words in _LATEST for w in words.split()} | {"before", "after", "two", "three"}
+# Where a bare noun phrase ends: prepositions and conjunctions that start the rest of the instruction.
+_STOP = (
+    r"(?:to|into|onto|with|for|by|and|or|but|then|after|before|so|until|at|in|on|from|of|as|look|looks|like|"
+    r"please|pls|more|longer|shorter|again|together|smoothly|should|must|can|could|will|would|is|are|was|be|"
+    r"goes|go|comes|come|follows?|needs?|has|have|gets?|\d+)"
+)
+_WORD = r"[a-z][\w'-]*"
+_JOINS = (
+    r"(?:the|an?|of|to|into|onto|and|or|but|then|with|for|by|after|before|from|in|on|at|this|that|these|those|it|"
+    r"its|my|our|your)"
+)
+# "the kite clip", "that rainy one", "my dog video" (a noun of an artifact after one to four words).
+_NOUN_PHRASE = re.compile(
+    rf"\b(?:the|that|this|my|our|those|these)\s+(?P<words>(?:(?!{_JOINS}\b){_WORD}\s+){{1,4}}?){_NOUNS}\b",
+    re.IGNORECASE,
+)
+# "the clip of the dog", "the one with the red car", "the video showing a storm".
+_NOUN_OF = re.compile(
+    rf"\b(?:the|that|this|my|our)\s+(?P<noun>{_NOUNS})\s+(?:of|with|showing|that shows|where|in which|about|"
+    rf"featuring|that has)\s+(?P<words>(?:(?!{_STOP}\b){_WORD}\s*){{1,6}})",
+    re.IGNORECASE,
+)
+# "lanterns clip is too short", "ok glassblower vid then ...": a noun phrase with no article, at a clause start.
+_UNARTICLED = re.compile(
+    rf"(?:^|[,;:.!?]|\b(?:ok|so|now|and|then|pls|please)\b)\s*(?P<words>(?:(?!{_JOINS}\b){_WORD}\s+){{1,3}}?)"
+    rf"{_NOUNS}\b",
+    re.IGNORECASE,
+)
+# Loose words, for a turn that acts on clips: "glassblower then chameleon, stitch em together".
+_LOOSE = re.compile(rf"(?P<words>\b(?:(?!{_STOP}\b|the\b|an?\b){_WORD}\s*){{1,3}})", re.IGNORECASE)
+# "the sleeping cat": up to four words after "the", up to the next preposition or conjunction.
+_BARE = re.compile(rf"\bthe\s+(?P<words>(?:(?!{_STOP}\b){_WORD}\s*){{1,4}})", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ContentPhrase:
+    """A phrase that may point at an artifact by what it shows."""
+
+    start: int
+    end: int
+    text: str
+    """As written, e.g. "the kite clip"."""
+    words: str
+    """Its content words, e.g. "kite"."""
+    kind: MediaKind | None
+    strong: bool
+    """It has an artifact noun ("clip", "one", "photo"): it surely points at something."""
+    loose: bool = False
+    """Words with no article ("glassblower then chameleon"): bound only when they fit exactly one artifact."""
+
+
+def stem(word: str) -> str:
+    """A crude stem, enough for "sleeping"/"sleeps"/"asleep" -> "sleep", "rainy" -> "rain", "dogs" -> "dog"."""
+    word = word.lower().strip("'-")
+    word = word.removesuffix("'s")
+    for prefix in ("a",):
+        if word.startswith(prefix) and word[1:] in ("sleep", "float", "blaze", "glow", "light"):
+            word = word[1:]
+    for suffix in ("ing", "ies", "ied", "ed", "es", "s", "y", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)] + ("y" if suffix in ("ies", "ied") else "")
+            break
+    if len(word) >= 4 and word[-1] == word[-2] and word[-1] not in "aeiousl":
+        word = word[:-1]  # "running" -> "runn" -> "run"
+    return word
+
+
+def shared(wanted: set[str], have: set[str]) -> int:
+    """How many wanted stems the description has, a compound's head included ("dog" in "sheepdog")."""
+    return sum(1 for w in wanted if w in have or any(len(w) >= 3 and h.endswith(w) for h in have))
+
+
+def content_stems(text: str) -> set[str]:
+    return {stem(w) for w in re.findall(r"[a-z][a-z'-]+", text.lower()) if w not in _FUNCTION and len(w) > 2}
+
+
+def find_content_phrases(facts: TurnFacts, *, loose: bool = False) -> list[ContentPhrase]:
+    """Phrases of the turn that may name an artifact by content, left to right, none overlapping."""
+    text = facts.masked
+    found: list[ContentPhrase] = []
+    frames = [m.span("which") for m in _FRAME.finditer(text)]  # "the end frame" is a frame, not content
+
+    def overlaps(start: int, end: int) -> bool:
+        return any(p.start < end and start < p.end for p in found) or any(s < end and start < e for s, e in frames)
+
+    def add(match: re.Match[str], noun: str | None, strong: bool, loose: bool = False, start: int | None = None):
+        words = " ".join(w for w in match["words"].split() if w.lower() not in _FUNCTION)
+        start = match.start() if start is None else start
+        if not words or overlaps(start, match.end()):
+            return
+        if not strong and _names_media(match["words"]):
+            return
+        end = match.end("words") if not strong else match.end()
+        kind = _noun_kind(noun) if noun else None
+        found.append(ContentPhrase(start, end, text[start:end].strip(), words, kind, strong, loose))
+
+    for match in _NOUN_OF.finditer(text):
+        add(match, match["noun"], True)
+    for match in _NOUN_PHRASE.finditer(text):
+        noun = re.search(rf"{_NOUNS}$", match.group(0), re.IGNORECASE)
+        add(match, noun.group(0) if noun else None, True)
+    for match in _UNARTICLED.finditer(text):
+        noun = re.search(rf"{_NOUNS}$", match.group(0), re.IGNORECASE)
+        add(match, noun.group(0) if noun else None, True, start=match.start("words"))  # "lanterns clip is too short"
+    for match in _BARE.finditer(text):
+        add(match, None, False)
+    if loose:
+        for match in _LOOSE.finditer(text):
+            add(match, None, False, loose=True)
+    return sorted(found, key=lambda p: p.start)
+
+
+def _names_media(words: str) -> bool:
+    return re.search(rf"\b{_NOUNS}\b", words, re.IGNORECASE) is not None
+
+
+MADE_BY_WORDS = {
+    "edit_video": "edited changed version",
+    "extend_video": "longer extended continued version",
+    "connect_videos": "combined joined connected stitched transition",
+    "image_to_video": "animated photo",
+    "digital_world": "game world",
+    "input": "uploaded",
+}
+"""Words for how an artifact was made, so "the edited one", "the longer clip", "the combined clip" match."""
+
+
+def describe(artifact: SessionArtifact, artifacts: Sequence[SessionArtifact], depth: int = 2) -> str:
+    """What an artifact shows, in words: its prompt, and what the artifacts it was made from show."""
+    parts = [artifact.prompt or ""]
+    if depth > 0:
+        by_index = {a.index: a for a in artifacts}
+        for number in artifact.sources:
+            if number in by_index and number != artifact.index:
+                parts.append(describe(by_index[number], artifacts, depth - 1))
+    return "; ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class ContentMatch:
+    """How a phrase scored against each artifact of the kinds it may mean, best first."""
+
+    phrase: ContentPhrase
+    scores: tuple[tuple[SessionArtifact, float, float], ...]
+    """``(artifact, score, share of the phrase's words in its description)``."""
+
+    @property
+    def word_ties(self) -> tuple[int, ...]:
+        """Artifacts whose descriptions hold every content word of the phrase, when more than one does: the
+        words fit each of them, so no score may choose ("the beach one" with two beach clips)."""
+        full = tuple(sorted(a.index for a, _, words in self.scores if words >= 1.0))
+        return full if len(full) > 1 else ()
+
+    @property
+    def winner(self) -> SessionArtifact | None:
+        """The artifact bound, if one clearly leads (see the module docstring)."""
+        if not self.scores or self.word_ties:
+            return None
+        best, score, words = self.scores[0]
+        if self.phrase.strong and score < MIN_SCORE:
+            return None
+        if not self.phrase.strong and words == 0:
+            return None
+        if len(self.scores) > 1 and score - self.scores[1][1] < CONTENT_MARGIN:
+            return None
+        return best
+
+    @property
+    def candidates(self) -> tuple[int, ...]:
+        """For a near-tie: the artifacts within the margin of the best; for no match: every one scored."""
+        if not self.scores:
+            return ()
+        if self.word_ties:
+            return self.word_ties
+        best = self.scores[0][1]
+        if self.phrase.strong and best < MIN_SCORE:
+            return tuple(sorted(a.index for a, _, _ in self.scores))
+        return tuple(sorted(a.index for a, score, _ in self.scores if best - score < CONTENT_MARGIN))
+
+    @property
+    def sole(self) -> SessionArtifact | None:
+        """The one artifact whose description holds every content word, if exactly one does."""
+        full = [a for a, _, words in self.scores if words >= 1.0]
+        return full[0] if len(full) == 1 else None
+
+    @property
+    def relevant(self) -> bool:
+        """Worth acting on: a strong phrase always; a bare one only when it shares a word with an artifact."""
+        return self.phrase.strong or any(words > 0 for _, _, words in self.scores)
+
+
+def match_phrase(phrase: ContentPhrase, artifacts: Sequence[SessionArtifact], encode: Encode) -> ContentMatch:
+    """Score ``phrase`` against every artifact of its kind (every artifact, when it names no kind)."""
+    pool = [a for a in artifacts if phrase.kind in (None, a.kind)]
+    if not pool:
+        return ContentMatch(phrase, ())
+    texts = [describe(a, artifacts) or a.task.replace("_", " ") for a in pool]
+    made = [_made_words(a, artifacts) for a in pool]
+    vectors = encode([phrase.words, *texts])
+    wanted = content_stems(phrase.words)
+    scored = []
+    for artifact, text, extra, vector in zip(pool, texts, made, vectors[1:], strict=True):
+        # Loose words match what a clip shows, not how it was made ("stitch em" is no reference to a join).
+        have = content_stems(text if phrase.loose else f"{text} {extra}")
+        words = shared(wanted, have) / len(wanted) if wanted else 0.0
+        scored.append((artifact, round(float(vector @ vectors[0]) + WORD_WEIGHT * words, 4), words))
+    scored.sort(key=lambda item: (-item[1], -item[0].index))
+    return ContentMatch(phrase, tuple(scored))
+
+
+def _made_words(artifact: SessionArtifact, artifacts: Sequence[SessionArtifact]) -> str:
+    words = [artifact.task.replace("_", " "), MADE_BY_WORDS.get(artifact.task, "")]
+    if any(artifact.index in other.sources for other in artifacts):
+        words.append("original first version source")  # not "unedited": it would hold "edit"
+    return " ".join(words)
+
+
+def bind_content(
+    facts: TurnFacts, artifacts: Sequence[SessionArtifact], encode: Encode, *, loose: bool = False
+) -> TurnFacts:
+    """``facts`` with each content phrase turned into a reference: ``artifact:N`` when one artifact clearly
+    matches, ``unclear`` (with its candidates) when a strong phrase fits several or none.
+
+    A phrase that covers a vague definite reference ("the kite clip" read as "the clip": the latest) replaces
+    it; phrases inside a positional reference ("the first clip") are not content. Two clips named by content
+    make "them" / "both" redundant. With ``loose`` (the turn acts on clips: "glassblower then chameleon,
+    stitch em together"), bare words with no article count too, if their words fit exactly one artifact.
+    """
+    if not artifacts:
+        return facts
+    refs = list(facts.references)
+    # "start from the first frame of clip 2 and have the dog jump into the lake": beside a reference by
+    # position, bare noun phrases describe the new video rather than point.
+    positional = any(r.explicit and r.how in ("position", "listed", "turn") and r.selector != "pair" for r in refs)
+    positional = positional or _FRAME.search(facts.masked) is not None  # "the last frame of ..." is an image
+    frame_ends = [m.end() for m in _FRAME.finditer(facts.masked) if m["of"]]
+    for phrase in find_content_phrases(facts, loose=loose and not positional):
+        of_frame = any(not facts.masked[end : phrase.start].strip() for end in frame_ends if end <= phrase.start)
+        if positional and not phrase.strong and not of_frame:
+            continue
+        if any(r.explicit and r.start < phrase.end and phrase.start < r.end for r in refs):
+            continue
+        match = match_phrase(phrase, artifacts, encode)
+        if not match.scores or not match.relevant:
+            continue  # nothing of its kind here ("the photo" in a session of clips): the inputs say so
+        covered = [r for r in refs if not r.explicit and r.start < phrase.end and phrase.start < r.end]
+        winner = match.winner
+        if phrase.loose and (winner is None or winner is not match.sole):
+            continue
+        if not phrase.strong and not covered and _has_vague_pointer(refs, phrase):
+            # "make the sky in it red": "it" points, "the sky" is part of the instruction; "join it with the
+            # lighthouse" names a second clip outright.
+            if winner is None or match.scores[0][1] < BARE_BESIDE_PRONOUN:
+                continue
+        if winner is None and not phrase.strong and not (match.word_ties and not _has_vague_pointer(refs, phrase)):
+            continue  # a bare phrase asks only when its words fit several artifacts outright
+        for ref in covered:
+            refs.remove(ref)
+        common = dict(start=phrase.start, end=phrase.end, phrase=phrase.text, how="content")
+        if winner is not None:
+            refs.append(Reference(kind=winner.kind, selector=f"artifact:{winner.index}", **common))
+        else:
+            unmatched = phrase.strong and match.scores[0][1] < MIN_SCORE
+            refs.append(
+                Reference(
+                    kind=phrase.kind, selector="unclear", candidates=match.candidates, unmatched=unmatched, **common
+                )
+            )
+    named = [r for r in refs if r.how == "content" and r.selector.startswith("artifact:")]
+    if len(named) >= 2:
+        refs = [r for r in refs if r.selector != "pair"]  # "put the moose before the lumberjack and blend them"
+    return replace(facts, references=_frames_of_content(sorted(refs, key=lambda r: r.start), facts.masked))
+
+
+def _has_vague_pointer(refs: list[Reference], phrase: ContentPhrase) -> bool:
+    """Another word of the turn already points at the latest ("it", "that", "the clip")."""
+    return any(not r.explicit and (r.start < phrase.start or r.start >= phrase.end) for r in refs)
+
+
+def _frames_of_content(refs: list[Reference], text: str) -> list[Reference]:
+    """A frame mention whose "of" is followed by a content phrase ("the last frame of the cat clip")."""
+    for match in _FRAME.finditer(text):
+        if not match["of"] or any(r.source is not None and r.start == match.start() for r in refs):
+            continue
+        after = [r for r in refs if r.start >= match.end() - 1 and r.kind in ("video", None)]
+        if not after or not re.fullmatch(r"[\s,]*(?:the\s+)?", text[match.end() : after[0].start]):
+            continue
+        source = after[0]
+        refs.remove(source)
+        which = "first" if match["which"].lower() in _FIRST_FRAME else "last"
+        frame = Reference(match.start(), "image", f"frame:{which}", end=source.end, how="content",
+                          phrase=text[match.start() : source.end].strip(), source=source)  # fmt: skip
+        refs.append(frame)
+    return sorted(refs, key=lambda r: r.start)
