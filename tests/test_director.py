@@ -443,3 +443,155 @@ def test_mora_route_prints_a_clarifying_question_as_json():
     question = ClarifyingQuestion.model_validate(json.loads(result.stdout))
     assert question.task == CONN and question.missing == ["video", "video2"]
     assert "no video in this session" in question.question.lower()
+
+
+# -- pointing: by content, by position, order, intent; says what it understood ------------------------
+
+
+def shown(index: int, kind: str, prompt: str, task: str = "", sources=()) -> SessionArtifact:
+    task = task or ("text_to_video" if kind == "video" else "input")
+    suffix = "mp4" if kind == "video" else "png"
+    return SessionArtifact(index=index, kind=kind, path=f"/s/{index}.{suffix}", turn=index, task=task, prompt=prompt,
+                           sources=list(sources))  # fmt: skip
+
+
+KITE_LIGHTHOUSE_CAT = [
+    shown(1, "video", "a red kite dancing over a windy hill"),
+    shown(2, "video", "a lighthouse at night, its beam sweeping the fog"),
+    shown(3, "video", "a cat sleeping on a sunny windowsill"),
+]
+
+
+def bound(answer: VideoRequest) -> dict[str, int | None]:
+    return {b.input: b.artifact for b in answer.bindings}
+
+
+@pytest.mark.slow
+def test_a_clip_named_by_what_it_shows_is_the_one_used_not_the_latest(embedding_only):
+    answer, _ = route(embedding_only, "make the kite video snowy", KITE_LIGHTHOUSE_CAT)
+    assert isinstance(answer, VideoRequest) and answer.task == EDIT, answer
+    assert answer.inputs["video"] == "/s/1.mp4" and bound(answer) == {"video": 1}
+    (binding,) = answer.bindings
+    assert binding.how == "content" and binding.phrase == "the kite video"
+    assert answer.explanation == 'edit clip 1 (a red kite dancing over a windy hill): "make the kite video snowy"'
+
+
+@pytest.mark.slow
+def test_two_clip_order_comes_from_the_sentence(embedding_only):
+    answer, _ = route(embedding_only, "stitch the lighthouse clip after the kite clip", KITE_LIGHTHOUSE_CAT)
+    assert answer.task == CONN and bound(answer) == {"video": 1, "video2": 2}, answer
+    assert answer.explanation.startswith("connect clip 1 (a red kite dancing over a windy hill) to clip 2 (")
+    answer, _ = route(embedding_only, "connect the cat clip to the kite one", KITE_LIGHTHOUSE_CAT)
+    assert bound(answer) == {"video": 3, "video2": 1}, answer
+
+
+@pytest.mark.slow
+def test_continue_by_content_extends_and_a_plain_description_is_a_new_video(embedding_only):
+    answer, _ = route(embedding_only, "continue the sleeping cat for 3 more seconds", KITE_LIGHTHOUSE_CAT)
+    assert answer.task == EXT and bound(answer) == {"video": 3} and answer.inputs["duration"] == 3.0, answer
+    assert answer.explanation == "extend clip 3 (a cat sleeping on a sunny windowsill) by 3 s"
+    answer, _ = route(embedding_only, "a lonely robot watering flowers on a rooftop garden", KITE_LIGHTHOUSE_CAT)
+    assert answer.task == T2V and not answer.bindings, answer
+
+
+@pytest.mark.slow
+def test_positions_count_clips_while_numbers_are_the_list_numbers(embedding_only):
+    session = [
+        shown(1, "video", "a red kite dancing over a windy hill"),
+        shown(2, "image", "a photo of a red bicycle"),
+        shown(3, "video", "a lighthouse at night, its beam sweeping the fog"),
+        shown(4, "video", "a cat sleeping on a sunny windowsill"),
+    ]
+    cases = {
+        "make the second clip black and white": 3,  # the second video, #3 in /list
+        "make #4 black and white": 4,
+        "make the one before last black and white": 3,
+        "edit what turn 1 made so it is black and white": 1,
+    }
+    for text, number in cases.items():
+        answer, _ = route(embedding_only, text, session)
+        assert answer.task == EDIT and bound(answer) == {"video": number}, (text, answer)
+    answer, _ = route(embedding_only, "animate the first frame of clip 2, the beam turns red", session)
+    assert answer.task == I2V and answer.inputs["image"] == "/s/3.mp4", answer
+    (binding,) = answer.bindings
+    assert (binding.input, binding.artifact, binding.frame) == ("image", 3, "first")
+    assert answer.explanation.startswith("animate the first frame of clip 2 (a lighthouse at night")
+
+
+@pytest.mark.slow
+def test_a_near_tie_asks_listing_the_candidates_with_their_numbers(embedding_only):
+    beaches = [
+        shown(1, "video", "kids running along a beach at low tide"),
+        shown(2, "video", "a bookshop with a cat on the counter"),
+        shown(3, "video", "a beach at sunset with waves rolling in"),
+    ]
+    answer, _ = route(embedding_only, "extend the beach one by 3 seconds", beaches)
+    assert isinstance(answer, ClarifyingQuestion) and answer.candidates == [1, 3], answer
+    assert "#1 clip 1 (kids running along a beach at low tide)" in answer.question
+    assert "#3 clip 3 (a beach at sunset with waves rolling in)" in answer.question and "#2" not in answer.question
+    # A phrase that matches nothing lists every clip; a number that does not exist says so.
+    answer, _ = route(embedding_only, "extend the dragon clip", beaches)
+    assert answer.candidates == [1, 2, 3] and "No clip in this session matches 'the dragon clip'" in answer.question
+    answer, _ = route(embedding_only, "extend #7", beaches)
+    assert isinstance(answer, ClarifyingQuestion) and "no #7" in answer.question and not answer.candidates
+
+
+@pytest.mark.slow
+def test_a_reference_llm_settles_a_near_tie_only_with_a_candidate(builtin_sops, router):
+    beaches = [shown(1, "video", "a beach at dawn"), shown(2, "video", "a bookshop"), shown(3, "video", "a beach")]
+
+    def ask(answer: str):
+        client = replay(answer)
+        agent = DirectorAgent("director", None, builtin_sops, router=router, reference_client=client)
+        result, metadata = route(agent, "extend the beach one", beaches)
+        return result, metadata, client.create_calls
+
+    result, metadata, calls = ask('{"artifact": 3}')
+    assert isinstance(result, VideoRequest) and bound(result) == {"video": 3} and result.bindings[0].how == "llm"
+    assert json.loads(metadata["reference_answers"]) == ['{"artifact": 3}']
+    # It was asked with a JSON schema whose artifact is one of the candidates' numbers.
+    schema = calls[0]["json_output"].model_json_schema()
+    assert schema["properties"]["artifact"]["enum"] == [1, 3]
+    for invalid in ('{"artifact": 2}', "the first one"):
+        result, _, _ = ask(invalid)
+        assert isinstance(result, ClarifyingQuestion) and result.candidates == [1, 3], (invalid, result)
+
+
+USER_SLOWMO_SOP = r"""
+name: slow_motion
+description: Slow a clip down.
+examples: [slow this clip down]
+route:
+  cues: ['\bslow[- ]?mo\w*']
+summary: 'slow {video} down'
+inputs:
+  video: {type: video, required: true, description: the video to slow down}
+steps:
+  - id: slow
+    agent: image_to_video
+    with:
+      image: $inputs.video.last_frame
+      prompt: the same scene in slow motion
+      duration: 2
+output: slow
+"""
+
+
+@pytest.mark.slow
+def test_a_user_sop_routes_by_its_own_cues_and_explains_itself(builtin_sops, router, tmp_path):
+    (tmp_path / "slow_motion.yaml").write_text(USER_SLOWMO_SOP)
+    sops = {**builtin_sops, "slow_motion": SopSpec.from_file(tmp_path / "slow_motion.yaml")}
+    agent = DirectorAgent("director", None, sops, router=router)
+    answer, metadata = route(agent, "slow-mo the lighthouse clip please", KITE_LIGHTHOUSE_CAT)
+    assert answer.task == "slow_motion" and metadata["decided_by"] == "cue" and bound(answer) == {"video": 2}
+    assert answer.explanation == "slow clip 2 (a lighthouse at night, its beam sweeping the fog) down"
+
+
+def test_broken_route_and_summary_fields_name_file_and_line(tmp_path):
+    broken = USER_SLOWMO_SOP.replace(r"'\bslow[- ]?mo\w*'", "'slow(('")
+    (tmp_path / "a.yaml").write_text(broken)
+    with pytest.raises(MoraError, match=r"a\.yaml:6 route\.cues\[0\]: not a regular expression"):
+        SopSpec.from_file(tmp_path / "a.yaml")
+    (tmp_path / "b.yaml").write_text(USER_SLOWMO_SOP.replace("slow {video} down", "slow {clip} down"))
+    with pytest.raises(MoraError, match=r"b\.yaml:7 summary: \{clip\} is not an input of this task \(its inputs: video\)"):
+        SopSpec.from_file(tmp_path / "b.yaml")

@@ -20,6 +20,8 @@ from mora_agents.sop import SopSpec, list_sops
 
 CORPUS = Path(__file__).parent / "director_corpus"
 CATEGORIES = ("position", "content", "order", "intent", "ambiguity", "image")
+CORPORA = {"dev.yaml": 80, "heldout.yaml": 48, "heldout2.yaml": 60, "heldout3.yaml": 60}
+"""Each file and the fewest cases it must hold (see README.md: held-out files were measured once when written)."""
 GOAL = 0.95
 """Issue 14: at least 95% of cases with the task and every clip binding right."""
 
@@ -98,7 +100,7 @@ def director() -> DirectorAgent:
 def run_corpus(director: DirectorAgent, cases: list[Case]) -> tuple[dict[str, list[str | None]], list[float]]:
     results: dict[str, list[str | None]] = defaultdict(list)
     seconds = []
-    asyncio.run(director.direct(DirectorTurn(text="warm up", artifacts=cases[0].artifacts)))
+    director.router.warm_up(director.sops.values())  # the model load is not a routing time
     for case in cases:
         started = time.perf_counter()
         answer, _ = asyncio.run(director.direct(DirectorTurn(text=case.say, artifacts=case.artifacts)))
@@ -124,7 +126,7 @@ def report(title: str, results: dict[str, list[str | None]], seconds: list[float
 
 
 def test_corpora_are_well_formed():
-    for name, minimum in (("dev.yaml", 80), ("heldout.yaml", 48)):
+    for name, minimum in CORPORA.items():
         cases = load(name)
         assert len(cases) >= minimum, name
         assert len({c.id for c in cases}) == len(cases), f"{name}: duplicate ids"
@@ -135,7 +137,7 @@ def test_corpora_are_well_formed():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["dev.yaml", "heldout.yaml"])
+@pytest.mark.parametrize("name", list(CORPORA))
 def test_director_understands_pointing(director, name, capsys):
     results, seconds = run_corpus(director, load(name))
     accuracy, table = report(name, results, seconds)

@@ -189,8 +189,8 @@ class DirectorAgent(BaseChatAgent):
         token = cancellation_token or CancellationToken()
         facts = TurnFacts.read(turn.text)
         if turn.artifacts:
-            acts = self._acts_on_clips(facts)
-            facts = await asyncio.to_thread(bind_content, facts, turn.artifacts, self.router.encode, loose=acts)
+            quiet = self._cue_spans(facts) if self._acts_on_clips(facts) else None
+            facts = await asyncio.to_thread(bind_content, facts, turn.artifacts, self.router.encode, loose=quiet)
         trace = await self.choose_task(turn, facts, token)
         spec = self.sops[trace.ranking.top]
         filled = fill_inputs(spec, facts, turn.artifacts)
@@ -214,6 +214,12 @@ class DirectorAgent(BaseChatAgent):
             and _cue_match(spec, facts)
             for spec in self.sops.values()
         )
+
+    def _cue_spans(self, facts: TurnFacts) -> list[tuple[int, int]]:
+        """Where the turn says what to do ("join", "then", "stitch em together"): no loose word is read there."""
+        return [
+            m.span() for spec in self.sops.values() for p in spec.route.patterns() for m in p.finditer(facts.masked)
+        ]
 
     # -- which task --------------------------------------------------------------------------------
 

@@ -64,12 +64,14 @@ _STOP = (
 )
 _WORD = r"[a-z][\w'-]*"
 _JOINS = (
-    r"(?:the|an?|of|to|into|onto|and|or|but|then|with|for|by|after|before|from|in|on|at|this|that|these|those|it|"
+    r"(?:the|an?|of|to|into|onto|and|&|or|but|then|with|for|by|after|before|from|in|on|at|this|that|these|those|it|"
     r"its|my|our|your)"
 )
 # "the kite clip", "that rainy one", "my dog video" (a noun of an artifact after one to four words).
+# "the joined owl and moon video" is one clip; "the owl and the moon" two.
+_MODIFIER = rf"(?:(?!{_JOINS}\b){_WORD}|(?:and|&)(?!\s+(?:the|a|an)\b))"
 _NOUN_PHRASE = re.compile(
-    rf"\b(?:the|that|this|my|our|those|these)\s+(?P<words>(?:(?!{_JOINS}\b){_WORD}\s+){{1,4}}?){_NOUNS}\b",
+    rf"\b(?:the|that|this|my|our|those|these)\s+(?P<words>(?:{_MODIFIER}\s+){{1,5}}?){_NOUNS}\b",
     re.IGNORECASE,
 )
 # "the clip of the dog", "the one with the red car", "the video showing a storm".
@@ -132,8 +134,9 @@ def content_stems(text: str) -> set[str]:
     return {stem(w) for w in re.findall(r"[a-z][a-z'-]+", text.lower()) if w not in _FUNCTION and len(w) > 2}
 
 
-def find_content_phrases(facts: TurnFacts, *, loose: bool = False) -> list[ContentPhrase]:
-    """Phrases of the turn that may name an artifact by content, left to right, none overlapping."""
+def find_content_phrases(facts: TurnFacts, *, loose: Sequence[tuple[int, int]] | None = None) -> list[ContentPhrase]:
+    """Phrases of the turn that may name an artifact by content, left to right, none overlapping. With ``loose``,
+    also runs of words with no article, outside those spans (where the turn says what to do)."""
     text = facts.masked
     found: list[ContentPhrase] = []
     frames = [m.span("which") for m in _FRAME.finditer(text)]  # "the end frame" is a frame, not content
@@ -162,8 +165,11 @@ def find_content_phrases(facts: TurnFacts, *, loose: bool = False) -> list[Conte
         add(match, noun.group(0) if noun else None, True, start=match.start("words"))  # "lanterns clip is too short"
     for match in _BARE.finditer(text):
         add(match, None, False)
-    if loose:
-        for match in _LOOSE.finditer(text):
+    if loose is not None:
+        blanked = text
+        for start, end in loose:
+            blanked = blanked[:start] + "," * (end - start) + blanked[end:]  # a run of words stops there
+        for match in _LOOSE.finditer(blanked):
             add(match, None, False, loose=True)
     return sorted(found, key=lambda p: p.start)
 
@@ -274,7 +280,11 @@ def _made_words(artifact: SessionArtifact, artifacts: Sequence[SessionArtifact])
 
 
 def bind_content(
-    facts: TurnFacts, artifacts: Sequence[SessionArtifact], encode: Encode, *, loose: bool = False
+    facts: TurnFacts,
+    artifacts: Sequence[SessionArtifact],
+    encode: Encode,
+    *,
+    loose: Sequence[tuple[int, int]] | None = None,
 ) -> TurnFacts:
     """``facts`` with each content phrase turned into a reference: ``artifact:N`` when one artifact clearly
     matches, ``unclear`` (with its candidates) when a strong phrase fits several or none.
@@ -282,7 +292,8 @@ def bind_content(
     A phrase that covers a vague definite reference ("the kite clip" read as "the clip": the latest) replaces
     it; phrases inside a positional reference ("the first clip") are not content. Two clips named by content
     make "them" / "both" redundant. With ``loose`` (the turn acts on clips: "glassblower then chameleon,
-    stitch em together"), bare words with no article count too, if their words fit exactly one artifact.
+    stitch em together"; the spans of its action words), bare words with no article elsewhere count too, if
+    their words fit exactly one artifact.
     """
     if not artifacts:
         return facts
@@ -292,7 +303,8 @@ def bind_content(
     positional = any(r.explicit and r.how in ("position", "listed", "turn") and r.selector != "pair" for r in refs)
     positional = positional or _FRAME.search(facts.masked) is not None  # "the last frame of ..." is an image
     frame_ends = [m.end() for m in _FRAME.finditer(facts.masked) if m["of"]]
-    for phrase in find_content_phrases(facts, loose=loose and not positional):
+    quiet = None if loose is None or positional else list(loose)
+    for phrase in find_content_phrases(facts, loose=quiet):
         of_frame = any(not facts.masked[end : phrase.start].strip() for end in frame_ends if end <= phrase.start)
         if positional and not phrase.strong and not of_frame:
             continue

@@ -89,12 +89,18 @@ class _Pick:
 
 
 # Between two named clips, these words put the second one first: "put X after Y" -> (Y, X).
+_SHOULD = r"(?:should\s+|must\s+|has\s+to\s+|needs?\s+to\s+|can\s+)?(?:go(?:es)?\s+|comes?\s+|be\s+)?"
+# Between two named clips, right before the second: "put X after Y", "glue X onto the end of Y" -> (Y, X).
 _REVERSED_ORDER = re.compile(
-    r"\b(?:after|follows?(?!\s+(?:it|this|that|up)\s+(?:with|by))|following|behind|preceded by|comes? second|"
-    r"(?:on)?to the end of|at the end of)\b",
+    r"\b(?:after|follows?|following|behind|preceded by|(?:on)?to the end of|at the end of)\s*(?:the\s+)?$",
     re.IGNORECASE,
 )
-_SHOULD = r"(?:should\s+|must\s+|has\s+to\s+|needs?\s+to\s+|can\s+)?(?:go(?:es)?\s+|comes?\s+|be\s+)?"
+# "the newest one goes first", "in reverse order": the later clip opens.
+_LATER_FIRST = re.compile(
+    rf"\b(?:(?:newest|latest|last|newer|later|most recent|recent)\s+(?:one|clip|video|vid)\s+{_SHOULD}first|"
+    r"reverse(?:d)?\s+order|the other way round|backwards)\b",
+    re.IGNORECASE,
+)
 # "horse first", "start with the whale", "whale goes first": that clip opens.
 _OPENS = re.compile(
     rf"\b(?P<a>[a-z][\w'-]*)\s+{_SHOULD}first\b|\b(?:start|begin|open)(?:ing)?\s+(?:with|on)\s+(?:the\s+)?"
@@ -186,6 +192,8 @@ def _in_said_order(picks: list[_Pick], text: str, artifacts: list[SessionArtifac
         return picks
     if picks[0].end <= picks[1].start and _REVERSED_ORDER.search(text[picks[0].end : int(picks[1].start)]):
         return [picks[1], picks[0]]
+    if _LATER_FIRST.search(text):
+        return sorted(picks, key=lambda p: -(p.binding.artifact or 0))
     for pattern, swapped in ((_OPENS, [False, True]), (_CLOSES, [True, False])):
         for match in pattern.finditer(text):
             word = stem(match["a"] or match["b"])

@@ -74,7 +74,7 @@ _RANGE = re.compile(
 )
 _PAIR = re.compile(
     rf"\b(?:both\s+(?:of\s+)?(?:the\s+|these\s+|those\s+|my\s+)?{_NOUN}|both of them|(?:the|these|those)\s+two"
-    rf"(?:\s+{_NOUN})?|them|both(?!\s+[\w-]+\s+and\b))\b",
+    rf"(?:\s+{_NOUN})?|them|'?em|both(?!\s+[\w-]+\s+and\b))\b",
     re.IGNORECASE,
 )
 # The one before the latest: "the one before last", "second to last", "the penultimate clip", "the one before that".
@@ -124,7 +124,8 @@ _PRONOUN = re.compile(
 _SENTENCE_END = re.compile(r"[.;!?]")
 # A turn that opens with an indefinite noun phrase describes a new scene; its "it" is inside the scene.
 _DESCRIPTION = re.compile(
-    r"\s*(?:(?:now|ok|okay|next|and)[\s,]+)?(?:a|an|some)\s+(?!(?:new|another|bit|little)\b)", re.IGNORECASE
+    r"\s*(?:(?:now|ok|okay|next|and|new one|new)\s*[:,-]?\s+)?(?:a|an|some)\s+(?!(?:new|another|bit|little)\b)",
+    re.IGNORECASE,
 )
 
 
@@ -315,6 +316,7 @@ def find_references(text: str) -> list[Reference]:
         refs.append(ref)
         used.append(span or (ref.start, ref.end))
 
+    describing = _DESCRIPTION.match(text) is not None  # "a forest with a river running through it": no pointer
     frames = [m for m in _FRAME.finditer(text)]
     for match in frames:
         used.append(match.span("which"))  # "the last frame" is no "last" artifact
@@ -367,6 +369,8 @@ def find_references(text: str) -> list[Reference]:
             selector = f"index:{_ORDINALS[word]}" if word in _ORDINALS else "latest"
             add(Reference(match.start(), None, selector, end=match.end("ord"), phrase=match.group(0).strip()))
     for match in _PAIR.finditer(text):
+        if describing and match.group(0).lower().lstrip("'") in ("them", "em"):
+            continue  # "a chef chops onions, then tosses them into a wok"
         if free(*match.span()):
             kind = next((k for k in (_noun_kind(w) for w in match.group(0).split()) if k), None)
             add(_ref(match, kind, "pair"))
@@ -374,7 +378,6 @@ def find_references(text: str) -> list[Reference]:
         noun_start = match.start("noun")
         if free(match.start(), match.end()) and free(noun_start, match.end()):
             add(_ref(match, _noun_kind(match["noun"]), "latest", "latest", explicit=False))
-    describing = _DESCRIPTION.match(text) is not None  # "a forest with a river running through it": no pointer
     for match in _PRONOUN.finditer(text):
         if free(*match.span()) and not describing:
             add(_ref(match, None, "pronoun", "pronoun", explicit=False))
@@ -475,7 +478,17 @@ class TurnFacts:
         evidence: dict[MediaKind, int] = {"image": 0, "video": 0}
         for kind in ("image", "video"):
             named = sum(p.kind == kind for p in self.paths)
-            named += sum(_size(r.selector) for r in self.references if r.explicit and kind_of(r, artifacts) == kind)
+            # Two phrases for one clip ("the taxi in the traffic clip") name one clip.
+            seen: set[int] = set()
+            for ref in self.references:
+                if not ref.explicit or kind_of(ref, artifacts) != kind:
+                    continue
+                found = resolve(ref, kind, artifacts) if ref.selector != "unclear" else []
+                if found:
+                    seen.update(a.index for a in found)
+                else:
+                    named += _size(ref.selector)
+            named += len(seen)
             # "the clip" adds no second video to "clip.mp4": it is one thing named twice, or the latest.
             vague = any(not r.explicit and r.kind == kind for r in self.references)
             evidence[kind] = max(named, int(vague))
@@ -487,7 +500,7 @@ class TurnFacts:
 
 def kind_of(ref: Reference, artifacts: list[SessionArtifact]) -> MediaKind | None:
     """What kind of artifact ``ref`` names: its noun's, else the artifact it resolves to ("#3", "turn 2"), else the
-    session's only kind ("the second one" among clips); ``None`` when the words and the session leave it open."""
+    kind of the session's latest artifact ("the second one"); ``None`` when the words and the session leave it open."""
     if ref.kind is not None:
         return ref.kind
     what, _, number = ref.selector.partition(":")
@@ -500,8 +513,8 @@ def kind_of(ref: Reference, artifacts: list[SessionArtifact]) -> MediaKind | Non
     if what == "unclear":
         kinds = {a.kind for a in artifacts if a.index in ref.candidates}
         return kinds.pop() if len(kinds) == 1 else None
-    kinds = {a.kind for a in artifacts}
-    return kinds.pop() if len(kinds) == 1 else None
+    # "the one before last" in a session of clips and photos: of the kind made last, as in a conversation.
+    return max(artifacts, key=lambda a: a.index).kind if artifacts else None
 
 
 def _size(selector: str) -> int:
