@@ -5,6 +5,7 @@ run and recorded in a session folder. ``mora run`` replays a script through it, 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +23,9 @@ from mora_agents.studio import StudioConfig, resume_task, run_task
 from mora_agents.workspace import Workspace
 from tools.memory import ModelMemory
 from tools.progress import ProgressSink
+
+_NUMBER_ANSWER = re.compile(r"(?:(?:the\s+)?(?:clip|video|image|one|number|artifact)\s*)?#?\s*(?P<n>\d+)\s*[.!]?", re.I)
+"""A reply that is only an artifact number: "#3", "3", "clip #3", "number 3"."""
 
 
 class Conversation:
@@ -79,6 +83,20 @@ class Conversation:
         response = asyncio.run(self.director.on_messages([message], CancellationToken()))
         return response.chat_message.content
 
+    def answer_to_question(self, text: str) -> str | None:
+        """When the last turn asked which artifact a phrase meant and ``text`` is just a number ("#3", "3", "clip
+        #3"), that turn's words with the phrase replaced by the number ("put the lighthouse clip after #1")."""
+        turns = self.session.record.turns
+        last = turns[-1] if turns else None
+        question = last.question if last is not None and last.status == "asked" else None
+        match = _NUMBER_ANSWER.fullmatch(text.strip())
+        if question is None or match is None or not question.about or question.about not in last.text:
+            return None
+        number = int(match["n"])
+        if question.candidates and number not in question.candidates:
+            return None  # not one of those offered: an ordinary turn
+        return last.text.replace(question.about, f"#{number}", 1)
+
     def take_turn(
         self,
         text: str,
@@ -96,12 +114,15 @@ class Conversation:
         Raises:
             MoraError: the run failed (the turn is recorded as failed with the reason).
         """
+        meant = self.answer_to_question(text)
         turn = self.session.new_turn(text)
-        answer = self.route(text, seed)
+        answer = self.route(meant or text, seed)
+        if meant:
+            self.session.log("director", turn=turn.index, understood_as=meant)
         if isinstance(answer, ClarifyingQuestion):
             turn.status, turn.question = "asked", answer
             self.session.save()
-            self.session.log("director", turn=turn.index, question=answer.question)
+            self.session.log("director", turn=turn.index, question=answer.question, candidates=answer.candidates)
             return turn
         try:
             turn.request = self._with_local_paths(turn, answer)
@@ -112,7 +133,12 @@ class Conversation:
             raise
         turn.run_dir = f"runs/turn-{turn.index:02d}-{turn.request.task}"
         self.session.save()
-        self.session.log("director", turn=turn.index, request=turn.request.model_dump(mode="json"))
+        self.session.log(
+            "director",
+            turn=turn.index,
+            understood=turn.request.explanation,
+            request=turn.request.model_dump(mode="json"),
+        )
         if announce is not None:
             announce(turn.request)
         return self._run(turn, decisions, progress, events, cancellation_token, resume=False)

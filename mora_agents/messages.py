@@ -319,3 +319,5 @@ class ClarifyingQuestion(BaseModel):
     """The inputs it could not fill."""
     candidates: list[int] = Field(default_factory=list)
     """The artifacts (by number, as ``/list`` shows them) the request may mean, when it points at several."""
+    about: str | None = None
+    """The words that pointed unclearly ("the beach one"): a reply of just a number stands in for them."""

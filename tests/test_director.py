@@ -593,5 +593,6 @@ def test_broken_route_and_summary_fields_name_file_and_line(tmp_path):
     with pytest.raises(MoraError, match=r"a\.yaml:6 route\.cues\[0\]: not a regular expression"):
         SopSpec.from_file(tmp_path / "a.yaml")
     (tmp_path / "b.yaml").write_text(USER_SLOWMO_SOP.replace("slow {video} down", "slow {clip} down"))
-    with pytest.raises(MoraError, match=r"b\.yaml:7 summary: \{clip\} is not an input of this task \(its inputs: video\)"):
+    message = r"b\.yaml:7 summary: \{clip\} is not an input of this task \(its inputs: video\)"
+    with pytest.raises(MoraError, match=message):
         SopSpec.from_file(tmp_path / "b.yaml")

@@ -192,6 +192,10 @@ def test_chat_commands(tmp_path):
     result = mora("chat", "--review", "auto", "--session", str(tmp_path / "chat"), stdin=lines)
     assert result.returncode == 0, result.stderr
     out = result.stdout
+    # What the director understood comes first, then the result; /list names each artifact as turns refer to it.
+    assert 'studio> make a new video of 1 s: "a red kite over a green hill"' in out
+    assert out.index("studio> make a new video") < out.index("text_to_video done: #1")
+    assert "clip 1" in out
     assert "text_to_video done: #1" in out
     assert "/open N needs an artifact number between 1 and 1" in out
     assert "extend_video:" in out and "forgot turn 1" in out and "no artifacts yet" in out
@@ -207,3 +211,31 @@ def test_session_errors_are_one_sentence(tmp_path):
     bad.write_text("name: x\nturns: []\n")
     result = mora("run", str(bad))
     assert result.returncode == 2 and "turns" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_pointing_by_content_frame_and_order_then_answering_the_question_by_number(tmp_path):
+    result = mora("run", str(EXAMPLES / "pointing.yaml"), "--out", str(tmp_path / "s"))
+    assert result.returncode == 0, result.stderr
+    session = Session.open(tmp_path / "s")
+    turns, artifacts = session.record.turns, session.record.artifacts
+    assert [t.status for t in turns] == ["completed", "completed", "completed", "asked", "completed"]
+    kite, lighthouse, animated, joined = artifacts
+    # Turn 3 animated the kite clip's first frame: the PNG in inputs/ is that frame, bound as such.
+    (binding,) = turns[2].request.bindings
+    assert (binding.input, binding.artifact, binding.frame, binding.how) == ("image", 1, "first", "content")
+    frame = Path(turns[2].request.inputs["image"])
+    assert frame == session.root / "inputs" / "turn-03" / "image-first-frame.png"
+    assert np.abs(np.asarray(Image.open(frame), float) - np.asarray(video_frame(kite.path, "first"), float)).mean() < 1
+    # Two clips show a kite now: the director asked, listing both with their numbers, and "#1" answered.
+    assert turns[3].question.candidates == [1, 3] and turns[3].question.about == "the kite one"
+    assert "#1 clip 1 (a red kite" in turns[3].question.question and "#3 clip 3" in turns[3].question.question
+    inputs = turns[4].request.inputs
+    assert (Path(inputs["video"]), Path(inputs["video2"])) == (Path(kite.path), Path(lighthouse.path))
+    assert (animated.sources, joined.sources) == ([1], [1, 2])
+    # What was understood is said before each run, in the log and in the transcript.
+    understood = "connect clip 1 (a red kite dancing over a windy hill) to clip 2 (a lighthouse at night"
+    assert f"turn 5: {understood}" in " ".join(result.stderr.split())
+    events = [e for e in session.transcript() if e["event"] == "director"]
+    assert {"turn": 5, "understood_as": "put the lighthouse clip after #1"}.items() <= events[-2].items()
+    assert events[-1]["understood"].startswith(understood) and events[-1]["request"]["bindings"][1]["artifact"] == 2

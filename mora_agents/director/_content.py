@@ -300,7 +300,9 @@ def bind_content(
     refs = list(facts.references)
     # "start from the first frame of clip 2 and have the dog jump into the lake": beside a reference by
     # position, bare noun phrases describe the new video rather than point.
+    # (A turn that joins clips names each one, so there a bare phrase still points: "join the lighthouse and #3".)
     positional = any(r.explicit and r.how in ("position", "listed", "turn") and r.selector != "pair" for r in refs)
+    positional = positional and loose is None
     positional = positional or _FRAME.search(facts.masked) is not None  # "the last frame of ..." is an image
     frame_ends = [m.end() for m in _FRAME.finditer(facts.masked) if m["of"]]
     quiet = None if loose is None or positional else list(loose)

@@ -370,10 +370,15 @@ def _which_one(spec: SopSpec, unclear: list[Unclear], artifacts: list[SessionArt
             sentences.append(f"'{item.phrase}' could be more than one {noun}: {options}. Which one do you mean?")
         numbers.extend(a.index for a in listed)
     example = f"#{numbers[0]}" if numbers else "#1"
-    sentences.append(f"Say its number, e.g. '{example}'.")
+    sentences.append(f"Answer with its number, e.g. '{example}'.")
     missing = [b for b in dict.fromkeys(name for name, i in spec.inputs.items() if i.type in {u.kind for u in unclear})]
+    about = unclear[0].phrase if len(unclear) == 1 else None
     return ClarifyingQuestion(
-        question=" ".join(sentences), task=spec.name, missing=missing, candidates=list(dict.fromkeys(numbers))
+        question=" ".join(sentences),
+        task=spec.name,
+        missing=missing,
+        candidates=list(dict.fromkeys(numbers)),
+        about=about,
     )
 
 

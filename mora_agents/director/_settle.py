@@ -98,5 +98,7 @@ def _describe(turn: DirectorTurn, item: Unclear) -> str:
         lines.append(f"- #{artifact.index} ({artifact_label(artifact, artifacts)}): {describe(artifact, artifacts)}")
     lines.append(f"Request: {turn.text}")
     options = ", ".join(str(n) for n in item.candidates)
-    lines.append(f"Which artifact does '{item.phrase}' mean? Answer with one of: {options}.")
+    lines.append(
+        f"Which artifact does '{item.phrase}' mean? Answer only with JSON: {{\"artifact\": N}}, N one of {options}."
+    )
     return "\n".join(lines)
