@@ -97,11 +97,13 @@ def generate(
     sop_dir: SopDirOption = None,
 ) -> None:
     """Run a task: writes OUT/<run-id>/video.mp4, each stage's result and manifest.json."""
+    import asyncio
+
     from autogen_core import CancellationToken
 
     from mora_agents.messages import VideoRequest
     from mora_agents.sop import find_sop
-    from mora_agents.studio import StudioConfig, run_task
+    from mora_agents.studio import ConsoleEvents, Studio, StudioConfig
 
     spec = find_sop(task, sop_dir)
     flags = {"prompt": prompt, "image": image, "video": video, "video2": video2, "duration": duration}
@@ -126,7 +128,9 @@ def generate(
     previous = signal.signal(signal.SIGINT, lambda *_: _cancel(token, previous))
     try:
         with RichProgress(err) as progress:
-            workspace, manifest = run_task(spec, request, out_dir, config, progress, progress.log, token)
+            studio = Studio(config)
+            run = studio.run(spec, request, out_dir, on_event=ConsoleEvents(progress), cancellation_token=token)
+            workspace, manifest = asyncio.run(run)
     finally:
         signal.signal(signal.SIGINT, previous)
     for warning in manifest.warnings:
@@ -515,6 +519,10 @@ def chat(
 
 
 def _play_turn(conversation, index: int, turn, seed: int, progress: RichProgress, token) -> None:
+    import asyncio
+
+    from mora_agents.studio import ConsoleEvents
+
     record = conversation.session.record
     # A judge panel's human part answers from the script too (prompt reviews, tie-breaks).
     decisions = turn.decisions if conversation.config.review in ("scripted", "judge") else []
@@ -524,7 +532,7 @@ def _play_turn(conversation, index: int, turn, seed: int, progress: RichProgress
             progress.log(f"turn {index}: kept from before ({existing.status})")
             return
         if existing.request is not None:
-            conversation.resume(existing, decisions, progress, progress.log, token)
+            asyncio.run(conversation.resume(existing, decisions, ConsoleEvents(progress), cancellation_token=token))
             return
         record.turns.pop()  # killed while routing: route it again
     progress.log(f"turn {index}: {turn.say}")
@@ -532,8 +540,9 @@ def _play_turn(conversation, index: int, turn, seed: int, progress: RichProgress
     def announce(request) -> None:
         progress.log(f"turn {index}: {request.explanation}")
 
-    done = conversation.take_turn(turn.say, seed=seed, decisions=decisions, progress=progress,
-                                  events=progress.log, cancellation_token=token, announce=announce)  # fmt: skip
+    turn_run = conversation.take_turn(turn.say, seed=seed, decisions=decisions, on_event=ConsoleEvents(progress),
+                                      cancellation_token=token, announce=announce)  # fmt: skip
+    done = asyncio.run(turn_run)
     if done.question is not None:
         progress.log(f"turn {index}: director asks: {done.question.question}")
 

@@ -4,7 +4,6 @@ run and recorded in a session folder. ``mora run`` replays a script through it, 
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -13,16 +12,16 @@ from pathlib import Path
 from autogen_agentchat.messages import StructuredMessage
 from autogen_core import CancellationToken
 
+from mora_agents.agents import Reviewer
 from mora_agents.containment import is_inside, resolve_inside
 from mora_agents.errors import MoraError
 from mora_agents.messages import ClarifyingQuestion, DirectorTurn, VideoRequest
 from mora_agents.session import Session, TurnRecord
 from mora_agents.sop import SopSpec, find_sop, list_sops
 from mora_agents.sop._runner import EventSink
-from mora_agents.studio import StudioConfig, resume_task, run_task
+from mora_agents.studio import Studio, StudioConfig
 from mora_agents.workspace import Workspace
 from tools.memory import ModelMemory
-from tools.progress import ProgressSink
 
 _NUMBER_ANSWER = re.compile(r"(?:(?:the\s+)?(?:clip|video|image|one|number|artifact)\s*)?#?\s*(?P<n>\d+)\s*[.!]?", re.I)
 """A reply that is only an artifact number: "#3", "3", "clip #3", "number 3"."""
@@ -76,11 +75,11 @@ class Conversation:
             self._director = make_director(self.config.llm, self.sop_dirs)
         return self._director
 
-    def route(self, text: str, seed: int) -> VideoRequest | ClarifyingQuestion:
+    async def route(self, text: str, seed: int) -> VideoRequest | ClarifyingQuestion:
         """What the director makes of ``text`` given the session so far (nothing is run)."""
         turn = DirectorTurn(text=text, artifacts=self.session.record.artifacts, seed=seed)
         message = StructuredMessage[DirectorTurn](content=turn, source="user")
-        response = asyncio.run(self.director.on_messages([message], CancellationToken()))
+        response = await self.director.on_messages([message], CancellationToken())
         return response.chat_message.content
 
     def answer_to_question(self, text: str) -> str | None:
@@ -97,26 +96,27 @@ class Conversation:
             return None  # not one of those offered: an ordinary turn
         return last.text.replace(question.about, f"#{number}", 1)
 
-    def take_turn(
+    async def take_turn(
         self,
         text: str,
         *,
         seed: int,
         decisions: list[str] | None = None,
-        progress: ProgressSink | None = None,
-        events: EventSink | None = None,
+        on_event: EventSink | None = None,
+        reviewer: Reviewer | None = None,
         cancellation_token: CancellationToken | None = None,
         announce: Callable[[VideoRequest], None] | None = None,
     ) -> TurnRecord:
         """Route ``text``; ask back, or run the request and record its result. ``announce`` hears the routed
-        request (its ``explanation`` says what was understood) before anything runs.
+        request (its ``explanation`` says what was understood) before anything runs; ``on_event`` every event of
+        the run; ``reviewer`` (a server's) decides its reviews instead of the configured mode.
 
         Raises:
             MoraError: the run failed (the turn is recorded as failed with the reason).
         """
         meant = self.answer_to_question(text)
         turn = self.session.new_turn(text)
-        answer = self.route(meant or text, seed)
+        answer = await self.route(meant or text, seed)
         if meant:
             self.session.log("director", turn=turn.index, understood_as=meant)
         if isinstance(answer, ClarifyingQuestion):
@@ -141,14 +141,14 @@ class Conversation:
         )
         if announce is not None:
             announce(turn.request)
-        return self._run(turn, decisions, progress, events, cancellation_token, resume=False)
+        return await self._run(turn, decisions, on_event, reviewer, cancellation_token, resume=False)
 
-    def resume(
+    async def resume(
         self,
         turn: TurnRecord,
         decisions: list[str] | None = None,
-        progress: ProgressSink | None = None,
-        events: EventSink | None = None,
+        on_event: EventSink | None = None,
+        reviewer: Reviewer | None = None,
         cancellation_token: CancellationToken | None = None,
     ) -> TurnRecord:
         """Finish a turn whose run was interrupted (or never started after routing)."""
@@ -161,30 +161,29 @@ class Conversation:
                 what = f"session.json of session {self.session.root.name} turn {turn.index} (input '{name}')"
                 self.session.session_file(str(value), what=what)
         started = turn.run_dir is not None and (self.session.run_folder(turn) / "manifest.json").is_file()
-        return self._run(turn, decisions, progress, events, cancellation_token, resume=started)
+        return await self._run(turn, decisions, on_event, reviewer, cancellation_token, resume=started)
 
-    def _run(self, turn, decisions, progress, events, token, *, resume: bool) -> TurnRecord:
-        config = replace(self.config, decisions=list(decisions or []))
+    async def _run(self, turn, decisions, on_event, reviewer, token, *, resume: bool) -> TurnRecord:
+        studio = Studio(replace(self.config, decisions=list(decisions or [])), self.memory)
         turn.status = "running"
         self.session.save()
         try:
             if resume:
-                _, manifest = resume_task(
-                    self.session.run_folder(turn), config, progress, events, token, memory=self.memory
+                folder = self.session.run_folder(turn)
+                _, manifest = await studio.resume(
+                    folder, reviewer=reviewer, on_event=on_event, cancellation_token=token
                 )
             else:
                 spec = self.spec(turn.request.task)
                 run_id = Path(turn.run_dir).name
-                _, manifest = run_task(
+                _, manifest = await studio.run(
                     spec,
                     turn.request,
                     self.session.runs_dir,
-                    config,
-                    progress,
-                    events,
-                    token,
+                    reviewer=reviewer,
+                    on_event=on_event,
+                    cancellation_token=token,
                     run_id=run_id,
-                    memory=self.memory,
                 )
         except MoraError as error:
             turn.status, turn.error = "failed", str(error)

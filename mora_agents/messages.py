@@ -6,7 +6,8 @@ workspace-relative path, its sha256, the model and parameters that made it, and 
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from datetime import UTC, datetime
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -233,6 +234,11 @@ class ReviewRequest(BaseModel):
     request: str = ""
     """What the user asked for in words (the run's text inputs): judges rank the result against it."""
 
+    @property
+    def allowed(self) -> list[ReviewAction]:
+        """The decisions this review takes: ``edit`` only where an agent can carry it out."""
+        return ["accept", "regenerate", "edit"] if self.can_edit else ["accept", "regenerate"]
+
 
 class ReviewDecision(BaseModel):
     """The human proxy's verdict: accept, regenerate, or edit with an instruction."""
@@ -321,3 +327,101 @@ class ClarifyingQuestion(BaseModel):
     """The artifacts (by number, as ``/list`` shows them) the request may mean, when it points at several."""
     about: str | None = None
     """The words that pointed unclearly ("the beach one"): a reply of just a number stands in for them."""
+
+
+# -- what a run tells whoever watches it (the CLI's progress, a server's event stream) -------------------------
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class StudioEventBase(BaseModel):
+    """What every event carries: the run it belongs to and when it happened."""
+
+    run_id: str = ""
+    time: str = Field(default_factory=_now)
+
+
+class StageStarted(StudioEventBase):
+    """An SOP step's agent was asked for (another) result."""
+
+    type: Literal["stage_started"] = "stage_started"
+    stage: str
+    iteration: int = Field(ge=1)
+    agent: str
+
+
+class StepProgress(StudioEventBase):
+    """A pipeline call advanced (one denoising step, one segment). ``task`` names the bar, e.g. "first_frame"."""
+
+    type: Literal["step_progress"] = "step_progress"
+    task: str
+    step: int = Field(ge=0)
+    total: int = Field(ge=0)
+    description: str = ""
+    done: bool = False
+
+
+class ArtifactReady(StudioEventBase):
+    """A stage produced a result (before its review)."""
+
+    type: Literal["artifact_ready"] = "artifact_ready"
+    stage: str
+    iteration: int = Field(ge=1)
+    artifact: ImageArtifact | VideoArtifact | EnhancedPrompt
+
+
+class ReviewRequested(StudioEventBase):
+    """A result waits for a decision (``request.allowed`` lists the decisions it takes)."""
+
+    type: Literal["review_requested"] = "review_requested"
+    request: ReviewRequest
+
+
+class ReviewDecided(StudioEventBase):
+    type: Literal["review_decided"] = "review_decided"
+    stage: str
+    iteration: int = Field(ge=1)
+    decision: ReviewDecision
+
+
+class StageNote(StudioEventBase):
+    """Something a watcher should know that changes no result: a step skipped, a stage kept from an interrupted
+    run, an edit applied, the iteration limit reached, the output being joined."""
+
+    type: Literal["stage_note"] = "stage_note"
+    stage: str
+    text: str
+
+
+class RunFinished(StudioEventBase):
+    type: Literal["run_finished"] = "run_finished"
+    output: ImageArtifact | VideoArtifact | None = None
+    """The result, its path relative to the run folder."""
+
+
+class RunFailed(StudioEventBase):
+    type: Literal["run_failed"] = "run_failed"
+    error: str
+
+
+class RunCancelled(StudioEventBase):
+    type: Literal["run_cancelled"] = "run_cancelled"
+    reason: str = ""
+
+
+StudioEvent = Annotated[
+    StageStarted
+    | StepProgress
+    | ArtifactReady
+    | ReviewRequested
+    | ReviewDecided
+    | StageNote
+    | RunFinished
+    | RunFailed
+    | RunCancelled,
+    Field(discriminator="type"),
+]
+"""Every event a run emits, told apart by ``type`` (a server sends them as JSON, a client reads them back with
+``TypeAdapter(StudioEvent)``)."""

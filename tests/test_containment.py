@@ -7,6 +7,7 @@ also checks that a well-formed neighbour still works, so a guard that refused ev
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -251,7 +252,7 @@ def test_a_routed_request_naming_a_file_outside_the_session_is_not_resumed(tmp_p
     session.save()
     reopened = Session.open(session.root)
     conversation = Conversation(reopened, StudioConfig(profile="tiny"))
-    refused(lambda: conversation.resume(reopened.record.turns[0]), "turn 1 (input 'image')",
+    refused(lambda: asyncio.run(conversation.resume(reopened.record.turns[0])), "turn 1 (input 'image')",
             f"'{photo}' -> {photo.resolve()}", "outside the session folder")  # fmt: skip
     assert not (session.root / "runs" / "turn-01").exists()
 
@@ -321,7 +322,8 @@ def test_a_confined_conversation_refuses_a_routed_name_outside_its_folder(tmp_pa
     Image.new("RGB", (64, 64)).save(tmp_path / "secret.png")
     session = Session.create(tmp_path / "s", "confined")
     conversation = Conversation(session, StudioConfig(profile="tiny"), base_dir=session.inputs_dir, confine=True)
-    refused(lambda: conversation.take_turn("animate ../../secret.png, 1 second", seed=0), "turn 1 of session s",
+    turn = conversation.take_turn("animate ../../secret.png, 1 second", seed=0)
+    refused(lambda: asyncio.run(turn), "turn 1 of session s",
             "'../../secret.png' ->", "outside the folder its files come from")  # fmt: skip
     (recorded,) = Session.open(session.root).record.turns
     assert recorded.status == "failed" and recorded.run_dir is None and not list(session.runs_dir.iterdir())
@@ -337,7 +339,7 @@ def test_a_chat_links_a_file_from_elsewhere_into_the_session_before_using_it(tmp
     Image.new("RGB", (64, 64), (10, 200, 10)).save(photo)
     session = Session.create(tmp_path / "chat", "chat")
     conversation = Conversation(session, StudioConfig(profile="tiny"), base_dir=tmp_path / "mine")
-    done = conversation.take_turn("animate photo.png, 1 second", seed=0)
+    done = asyncio.run(conversation.take_turn("animate photo.png, 1 second", seed=0))
     linked = (session.inputs_dir / "turn-01" / "image.png").resolve()
     assert done.status == "completed" and Path(done.request.inputs["image"]) == linked
     assert linked.read_bytes() == photo.read_bytes()

@@ -12,7 +12,7 @@ from autogen_core import CancellationToken
 from mora_agents.errors import CancelledError, MoraError
 from mora_agents.messages import VideoRequest
 from mora_agents.sop import SopSpec
-from mora_agents.studio import StudioConfig, run_task
+from mora_agents.studio import ConsoleEvents, StudioConfig, run_task
 from tools.memory import ModelMemory
 
 SOP = """
@@ -40,8 +40,9 @@ def spec(tmp_path_factory) -> SopSpec:
 
 def run(spec, tmp_path, memory=None, progress=None, token=None):
     request = VideoRequest(task=spec.name, inputs={"prompt": "a lighthouse at dusk"}, seed=3)
+    events = ConsoleEvents(progress) if progress is not None else None  # the sink hears the steps as events do
     return run_task(
-        spec, request, tmp_path, StudioConfig(profile="tiny"), progress, cancellation_token=token, memory=memory
+        spec, request, tmp_path, StudioConfig(profile="tiny"), events, cancellation_token=token, memory=memory
     )
 
 

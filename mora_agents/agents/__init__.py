@@ -6,7 +6,14 @@ A4 :class:`ImageToVideoAgent` · A5 :class:`VideoConnectionAgent` · :class:`Hum
 Each stage agent calls exactly one tool from ``tools/``.
 """
 
-from mora_agents.agents._human_proxy import HumanProxyAgent, ScriptedDecisions, auto_accept, console_input
+from mora_agents.agents._human_proxy import (
+    HumanProxyAgent,
+    Reviewer,
+    ScriptedDecisions,
+    TextReviewer,
+    auto_accept,
+    console_input,
+)
 from mora_agents.agents._image_to_image import ImageToImageAgent
 from mora_agents.agents._image_to_video import ImageToVideoAgent
 from mora_agents.agents._judge import (
@@ -32,6 +39,8 @@ __all__ = [
     "ImageToVideoAgent",
     "JudgeAgent",
     "JudgePanelReviewer",
+    "Reviewer",
+    "TextReviewer",
     "MetricJudge",
     "OpenAIJudge",
     "PromptEnhancerAgent",

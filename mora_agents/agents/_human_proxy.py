@@ -1,7 +1,9 @@
 """The human proxy: stands in for the user's accept / regenerate / edit decisions (paper App. A.4).
 
-Like AutoGen's ``UserProxyAgent``, the one seam is an ``input_func``: console, scripted and auto reviews
-are input functions, and so will be a web button or a judge.
+The seam is a :data:`Reviewer`: an async callable that gets the typed :class:`ReviewRequest` (stage, iteration,
+artifact, ``allowed`` decisions) and a cancellation token and returns a :class:`ReviewDecision`. Console,
+scripted and auto reviews are text questions answered by an ``input_func`` (like AutoGen's ``UserProxyAgent``),
+wrapped by :class:`TextReviewer`; a server's reviewer waits for a client's decision; a judge panel is another.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from mora_agents.messages import ReviewDecision, ReviewRequest
 from mora_agents.resources import role_prompt
 
 InputFunc = Callable[[str], str] | Callable[[str], Awaitable[str]]
+Reviewer = Callable[[ReviewRequest, CancellationToken], Awaitable[ReviewDecision]]
+"""Decides one review: ``await reviewer(request, cancellation_token) -> ReviewDecision``."""
 
 MAX_ASKS = 3
 """How often an unusable answer is asked again before the review fails."""
@@ -60,49 +64,29 @@ def console_input(prompt: str) -> str:
     return Console().input(f"[bold]{prompt}[/bold]\n> ")
 
 
-class HumanProxyAgent(BaseChatAgent):
-    """Answers a ``StructuredMessage[ReviewRequest]`` with a ``StructuredMessage[ReviewDecision]``.
+class TextReviewer:
+    """A :data:`Reviewer` that asks a text question (:func:`review_question`) and parses the answer.
 
     Args:
-        name: agent name (an identifier).
-        input_func: gets the question, returns ``accept``, ``regenerate`` or ``edit <instruction>``;
-            sync or async.
+        input_func: gets the question, returns ``accept``, ``regenerate`` or ``edit <instruction>``; sync or async.
         mode: recorded in every decision's ``by`` (``auto``, ``console``, ``scripted``, ...).
         interactive: ask again after an unusable answer (a person can correct a typo; a script cannot).
     """
 
-    def __init__(self, name: str, input_func: InputFunc, mode: str = "console", interactive: bool = False) -> None:
-        super().__init__(name=name, description=role_prompt("human_proxy"))
+    def __init__(self, input_func: InputFunc, mode: str = "console", interactive: bool = False) -> None:
         self.input_func = input_func
         self.mode = mode
         self.interactive = interactive
         self.files_root: Path | None = None
         """The run folder, so questions show paths a person can open (set by whoever runs the SOP)."""
 
-    @property
-    def produced_message_types(self) -> Sequence[type[BaseChatMessage]]:
-        return (StructuredMessage[ReviewDecision],)
-
-    async def on_messages(self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken) -> Response:
-        request = getattr(messages[-1], "content", None) if messages else None
-        if not isinstance(request, ReviewRequest):
-            raise TypeError(f"{self.name} expects StructuredMessage[ReviewRequest]")
-        decision = await self._decide(request)
-        message = StructuredMessage[ReviewDecision](
-            content=decision, source=self.name, metadata={"stage": request.stage}
-        )
-        return Response(chat_message=message)
-
-    async def on_reset(self, cancellation_token: CancellationToken) -> None:
-        """The proxy keeps no state between reviews."""
-
-    async def _decide(self, request: ReviewRequest) -> ReviewDecision:
+    async def __call__(self, request: ReviewRequest, cancellation_token: CancellationToken) -> ReviewDecision:
         question = review_question(request, self.files_root)
         for _ in range(MAX_ASKS if self.interactive else 1):
             answer = await self._ask(question)
             try:
                 decision = ReviewDecision.parse(answer, by=self.mode)
-                if decision.action == "edit" and not request.can_edit:
+                if decision.action not in request.allowed:
                     raise ValueError(f"stage '{request.stage}' has no agent for edits: answer accept or regenerate")
                 return decision
             except ValueError as error:
@@ -117,6 +101,59 @@ class HumanProxyAgent(BaseChatAgent):
             return await self.input_func(question)
         # A console prompt blocks: keep it off the event loop.
         return await asyncio.to_thread(self.input_func, question)
+
+
+class HumanProxyAgent(BaseChatAgent):
+    """Answers a ``StructuredMessage[ReviewRequest]`` with a ``StructuredMessage[ReviewDecision]``.
+
+    Args:
+        name: agent name (an identifier).
+        input_func: a text reviewer's input function (see :class:`TextReviewer`); or pass ``reviewer``.
+        mode: recorded in every decision's ``by`` (``auto``, ``console``, ``scripted``, ...).
+        interactive: ask again after an unusable answer (a person can correct a typo; a script cannot).
+        reviewer: any :data:`Reviewer` (a server's, a web page's); overrides ``input_func``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        input_func: InputFunc | None = None,
+        mode: str = "console",
+        interactive: bool = False,
+        *,
+        reviewer: Reviewer | None = None,
+    ) -> None:
+        super().__init__(name=name, description=role_prompt("human_proxy"))
+        if reviewer is None and input_func is None:
+            raise ValueError("HumanProxyAgent needs an input_func or a reviewer")
+        self.reviewer: Reviewer = reviewer or TextReviewer(input_func, mode, interactive)
+        self.mode = mode
+
+    @property
+    def files_root(self) -> Path | None:
+        return getattr(self.reviewer, "files_root", None)
+
+    @files_root.setter
+    def files_root(self, value: Path | None) -> None:
+        if hasattr(self.reviewer, "files_root"):
+            self.reviewer.files_root = value
+
+    @property
+    def produced_message_types(self) -> Sequence[type[BaseChatMessage]]:
+        return (StructuredMessage[ReviewDecision],)
+
+    async def on_messages(self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken) -> Response:
+        request = getattr(messages[-1], "content", None) if messages else None
+        if not isinstance(request, ReviewRequest):
+            raise TypeError(f"{self.name} expects StructuredMessage[ReviewRequest]")
+        decision = await self.reviewer(request, cancellation_token)
+        message = StructuredMessage[ReviewDecision](
+            content=decision, source=self.name, metadata={"stage": request.stage}
+        )
+        return Response(chat_message=message)
+
+    async def on_reset(self, cancellation_token: CancellationToken) -> None:
+        """The proxy keeps no state between reviews."""
 
 
 def review_question(request: ReviewRequest, files_root: Path | None = None) -> str:

@@ -6,6 +6,7 @@ folder as a replayed script, and ``mora chat --resume DIR`` continues either.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import signal
 import subprocess
@@ -21,6 +22,7 @@ from mora_agents.conversation import Conversation
 from mora_agents.director import artifact_label
 from mora_agents.errors import CancelledError, MoraError
 from mora_agents.messages import VideoRequest
+from mora_agents.studio import ConsoleEvents
 
 HELP = """\
 Describe a video, or point at earlier ones: by position ("the second clip", "#3", "the one before last"), by
@@ -91,13 +93,13 @@ class ChatRepl:
         turns = self.conversation.session.record.turns
         if turns and turns[-1].status in ("running", "routed") and turns[-1].request is not None:
             self.say(f"finishing turn {turns[-1].index}, interrupted last time: {turns[-1].text}", "bold")
-            self._guarded(lambda token, progress: self.conversation.resume(
-                turns[-1], progress=progress, events=progress.log, cancellation_token=token))  # fmt: skip
+            self._guarded(lambda token, events: self.conversation.resume(
+                turns[-1], on_event=events, cancellation_token=token))  # fmt: skip
 
     def turn(self, text: str) -> None:
         seed = len(self.conversation.session.record.turns)
-        done = self._guarded(lambda token, progress: self.conversation.take_turn(
-            text, seed=seed, progress=progress, events=progress.log, cancellation_token=token,
+        done = self._guarded(lambda token, events: self.conversation.take_turn(
+            text, seed=seed, on_event=events, cancellation_token=token,
             announce=self.announce))  # fmt: skip
         if done is None:
             return
@@ -119,7 +121,8 @@ class ChatRepl:
         previous = signal.signal(signal.SIGINT, lambda *_: token.cancel())
         try:
             with self.make_progress() as progress:
-                return work(token, progress)
+                # The chat's edge: each turn's coroutine runs here, its events drawn as bars and lines.
+                return asyncio.run(work(token, ConsoleEvents(progress)))
         except CancelledError:
             self.say("cancelled; the turn's finished stages are kept in its run folder", "yellow")
         except MoraError as error:

@@ -481,7 +481,7 @@ class _Synthesis:
 
     def _make_candidates(self, state: SetState) -> None:
         """Finish the set's K candidate runs: reuse finished ones, resume interrupted ones, make missing ones."""
-        from mora_agents.studio import resume_task, run_task
+        from mora_agents.studio import ConsoleEvents, resume_task, run_task
 
         settings = self.settings
         set_dir = self.set_dir(state.set_id)
@@ -505,7 +505,7 @@ class _Synthesis:
                 self.log(f"{where}: kept, finished earlier")
             elif manifest is not None:
                 self.log(f"{where}: resuming the interrupted run")
-                _, manifest = resume_task(run_dir, self.config, self.progress, memory=self.memory)
+                _, manifest = resume_task(run_dir, self.config, ConsoleEvents(self.progress), memory=self.memory)
                 self.runs_resumed += 1
             else:
                 self.log(f"{where}: making")
@@ -514,7 +514,7 @@ class _Synthesis:
                     request,
                     run_dir.parent,
                     self.config,
-                    self.progress,
+                    ConsoleEvents(self.progress),
                     run_id=run_dir.name,
                     memory=self.memory,
                 )

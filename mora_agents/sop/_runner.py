@@ -7,6 +7,7 @@ atomically after every iteration, so a killed run leaves a complete manifest of 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -16,13 +17,26 @@ from autogen_agentchat.messages import StructuredMessage
 from autogen_core import CancellationToken
 from pydantic import BaseModel, ValidationError
 
-from mora_agents.errors import MoraError
-from mora_agents.messages import EnhancedPrompt, ImageArtifact, ReviewDecision, ReviewRequest, VideoArtifact
+from mora_agents.errors import CancelledError, MoraError
+from mora_agents.messages import (
+    ArtifactReady,
+    EnhancedPrompt,
+    ImageArtifact,
+    ReviewDecided,
+    ReviewDecision,
+    ReviewRequest,
+    ReviewRequested,
+    StageNote,
+    StageStarted,
+    StudioEvent,
+    VideoArtifact,
+)
 from mora_agents.sop._schema import AGENT_ROLES, SopSpec, StepSpec, role_of
 from mora_agents.sop._values import MediaFormat, RunValues
 from mora_agents.workspace import IterationRecord, RunManifest, StageRecord, Workspace
 
-EventSink = Callable[[str], None]
+EventSink = Callable[[StudioEvent], None]
+"""Receives every typed event of a run (:data:`~mora_agents.messages.StudioEvent`), in order."""
 
 
 class SopRunner:
@@ -35,7 +49,7 @@ class SopRunner:
         workspace: the run folder.
         manifest: the run's manifest, already holding the request; filled and saved as stages finish.
         media: frame size and rate of the run (input media are fitted to it).
-        events: receives one line per finished iteration (for the CLI).
+        events: receives the run's typed events (stage started, artifact ready, review requested / decided, notes).
         on_stage_end: called after each stage that ran (the studio applies its memory policy there).
     """
 
@@ -59,8 +73,14 @@ class SopRunner:
         self.workspace = workspace
         self.manifest = manifest
         self.values = RunValues(spec, workspace, media)
-        self.events = events or (lambda line: None)
+        self._sink = events or (lambda event: None)
         self.on_stage_end = on_stage_end or (lambda: None)
+
+    def emit(self, event: StudioEvent) -> None:
+        self._sink(event.model_copy(update={"run_id": self.manifest.run_id}))
+
+    def note(self, stage: str, text: str) -> None:
+        self.emit(StageNote(stage=stage, text=text))
 
     async def run(self, cancellation_token: CancellationToken | None = None) -> RunManifest:
         """Run every step in order; on failure the manifest is saved as ``failed`` and the error re-raised.
@@ -114,7 +134,7 @@ class SopRunner:
         return finished
 
     def _restore(self, record: StageRecord) -> None:
-        self.events(f"{record.id}: kept from the interrupted run ({record.status})")
+        self.note(record.id, f"kept from the interrupted run ({record.status})")
         if record.status == "completed":
             self.values.results[record.id] = record.result
 
@@ -125,7 +145,7 @@ class SopRunner:
                 raise MoraError(f"task '{self.spec.name}': the output step '{output}' was skipped")
             result = self.values.results[output]
         else:
-            self.events("output: joining " + ", ".join(output.join))
+            self.note("output", "joining " + ", ".join(output.join))
             result = self.values.join(output.join, "output")
         if not isinstance(result, ImageArtifact | VideoArtifact):
             return None
@@ -140,7 +160,7 @@ class SopRunner:
         if condition is not None and not self.values.holds(condition):
             record.status = "skipped"
             self.workspace.save_manifest(self.manifest)
-            self.events(f"{step.id}: skipped (when: {step.when})")
+            self.note(step.id, f"skipped (when: {step.when})")
             return
         self.workspace.save_manifest(self.manifest)
         bound = {
@@ -152,11 +172,13 @@ class SopRunner:
         edited_by: str | None = None
         candidate: BaseModel | None = None
         while True:
+            if candidate is None:
+                self.emit(StageStarted(stage=step.id, iteration=len(record.iterations) + 1, agent=step.role))
             output = candidate or await self._ask_agent(step.role, step, bound, seed, token)
             iteration = IterationRecord(index=len(record.iterations) + 1, output=output, edited_by=edited_by)
             record.iterations.append(iteration)
             self._note(step, output)
-            self.events(f"{step.id} #{iteration.index}: {_describe(output)}")
+            self.emit(ArtifactReady(stage=step.id, iteration=iteration.index, artifact=output))
             if step.review is None:
                 break
             decision = await self._review(step, iteration.index, max_iterations, output, token)
@@ -170,7 +192,7 @@ class SopRunner:
                 self.manifest.warnings.append(
                     f"{step.id}: '{decision}' refused after {max_iterations} iterations; the last result stands"
                 )
-                self.events(f"{step.id}: {max_iterations} iterations reached, '{decision}' refused")
+                self.note(step.id, f"{max_iterations} iterations reached, '{decision}' refused")
                 break
             if decision.action == "regenerate":
                 seed, edited_by, candidate = seed + 1, None, None
@@ -229,10 +251,17 @@ class SopRunner:
             can_edit=step.review.on_edit is not None,
             request=self._request_text(),
         )
+        self.emit(ReviewRequested(request=request))
         message = StructuredMessage[ReviewRequest](content=request, source="sop", metadata={"stage": step.id})
-        response = await self.reviewer.on_messages([message], token)
+        try:
+            response = await self.reviewer.on_messages([message], token)
+        except asyncio.CancelledError:
+            if not token.is_cancelled():
+                raise
+            # A reviewer awaiting a person (a server's) is cancelled through the token: say so in one sentence.
+            raise CancelledError(f"the run was cancelled while waiting for the review of stage '{step.id}'") from None
         decision = response.chat_message.content
-        self.events(f"{step.id} #{index}: review -> {decision} ({decision.by})")
+        self.emit(ReviewDecided(stage=step.id, iteration=index, decision=decision))
         return decision
 
     async def _apply_edit(
@@ -256,7 +285,7 @@ class SopRunner:
         if export:
             values[export] = output
         edited = await self._ask_agent(role, step, values, seed, token)
-        self.events(f"{step.id}: edit '{decision.instruction}' applied by {role}")
+        self.note(step.id, f"edit '{decision.instruction}' applied by {role}")
         if type(edited) is type(output):
             return bound, edited
         if isinstance(edited, EnhancedPrompt) and edited.warning:
@@ -281,7 +310,8 @@ def roles_used(spec: SopSpec) -> set[str]:
     return roles | {role_of(step.review.on_edit) for step in spec.steps if step.review and step.review.on_edit}
 
 
-def _describe(output: BaseModel) -> str:
+def describe_output(output: BaseModel) -> str:
+    """One line for a stage's result: its path, or the enhanced prompt and where it came from."""
     if isinstance(output, EnhancedPrompt):
         return f"prompt ({output.source}): {output.prompt}"
     return getattr(output, "path", type(output).__name__)
