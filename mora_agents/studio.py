@@ -20,15 +20,12 @@ from autogen_core import CancellationToken
 
 from mora_agents import __version__
 from mora_agents.agents import (
+    ROLES,
+    AgentRole,
     HumanProxyAgent,
-    ImageToImageAgent,
-    ImageToVideoAgent,
     JudgePanelReviewer,
-    PromptEnhancerAgent,
     Reviewer,
     ScriptedDecisions,
-    TextToImageAgent,
-    VideoConnectionAgent,
     auto_accept,
     console_input,
     judge_from_spec,
@@ -128,70 +125,59 @@ def make_agents(
     seed: int,
     memory: ModelMemory,
 ):
-    """One agent per role the SOP uses; generative models load through ``memory`` on first use."""
-    from tools.image_to_image import ImageToImageTool
-    from tools.image_to_video import ImageToVideoTool
-    from tools.text_to_image import TextToImageTool
-    from tools.video_connection import VideoConnectionTool
-
-    roles = roles_used(spec)
-    device = config.device
-
-    adapters = config.adapters
-
-    def managed(role: str, factory, settings, adapted: bool = False):
-        # Keys name the profile too: one session may switch profiles between turns. A tool with a training run's
-        # adapters applied is another tool: its key names them.
-        key = f"{profile.name}/{role}" + (f"+adapters:{adapters}" if adapted and adapters else "")
-        return memory.tool(key, factory, settings)
-
+    """One agent per role the SOP uses (read from :data:`~mora_agents.agents.ROLES`); generative models load
+    through ``memory`` on first use."""
+    needed = roles_used(spec)
+    # A5's a4_blend animates with A4's tool: building A5 builds A4's (lazy) tool too, so SVD loads once.
+    tools: dict[str, object] = {}
     agents = {}
-    if "prompt_enhancer" in roles:
-        from mora_agents.llm import create_llm, managed_client
-
-        # Greedy decoding (temperature 0) makes the seed irrelevant, so one loaded LLM serves every seed.
-        key = f"llm/{config.llm or 'default'}"
-
-        def load_llm():
-            return memory.acquire(key, lambda: create_llm(config.llm, seed=seed))
-
-        llm = load_llm()  # now: a missing backend fails before the first stage
-        agents["prompt_enhancer"] = PromptEnhancerAgent(
-            "a1_prompt_enhancer",
-            managed_client(lambda: load_llm().client),
-            model_name=llm.name,
-            create_args=llm.create_args,
-            progress=progress,
-        )
-    if "text_to_image" in roles:
-        tool = managed(
-            "text_to_image",
-            lambda: TextToImageTool.from_profile(profile, device, adapters=adapters),
-            profile.text_to_image,
-            adapted=True,
-        )
-        agents["text_to_image"] = TextToImageAgent("a2_text_to_image", tool, workspace, progress)
-    if "image_to_image" in roles:
-        tool = managed("image_to_image", lambda: ImageToImageTool.from_profile(profile, device), profile.image_to_image)
-        agents["image_to_image"] = ImageToImageAgent("a3_image_to_image", tool, workspace, progress)
-    # One A4 tool, shared with A5 when A5 falls back to animating with A4 (a4_blend): SVD loads once.
-    animator = managed(
-        "image_to_video",
-        lambda: ImageToVideoTool.from_profile(profile, device, adapters=adapters),
-        profile.image_to_video,
-        adapted=True,
-    )
-    if "image_to_video" in roles:
-        agents["image_to_video"] = ImageToVideoAgent("a4_image_to_video", animator, workspace, progress)
-    if "video_connection" in roles:
-        tool = managed(
-            "video_connection",
-            lambda: VideoConnectionTool.from_profile(profile, device, animator=animator),
-            profile.video_connection,
-        )
-        fps = profile.image_to_video.fps
-        agents["video_connection"] = VideoConnectionAgent("a5_video_connection", tool, workspace, fps, progress)
+    if "prompt_enhancer" in needed:
+        agents["prompt_enhancer"] = _prompt_enhancer(config, seed, memory, progress)
+    for role in ROLES.values():
+        if role.tool is None or not (role.name in needed or any(role.name in ROLES[n].uses for n in needed)):
+            continue
+        tools[role.name] = _managed_tool(role, profile, config, memory, tools)
+        if role.name in needed:
+            agents[role.name] = role.agent(
+                role.agent_name, tools[role.name], workspace, progress=progress, **role.agent_options(profile)
+            )
     return agents
+
+
+def _managed_tool(role: AgentRole, profile, config: StudioConfig, memory: ModelMemory, built: dict):
+    """The role's tool through ``memory``: built (and its models loaded) on first use, shared by key."""
+    # Keys name the profile too: one session may switch profiles between turns. A tool with a training run's
+    # adapters applied is another tool: its key names them.
+    adapters = config.adapters if role.adapted else None
+    key = f"{profile.name}/{role.name}" + (f"+adapters:{adapters}" if adapters else "")
+    options: dict = {"adapters": adapters} if role.adapted else {}
+    if role.uses:
+        options["animator"] = built[role.uses[0]]  # A5's a4_blend animates with A4's tool
+
+    def factory():
+        return role.tool_class().from_profile(profile, config.device, **options)
+
+    return memory.tool(key, factory, getattr(profile, role.profile_field))
+
+
+def _prompt_enhancer(config: StudioConfig, seed: int, memory: ModelMemory, progress: ProgressSink):
+    from mora_agents.llm import create_llm, managed_client
+
+    role = ROLES["prompt_enhancer"]
+    # Greedy decoding (temperature 0) makes the seed irrelevant, so one loaded LLM serves every seed.
+    key = f"llm/{config.llm or 'default'}"
+
+    def load_llm():
+        return memory.acquire(key, lambda: create_llm(config.llm, seed=seed))
+
+    llm = load_llm()  # now: a missing backend fails before the first stage
+    return role.agent(
+        role.agent_name,
+        managed_client(lambda: load_llm().client),
+        model_name=llm.name,
+        create_args=llm.create_args,
+        progress=progress,
+    )
 
 
 def media_format(profile) -> MediaFormat:

@@ -27,11 +27,16 @@ from mora_agents.agents._judge import (
 )
 from mora_agents.agents._judge_panel import JudgePanelReviewer
 from mora_agents.agents._prompt_enhancer import PromptEnhancerAgent
+from mora_agents.agents._roles import AGENT_ROLES, ROLE_ALIASES, ROLES, AgentRole
 from mora_agents.agents._stage_agent import StageAgent
 from mora_agents.agents._text_to_image import TextToImageAgent
 from mora_agents.agents._video_connection import VideoConnectionAgent
 
 __all__ = [
+    "AGENT_ROLES",
+    "ROLES",
+    "ROLE_ALIASES",
+    "AgentRole",
     "CRITERIA",
     "CRITERION_WEIGHTS",
     "HumanProxyAgent",

@@ -22,35 +22,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mora_agents.agents import (
-    ImageToImageAgent,
-    ImageToVideoAgent,
-    PromptEnhancerAgent,
-    StageAgent,
-    TextToImageAgent,
-    VideoConnectionAgent,
-)
+from mora_agents.agents import AGENT_ROLES, ROLE_ALIASES
 from mora_agents.errors import MoraError
 from mora_agents.media_guard import check_media_file
 from mora_agents.messages import ImageArtifact, VideoArtifact
 from mora_agents.sop._bindings import ACCESSORS, NAME, Binding, BindingError, Condition, Kind, Reference, literal_kind
-
-AGENT_ROLES: dict[str, type[StageAgent]] = {
-    "prompt_enhancer": PromptEnhancerAgent,
-    "text_to_image": TextToImageAgent,
-    "image_to_image": ImageToImageAgent,
-    "image_to_video": ImageToVideoAgent,
-    "video_connection": VideoConnectionAgent,
-}
-"""Role name -> agent class. A step's ``agent`` is a role name or its paper id (A1..A5)."""
-
-ROLE_ALIASES = {
-    "A1": "prompt_enhancer",
-    "A2": "text_to_image",
-    "A3": "image_to_image",
-    "A4": "image_to_video",
-    "A5": "video_connection",
-}
 
 InputType = Literal["text", "image", "video", "seconds", "int", "choice"]
 INPUT_KINDS: dict[str, Kind] = {
