@@ -1,0 +1,1 @@
+"""mora serve: the studio as a service (job store, worker, HTTP APIs)."""

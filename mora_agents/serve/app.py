@@ -1,0 +1,89 @@
+"""The FastAPI application: the OpenAI Videos API at ``/v1/videos`` and mora's job API at ``/mora/v1``.
+
+One process, one :class:`~mora_agents.serve.queue.JobQueue`. Errors always have OpenAI's shape
+(``{"error": {"message", "type", "param", "code"}}``) and a 4xx status for bad input; with an API key every
+request needs ``Authorization: Bearer <key>`` (what the OpenAI SDK sends).
+"""
+
+from __future__ import annotations
+
+import hmac
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mora_agents import __version__
+from mora_agents.errors import MoraError
+from mora_agents.serve.jobs.api_router import router as jobs_router
+from mora_agents.serve.queue import JobQueue
+from mora_agents.serve.videos.api_router import router as videos_router
+from mora_agents.serve.videos.protocol import error_body
+
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
+"""The largest request body accepted (an upload included): larger ones get 413 before they are read."""
+
+OPEN_PATHS = ("/docs", "/openapi.json", "/healthz", "/docs/oauth2-redirect")
+
+
+def create_app(queue: JobQueue, api_key: str | None = None, max_request_bytes: int = MAX_REQUEST_BYTES) -> FastAPI:
+    """The server for ``queue``; ``api_key`` (if given) is required on every API request."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await queue.start()
+        try:
+            yield
+        finally:
+            await queue.stop()
+
+    app = FastAPI(
+        title="mora",
+        version=__version__,
+        description="A multi-agent video studio: the OpenAI Videos API (/v1/videos) and mora's own job API with "
+        "human review (/mora/v1).",
+        lifespan=lifespan,
+    )
+    app.state.queue = queue
+    app.include_router(videos_router)
+    app.include_router(jobs_router)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        if api_key is not None and not request.url.path.startswith(OPEN_PATHS):
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
+                body = error_body("a valid API key is required: Authorization: Bearer <key>", "authentication_error",
+                                  code="invalid_api_key")  # fmt: skip
+                return JSONResponse(body, status_code=401)
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > max_request_bytes:
+            message = f"the request is {int(length)} bytes; the limit is {max_request_bytes}"
+            return JSONResponse(error_body(message, code="request_too_large"), status_code=413)
+        return await call_next(request)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict:
+        return {"status": "ok", "version": __version__}
+
+    @app.exception_handler(MoraError)
+    async def mora_error(request: Request, error: MoraError) -> JSONResponse:
+        message = str(error)
+        status = 404 if message.startswith("no job") or message.startswith("no video") else 400
+        return JSONResponse(error_body(message, code="not_found" if status == 404 else None), status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "form"))
+        message = f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
+        return JSONResponse(error_body(message, param=where or None, code="invalid_value"), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        kind = "not_found_error" if error.status_code == 404 else "invalid_request_error"
+        return JSONResponse(error_body(str(error.detail), kind), status_code=error.status_code)
+
+    return app

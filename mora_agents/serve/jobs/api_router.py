@@ -1,0 +1,208 @@
+"""``/mora/v1``: jobs for any SOP (built-in or from ``--sop-dir``), reviewed by a person over HTTP.
+
+- ``POST /mora/v1/uploads`` (multipart ``file``, ``kind`` image|video): checked by content and size, answers
+  the ``path`` a job's image / video input names.
+- ``POST /mora/v1/jobs`` ``{"task", "inputs", "seed", "review": "auto"|"human"|"judge"}``; with ``human``
+  the job stops in ``awaiting_review`` at each reviewed stage until ``POST /mora/v1/jobs/{id}/review``
+  ``{"action": "accept"|"regenerate"|"edit", "instruction"}``; ``GET .../review`` shows what waits.
+- ``GET /mora/v1/jobs[/{id}]``, ``POST .../cancel``, ``DELETE``, ``GET .../events`` (server-sent events: every
+  typed event of the run, ``id`` = its sequence number, so ``Last-Event-ID`` resumes), ``GET .../files/{path}``
+  (files of the job's run folder only).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from sse_starlette.sse import EventSourceResponse
+
+from mora_agents.containment import resolve_inside
+from mora_agents.errors import MoraError
+from mora_agents.media_guard import check_media_file
+from mora_agents.messages import ReviewDecision, ReviewRequest, VideoRequest
+from mora_agents.serve.queue import UPLOADS_DIR, JobQueue
+from mora_agents.serve.store import JobRecord
+
+router = APIRouter(prefix="/mora/v1", tags=["mora jobs"])
+
+UPLOAD_SUFFIXES = {"image": (".png", ".jpg", ".jpeg", ".webp"), "video": (".mp4", ".mov", ".webm", ".mkv")}
+
+
+def _queue(request: Request) -> JobQueue:
+    return request.app.state.queue
+
+
+class JobCreate(BaseModel):
+    task: str = Field(description="The SOP's name, e.g. connect_videos, or a user SOP from --sop-dir.")
+    inputs: dict[str, str | float | int] = Field(default_factory=dict)
+    seed: int = Field(default=0, ge=0)
+    review: Literal["auto", "human", "judge"] = "auto"
+    """``human``: the job waits at each reviewed stage for ``POST /mora/v1/jobs/{id}/review``."""
+
+
+class JobView(BaseModel):
+    """A job as the API shows it."""
+
+    id: str
+    task: str
+    status: str
+    progress: int
+    review: str
+    created_at: int
+    completed_at: int | None
+    error: str | None
+    request: VideoRequest
+    waiting_for: ReviewRequest | None = None
+    """The review a person must decide now (status ``awaiting_review``)."""
+    files: list[str] = Field(default_factory=list)
+    """The run folder's result files (``video.mp4``, each stage's), for ``GET .../files/{path}``."""
+
+
+class Decision(BaseModel):
+    action: Literal["accept", "regenerate", "edit"]
+    instruction: str | None = None
+
+
+def _view(queue: JobQueue, job: JobRecord) -> JobView:
+    pending = queue.store.pending_review(job.id)
+    folder = queue.workspace / job.run_dir if job.run_dir else None
+    files = sorted(p.name for p in folder.glob("*.*")) if folder and folder.is_dir() else []
+    return JobView(
+        id=job.id, task=job.sop, status=job.status, progress=job.progress, review=job.review,
+        created_at=job.created_at, completed_at=job.completed_at, error=job.error, request=job.request,
+        waiting_for=pending.request if pending and job.status == "awaiting_review" else None, files=files,
+    )  # fmt: skip
+
+
+def _job(queue: JobQueue, job_id: str) -> JobRecord:
+    job = queue.store.get(job_id)
+    if job is None or job.kind != "job":
+        raise MoraError(f"no job {job_id}")
+    return job
+
+
+@router.post("/uploads", summary="Upload an image or a video for a job's input")
+async def upload(
+    request: Request, file: Annotated[UploadFile, File()], kind: Annotated[Literal["image", "video"], Form()]
+) -> dict:
+    queue = _queue(request)
+    suffix = "." + (file.filename or "").rsplit(".", 1)[-1].lower() if "." in (file.filename or "") else ""
+    if suffix not in UPLOAD_SUFFIXES[kind]:
+        raise MoraError(f"an {kind} upload must end in {', '.join(UPLOAD_SUFFIXES[kind])}, not '{file.filename}'")
+    folder = queue.workspace / UPLOADS_DIR / ("upload_" + secrets.token_hex(8))
+    folder.mkdir(parents=True)
+    path = folder / f"{kind}{suffix}"
+    path.write_bytes(await file.read())
+    try:
+        check_media_file(path, kind)  # by content: a PNG named .mp4 is refused here, before any pipeline
+    except MoraError as error:
+        path.unlink(missing_ok=True)
+        folder.rmdir()
+        raise MoraError(f"upload {file.filename}: {error}") from None
+    return {"path": str(path.relative_to(queue.workspace)), "kind": kind, "bytes": path.stat().st_size}
+
+
+@router.post("/jobs", response_model=JobView, summary="Run any task as a job")
+async def create_job(body: JobCreate, request: Request) -> JobView:
+    queue = _queue(request)
+    spec = queue.spec(body.task)
+    inputs = dict(body.inputs)
+    for name, value in inputs.items():
+        item = spec.inputs.get(name)
+        if item is not None and item.type in ("image", "video"):
+            # Only the server's own files: an upload or a finished job's result, never a path of the client's.
+            where = resolve_inside(queue.workspace, str(value), what=f"input '{name}'", folder="the server's workspace")
+            inputs[name] = str(where)
+    spec.bind_inputs(inputs)  # a missing or wrong input is named now, not when the job runs
+    request_ = VideoRequest(task=spec.name, inputs=inputs, seed=body.seed)
+    job = JobRecord(
+        id="job_" + secrets.token_hex(12), kind="job", sop=spec.name, request=request_, created_at=int(time.time()),
+        review=body.review, profile=queue.config.profile, prompt=str(inputs.get("prompt", "")),
+    )  # fmt: skip
+    return _view(queue, queue.submit(job))
+
+
+@router.get("/jobs", response_model=list[JobView], summary="List jobs")
+async def list_jobs(
+    request: Request, after: str | None = None, limit: int = Query(20, ge=1, le=100), order: str = "desc"
+) -> list[JobView]:
+    queue = _queue(request)
+    jobs, _ = queue.store.list(kind="job", after=after, limit=limit, order="asc" if order == "asc" else "desc")
+    return [_view(queue, job) for job in jobs]
+
+
+@router.get("/jobs/{job_id}", response_model=JobView, summary="A job, with the review it waits for")
+async def get_job(job_id: str, request: Request) -> JobView:
+    queue = _queue(request)
+    return _view(queue, _job(queue, job_id))
+
+
+@router.get("/jobs/{job_id}/review", response_model=ReviewRequest | None, summary="The review waiting, if any")
+async def get_review(job_id: str, request: Request) -> ReviewRequest | None:
+    queue = _queue(request)
+    job = _job(queue, job_id)
+    pending = queue.store.pending_review(job.id)
+    return pending.request if pending and job.status == "awaiting_review" else None
+
+
+@router.post("/jobs/{job_id}/review", response_model=JobView, summary="Decide the waiting review")
+async def decide(job_id: str, body: Decision, request: Request) -> JobView:
+    queue = _queue(request)
+    _job(queue, job_id)
+    try:
+        decision = ReviewDecision(action=body.action, instruction=body.instruction, by="http")
+    except ValueError as error:
+        raise MoraError(str(error).splitlines()[-1]) from None
+    return _view(queue, queue.decide(job_id, decision))
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=JobView, summary="Cancel a queued, running or waiting job")
+async def cancel(job_id: str, request: Request) -> JobView:
+    queue = _queue(request)
+    _job(queue, job_id)
+    return _view(queue, queue.cancel(job_id))
+
+
+@router.delete("/jobs/{job_id}", summary="Delete a job and its files")
+async def delete(job_id: str, request: Request) -> dict:
+    queue = _queue(request)
+    _job(queue, job_id)
+    await queue.delete(job_id)
+    return {"id": job_id, "deleted": True}
+
+
+@router.get("/jobs/{job_id}/events", summary="The job's events as server-sent events")
+async def events(job_id: str, request: Request) -> EventSourceResponse:
+    queue = _queue(request)
+    _job(queue, job_id)
+    last = request.headers.get("last-event-id", "0")
+    after = int(last) if last.isdigit() else 0
+
+    async def stream():
+        async for seq, data in queue.events(job_id, after):
+            yield {"id": str(seq), "event": "studio", "data": data}
+        job = queue.store.get(job_id)
+        yield {"event": "end", "data": job.status if job else "deleted"}
+
+    return EventSourceResponse(stream())
+
+
+@router.get("/jobs/{job_id}/files/{path:path}", summary="A file of the job's run folder")
+async def job_file(job_id: str, path: str, request: Request) -> FileResponse:
+    queue = _queue(request)
+    job = _job(queue, job_id)
+    if not job.run_dir:
+        raise MoraError(f"no job {job_id} file {path}: the job has not started")
+    folder = queue.workspace / job.run_dir
+    try:
+        target = resolve_inside(folder, path, what=f"job {job_id}", folder="its run folder")
+    except MoraError:
+        raise MoraError(f"no job {job_id} file {path}") from None  # traversal reads as "not found": 404
+    if not target.is_file():
+        raise MoraError(f"no job {job_id} file {path}")
+    return FileResponse(target)

@@ -1,0 +1,274 @@
+"""The job queue: jobs from the SQLite store run one at a time on the device, human reviews wait without it.
+
+Each job is an asyncio task that holds the device lock (FIFO, so jobs run in the order they came) while its
+stages run, and lets go of it while a human review waits: a job in ``awaiting_review`` holds no model work,
+and the next job runs meanwhile. Models stay loaded across jobs in one :class:`~tools.memory.ModelMemory`.
+The store is the source of truth: on start every job the last process left queued, running or awaiting
+review runs again, from its run folder's last finished stage (the studio's resume), so ``kill -9`` loses
+nothing that was accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+from autogen_core import CancellationToken
+
+from mora_agents.errors import CancelledError, MoraError
+from mora_agents.messages import (
+    ArtifactReady,
+    ReviewDecision,
+    ReviewRequest,
+    StepProgress,
+    StudioEvent,
+)
+from mora_agents.serve.store import FINISHED, JobRecord, JobStore
+from mora_agents.sop import SopSpec, find_sop
+from mora_agents.studio import Studio, StudioConfig
+from tools.memory import ModelMemory
+
+logger = logging.getLogger(__name__)
+
+RUNS_DIR = "runs"
+UPLOADS_DIR = "uploads"
+STORE_FILE = "jobs.sqlite"
+
+
+class JobQueue:
+    """Runs the store's jobs through one :class:`~mora_agents.studio.Studio`.
+
+    Args:
+        workspace: the server's folder: ``jobs.sqlite``, ``runs/<job id>/``, ``uploads/``.
+        config: profile, LLM, device; ``review`` is the mode of jobs that do not ask for a human.
+        sop_dirs: extra SOP folders (user tasks).
+    """
+
+    def __init__(self, workspace: Path, config: StudioConfig, sop_dirs: list[Path] | None = None) -> None:
+        self.workspace = Path(workspace).resolve()
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        self.config = config
+        self.sop_dirs = list(sop_dirs or [])
+        self.store = JobStore(self.workspace / STORE_FILE)
+        self.memory = ModelMemory("keep", compile=config.compile)
+        self._device = asyncio.Lock()
+        self._tasks: dict[str, asyncio.Task] = {}
+        self._tokens: dict[str, CancellationToken] = {}
+        self._decisions: dict[str, asyncio.Future] = {}
+        self._listeners: dict[str, list[asyncio.Queue]] = {}
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.workspace / RUNS_DIR
+
+    # -- life cycle --------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Take up what the last process left: unfinished jobs first (resumed), then the queued ones."""
+        for job in self.store.unfinished():
+            self.store.update(job.id, status="queued")
+        queued, _ = self.store.list(order="asc", limit=100)
+        for job in queued:
+            if job.status == "queued":
+                self._launch(job.id)
+
+    async def stop(self) -> None:
+        """Stop every job task; their store rows stay as they are, so the next start resumes them."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.memory.release_all()
+        self.store.close()
+
+    # -- what clients do ---------------------------------------------------------------------------------------
+
+    def submit(self, job: JobRecord) -> JobRecord:
+        """Store ``job`` as queued and start it when the device is free."""
+        job = self.store.add(job.model_copy(update={"status": "queued", "created_at": job.created_at or _now()}))
+        self._launch(job.id)
+        return job
+
+    def spec(self, task: str) -> SopSpec:
+        return find_sop(task, self.sop_dirs)
+
+    def cancel(self, job_id: str) -> JobRecord:
+        """Cancel a queued, running or reviewing job (a finished one is left as it is)."""
+        job = self._job(job_id)
+        if job.status in FINISHED:
+            raise MoraError(f"job {job_id} is already {job.status}: there is nothing to cancel")
+        token = self._tokens.get(job_id)
+        if token is not None:
+            token.cancel()  # running or reviewing: the run stops at its next step and records why
+        task = self._tasks.get(job_id)
+        if task is not None and token is None:
+            task.cancel()  # still waiting for the device
+        return self.store.update(job_id, status="cancelled", completed_at=_now(), error="cancelled by a client")
+
+    async def delete(self, job_id: str) -> None:
+        """Cancel the job if it is not finished, then remove its files and its rows."""
+        job = self._job(job_id)
+        task = self._tasks.get(job_id)
+        if job.status not in FINISHED:
+            self.cancel(job_id)
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
+        if job.run_dir:
+            shutil.rmtree(self.workspace / job.run_dir, ignore_errors=True)
+        shutil.rmtree(self.workspace / UPLOADS_DIR / job_id, ignore_errors=True)
+        self.store.delete(job_id)
+
+    def decide(self, job_id: str, decision: ReviewDecision) -> JobRecord:
+        """A client's decision on the job's pending review: the run goes on with it."""
+        job = self._job(job_id)
+        pending = self.store.pending_review(job_id)
+        waiting = self._decisions.get(job_id)
+        if pending is None or waiting is None or waiting.done():
+            raise MoraError(f"job {job_id} has no review waiting (it is {job.status})")
+        if decision.action not in pending.request.allowed:
+            allowed = ", ".join(pending.request.allowed)
+            raise MoraError(f"stage '{pending.request.stage}' takes {allowed}, not {decision.action}")
+        self.store.decide(job_id, decision)
+        waiting.set_result(decision)
+        return self._job(job_id)
+
+    async def events(self, job_id: str, after: int = 0) -> AsyncIterator[tuple[int, str]]:
+        """The job's events from sequence number ``after`` on, then live ones, until the job finishes."""
+        self._job(job_id)
+        listener: asyncio.Queue = asyncio.Queue()
+        self._listeners.setdefault(job_id, []).append(listener)
+        try:
+            for seq, data in self.store.events(job_id, after):
+                after = seq
+                yield seq, data
+            while True:
+                job = self.store.get(job_id)
+                if job is None or (job.status in FINISHED and listener.empty()):
+                    return
+                try:
+                    seq, data = await asyncio.wait_for(listener.get(), timeout=1.0)
+                except TimeoutError:
+                    continue
+                if seq > after:
+                    after = seq
+                    yield seq, data
+        finally:
+            self._listeners[job_id].remove(listener)
+
+    def _job(self, job_id: str) -> JobRecord:
+        job = self.store.get(job_id)
+        if job is None:
+            raise MoraError(f"no job {job_id}")
+        return job
+
+    # -- running -----------------------------------------------------------------------------------------------
+
+    def _launch(self, job_id: str) -> None:
+        if job_id not in self._tasks or self._tasks[job_id].done():
+            self._tasks[job_id] = asyncio.get_running_loop().create_task(self._run(job_id), name=job_id)
+
+    async def _run(self, job_id: str) -> None:
+        await self._device.acquire()
+        holding = True
+        try:
+            job = self.store.get(job_id)
+            if job is None or job.status != "queued":
+                return
+            token = CancellationToken()
+            self._tokens[job_id] = token
+            run_dir = self.runs_dir / job.id
+            self.store.update(job_id, status="running", run_dir=f"{RUNS_DIR}/{job.id}", error=None)
+            review = job.review if job.review != "human" else "auto"  # human: the reviewer below decides
+            studio = Studio(replace(self.config, profile=job.profile, review=review), self.memory)
+
+            async def human(request: ReviewRequest, cancellation_token: CancellationToken) -> ReviewDecision:
+                # The device is free while a person decides: the next job runs meanwhile.
+                nonlocal holding
+                self.store.open_review(job_id, request)
+                self.store.update(job_id, status="awaiting_review")
+                decision: asyncio.Future = asyncio.get_running_loop().create_future()
+                self._decisions[job_id] = decision
+                cancellation_token.link_future(decision)
+                self._device.release()
+                holding = False
+                try:
+                    return await decision
+                finally:
+                    await self._device.acquire()
+                    holding = True
+                    if self.store.get(job_id).status == "awaiting_review":
+                        self.store.update(job_id, status="running")
+
+            reviewer = human if job.review == "human" else None
+            progress = _Progress(self.spec(job.sop))
+
+            def on_event(event: StudioEvent) -> None:
+                self._record(job_id, event, progress)
+
+            if (run_dir / "manifest.json").is_file():
+                _, manifest = await studio.resume(
+                    run_dir, reviewer=reviewer, on_event=on_event, cancellation_token=token
+                )
+            else:
+                spec = self.spec(job.sop)
+                _, manifest = await studio.run(
+                    spec, job.request, self.runs_dir, reviewer=reviewer, on_event=on_event,
+                    cancellation_token=token, run_id=job.id,
+                )  # fmt: skip
+            self.store.update(job_id, status="completed", progress=100, completed_at=_now(), error=None)
+        except (CancelledError, asyncio.CancelledError) as error:
+            job = self.store.get(job_id)
+            if job is not None and job.status not in FINISHED and isinstance(error, CancelledError):
+                self.store.update(job_id, status="cancelled", completed_at=_now(), error=str(error))
+            if isinstance(error, asyncio.CancelledError) and (job is None or job.status != "cancelled"):
+                raise  # the server is stopping: the row stays, the next start resumes it
+        except MoraError as error:
+            self.store.update(job_id, status="failed", completed_at=_now(), error=str(error))
+        except Exception as error:  # a bug must fail the job with its reason, not kill the queue
+            logger.exception("job %s failed", job_id)
+            self.store.update(job_id, status="failed", completed_at=_now(), error=f"internal error: {error}")
+        finally:
+            self._tokens.pop(job_id, None)
+            self._decisions.pop(job_id, None)
+            if holding:
+                self._device.release()
+            self._notify(job_id, None)
+
+    def _record(self, job_id: str, event: StudioEvent, progress: _Progress) -> None:
+        seq = self.store.add_event(job_id, event.model_dump_json())
+        percent = progress.update(event)
+        if percent is not None:
+            self.store.update(job_id, progress=percent)
+        self._notify(job_id, (seq, event.model_dump_json()))
+
+    def _notify(self, job_id: str, item: tuple[int, str] | None) -> None:
+        for listener in self._listeners.get(job_id, []):
+            if item is not None:
+                listener.put_nowait(item)
+            else:
+                listener.put_nowait((0, ""))  # wakes the listener to notice the job finished
+
+
+class _Progress:
+    """0-99 while a job runs: finished stages plus the share of the current stage's steps."""
+
+    def __init__(self, spec: SopSpec) -> None:
+        self.stages = max(len(spec.steps), 1)
+        self.done: set[str] = set()
+
+    def update(self, event: StudioEvent) -> int | None:
+        if isinstance(event, ArtifactReady):
+            self.done.add(event.stage)
+        elif not isinstance(event, StepProgress) or not event.total:
+            return None
+        share = event.step / event.total if isinstance(event, StepProgress) else 0.0
+        return min(99, int(100 * (len(self.done) + share) / self.stages))
+
+
+def _now() -> int:
+    return int(time.time())

@@ -1,0 +1,186 @@
+"""``/v1/videos``: the OpenAI Videos API, as the ``openai`` SDK's ``client.videos`` calls it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from mora_agents.serve.videos.protocol import MEDIA_TYPES, VideoDeleted, VideoList, VideoObject, error_body
+from mora_agents.serve.videos.variants import spritesheet, thumbnail
+from pydantic import BaseModel, Field
+from starlette.datastructures import UploadFile
+
+from mora_agents.errors import MoraError
+from mora_agents.media_guard import check_media_file
+from mora_agents.serve.queue import UPLOADS_DIR, JobQueue
+from mora_agents.serve.store import FINISHED
+from mora_agents.serve.videos import serving
+from mora_agents.serve.videos.serving import ConflictError
+
+router = APIRouter(prefix="/v1/videos", tags=["OpenAI Videos API"])
+
+
+def _queue(request: Request) -> JobQueue:
+    return request.app.state.queue
+
+
+def _conflict(error: ConflictError) -> JSONResponse:
+    return JSONResponse(error_body(str(error), code="video_not_ready"), status_code=409)
+
+
+async def _form(request: Request) -> dict:
+    """The multipart (or urlencoded) form, with the SDK's nested fields flattened: ``video[id]`` -> ``video.id``."""
+    form = await request.form()
+    return {key.replace("[", ".").replace("]", ""): value for key, value in form.multi_items()}
+
+
+def _text(form: dict, name: str, required: bool = False) -> str | None:
+    value = form.get(name)
+    if isinstance(value, UploadFile):
+        raise MoraError(f"{name} must be text, not a file")
+    if required and not (value and str(value).strip()):
+        raise MoraError(f"{name} is required")
+    return str(value).strip() if value is not None else None
+
+
+@router.post("", response_model=VideoObject, summary="Create a video (text_to_video, or image_to_video)")
+async def create_video(request: Request) -> VideoObject:
+    """``prompt`` (required), ``model``, ``seconds``, ``size``, and ``input_reference``: an image file, or
+    ``input_reference[image_url]`` as a data URL; with a reference the image is animated (``image_to_video``)."""
+    queue = _queue(request)
+    form = await _form(request)
+    prompt = _text(form, "prompt", required=True)
+    seconds = _text(form, "seconds") or serving.DEFAULT_SECONDS
+    inputs: dict = {"prompt": prompt, "duration": serving.seconds_of(seconds)}
+    video_id = serving.new_video_id()
+    reference = form.get("input_reference")
+    if isinstance(reference, UploadFile):
+        data = await reference.read()
+        inputs["image"] = serving.save_reference(queue, video_id, reference.filename or "", data)
+    elif form.get("input_reference.image_url"):
+        data = serving.decode_image_url(str(form["input_reference.image_url"]))
+        inputs["image"] = serving.save_reference(queue, video_id, "reference.png", data)
+    sop = "image_to_video" if "image" in inputs else "text_to_video"
+    job = serving.queue_video(queue, video_id, sop, inputs, prompt=prompt, model=_text(form, "model"), seconds=seconds)
+    return serving.video_object(job)
+
+
+async def _source_video(queue: JobQueue, form: dict, video_id: str, what: str) -> str:
+    upload = form.get("video")
+    if isinstance(upload, UploadFile):
+        folder = queue.workspace / UPLOADS_DIR / video_id
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "video.mp4"
+        path.write_bytes(await upload.read())
+        try:
+            check_media_file(path, "video")
+        except MoraError as error:
+            path.unlink(missing_ok=True)
+            raise MoraError(f"video: {error}") from None
+        return str(path)
+    source = _text(form, "video.id") or _text(form, "video")
+    if not source:
+        raise MoraError("video is required: {'id': '<a completed video's id>'} or a video file")
+    return str(serving.completed_video(queue, source, what))
+
+
+@router.post("/extensions", response_model=VideoObject, summary="Extend a completed video (extend_video)")
+async def extend_video(request: Request) -> VideoObject | JSONResponse:
+    queue = _queue(request)
+    form = await _form(request)
+    prompt = _text(form, "prompt") or ""
+    seconds = _text(form, "seconds") or serving.DEFAULT_SECONDS
+    video_id = serving.new_video_id()
+    try:
+        source = await _source_video(queue, form, video_id, "extended")
+    except ConflictError as error:
+        return _conflict(error)
+    inputs = {"video": source, "duration": serving.seconds_of(seconds)}
+    job = serving.queue_video(queue, video_id, "extend_video", inputs, prompt=prompt, model=_text(form, "model"),
+                              seconds=seconds)  # fmt: skip
+    return serving.video_object(job)
+
+
+@router.post("/edits", response_model=VideoObject, summary="Edit a completed video (edit_video)")
+async def edit_video(request: Request) -> VideoObject | JSONResponse:
+    queue = _queue(request)
+    form = await _form(request)
+    prompt = _text(form, "prompt", required=True)
+    video_id = serving.new_video_id()
+    try:
+        source = await _source_video(queue, form, video_id, "edited")
+    except ConflictError as error:
+        return _conflict(error)
+    job = serving.queue_video(queue, video_id, "edit_video", {"video": source, "prompt": prompt}, prompt=prompt,
+                              model=_text(form, "model"), seconds=serving.DEFAULT_SECONDS)  # fmt: skip
+    return serving.video_object(job)
+
+
+class RemixBody(BaseModel):
+    prompt: str = Field(min_length=1, description="The new prompt: what to change in the video.")
+
+
+@router.post("/{video_id}/remix", response_model=VideoObject, summary="Remix a completed video (edit_video)")
+async def remix_video(video_id: str, body: RemixBody, request: Request) -> VideoObject | JSONResponse:
+    queue = _queue(request)
+    try:
+        source = serving.completed_video(queue, video_id, "remixed")
+    except ConflictError as error:
+        return _conflict(error)
+    original = queue.store.get(video_id)
+    job = serving.queue_video(
+        queue, serving.new_video_id(), "edit_video", {"video": str(source), "prompt": body.prompt},
+        prompt=body.prompt, model=original.profile, seconds=original.seconds, remixed_from=video_id,
+    )  # fmt: skip
+    return serving.video_object(job)
+
+
+@router.get("", response_model=VideoList, summary="List videos")
+async def list_videos(
+    request: Request,
+    after: str | None = None,
+    limit: int = Query(20, ge=1, le=100),
+    order: Literal["asc", "desc"] = "desc",
+) -> VideoList:
+    jobs, has_more = _queue(request).store.list(kind="video", after=after, limit=limit, order=order)
+    data = [serving.video_object(job) for job in jobs]
+    return VideoList(
+        data=data, first_id=data[0].id if data else None, last_id=data[-1].id if data else None, has_more=has_more
+    )
+
+
+@router.get("/{video_id}", response_model=VideoObject, summary="Retrieve a video")
+async def retrieve_video(video_id: str, request: Request) -> VideoObject:
+    job = _queue(request).store.get(video_id)
+    if job is None or job.kind != "video":
+        raise MoraError(f"no video {video_id}")
+    return serving.video_object(job)
+
+
+@router.delete("/{video_id}", response_model=VideoDeleted, summary="Delete a video and its files")
+async def delete_video(video_id: str, request: Request) -> VideoDeleted:
+    queue = _queue(request)
+    job = queue.store.get(video_id)
+    if job is None or job.kind != "video":
+        raise MoraError(f"no video {video_id}")
+    await queue.delete(video_id)
+    return VideoDeleted(id=video_id)
+
+
+@router.get("/{video_id}/content", summary="Download the video, a thumbnail or a spritesheet")
+async def video_content(
+    video_id: str, request: Request, variant: Literal["video", "thumbnail", "spritesheet"] = "video"
+) -> Response:
+    queue = _queue(request)
+    job = queue.store.get(video_id)
+    if job is None or job.kind != "video":
+        raise MoraError(f"no video {video_id}")
+    if job.status != "completed" or not job.run_dir:
+        state = "finished without a video" if job.status in FINISHED else "not finished yet"
+        return _conflict(ConflictError(f"video {video_id} is {state} ({job.status}): it has no content"))
+    path = queue.workspace / job.run_dir / "video.mp4"
+    if variant == "video":
+        return FileResponse(path, media_type=MEDIA_TYPES["video"], filename=f"{video_id}.mp4")
+    data = thumbnail(path) if variant == "thumbnail" else spritesheet(path)
+    return Response(data, media_type=MEDIA_TYPES[variant])

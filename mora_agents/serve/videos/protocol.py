@@ -1,0 +1,135 @@
+"""The OpenAI Videos API's wire format, as the ``openai`` SDK (3.x) parses it: ``client.videos.create / retrieve``
+read a :class:`VideoObject` (``openai.types.Video``), ``list`` a :class:`VideoList` (``SyncConversationCursorPage``),
+``delete`` a :class:`VideoDeleted` (``openai.types.VideoDeleteResponse``); every error is an :class:`ErrorResponse`.
+
+Where mora differs from Sora, the types are wider than the SDK's own, never narrower:
+
+- ``model`` is a mora profile name (``tiny``, ``paper`` ...); the SDK types it ``str`` (the Sora names are examples).
+- ``size`` is the profile's frame size, e.g. ``"64x64"``. The SDK types it as a Literal of the four Sora sizes; its
+  response parser is lenient (``construct``, unless a client opts into ``_strict_response_validation``), so
+  ``client.videos.retrieve`` returns such a size as it is, while ``openai.types.Video.model_validate`` refuses it.
+- ``seconds`` is any whole or decimal number of seconds as text (the SDK: ``str``, with ``"4" | "8" | "12"`` named).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+ApiStatus = Literal["queued", "in_progress", "completed", "failed"]
+"""A video's status as the API says it."""
+
+VIDEO_STATUS: dict[str, ApiStatus] = {
+    "queued": "queued",
+    "running": "in_progress",
+    "awaiting_review": "in_progress",
+    "completed": "completed",
+    "failed": "failed",
+    "cancelled": "failed",
+}
+"""A mora job's status -> the API's: a job waiting for a human or judge review is still ``in_progress`` (it goes
+on once reviewed); a cancelled job is ``failed``, with ``error.code`` ``"cancelled"``."""
+
+MEDIA_TYPES: dict[str, str] = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
+"""The ``Content-Type`` of each ``GET /v1/videos/{id}/content?variant=...`` download (the SDK's ``variant``)."""
+
+
+class VideoError(BaseModel):
+    """Why a video failed (``openai.types.VideoCreateError``; its optional fields are left out)."""
+
+    code: str
+    """Machine-readable: mora sends the job's final status, ``"failed"`` or ``"cancelled"``."""
+    message: str
+    """The :class:`~mora_agents.errors.MoraError` sentence that stopped the job (what, where, what to do)."""
+
+
+class VideoObject(BaseModel):
+    """One video job (``openai.types.Video``): a mora job of kind ``video``, made through this API."""
+
+    id: str
+    """The job's id, ``"video_" + 32 hex chars``; the same id names it in mora's own job API."""
+    object: Literal["video"] = "video"
+    """Always ``"video"``."""
+    created_at: int
+    """Unix seconds when the job was queued."""
+    completed_at: int | None = None
+    """Unix seconds when the job finished (completed, failed or cancelled); ``None`` while it runs."""
+    expires_at: int | None = None
+    """Unix seconds when the files go; mora keeps them until the video is deleted, so always ``None``."""
+    error: VideoError | None = None
+    """Why the job failed or was cancelled; ``None`` otherwise."""
+    model: str
+    """The mora profile that makes the video (``tiny``, ``paper`` ...): the one asked for when ``model`` names a
+    profile, else the server's (a Sora name such as ``sora-2`` gets the server's profile)."""
+    progress: int = Field(default=0, ge=0, le=100)
+    """Percent done, 0-100 (100 once completed)."""
+    prompt: str | None = None
+    """The prompt the video was made from (for an edit or a remix: the new prompt)."""
+    remixed_from_video_id: str | None = None
+    """For a remix: the id of the completed video it edits."""
+    seconds: str
+    """The duration asked for, in seconds, as text (``"4"``); for an extension, the seconds asked to add (Sora
+    reports the stitched total there)."""
+    size: str
+    """The frame size, ``"WIDTHxHEIGHT"``: the profile's, whatever the request asked for."""
+    status: ApiStatus
+    """``queued`` | ``in_progress`` | ``completed`` | ``failed``, from the job's status by :data:`VIDEO_STATUS`."""
+
+
+class VideoList(BaseModel):
+    """One page of videos (the SDK's ``SyncConversationCursorPage[Video]``).
+
+    The SDK pages on ``last_id``: it asks for the next page with ``after=last_id`` until ``has_more`` is false
+    (or a page comes back empty), so the last page must say ``has_more: false``.
+    """
+
+    object: Literal["list"] = "list"
+    """Always ``"list"`` (the SDK ignores it)."""
+    data: list[VideoObject]
+    """The videos, newest first unless ``order=asc`` was asked for."""
+    first_id: str | None = None
+    """The first video's id on this page; ``None`` when the page is empty (the SDK ignores it)."""
+    last_id: str | None = None
+    """The last video's id on this page: the ``after`` for the next one; ``None`` when the page is empty."""
+    has_more: bool = False
+    """Whether videos follow this page."""
+
+
+class VideoDeleted(BaseModel):
+    """The answer to ``DELETE /v1/videos/{id}`` (``openai.types.VideoDeleteResponse``)."""
+
+    id: str
+    """The deleted video's id; its job record and its run's files are gone."""
+    object: Literal["video.deleted"] = "video.deleted"
+    """Always ``"video.deleted"``."""
+    deleted: bool = True
+    """Always ``True``: a video that cannot be deleted gets an error response instead."""
+
+
+class ErrorDetail(BaseModel):
+    """OpenAI's error object: what the SDK raises as ``openai.APIStatusError`` (``.message``, ``.type``,
+    ``.param``, ``.code``); the HTTP status picks the subclass (400 BadRequestError, 404 NotFoundError ...)."""
+
+    message: str
+    """One sentence: a :class:`~mora_agents.errors.MoraError`'s message, or what was wrong with the request."""
+    type: str
+    """``invalid_request_error``, ``authentication_error``, ``server_error`` ..."""
+    param: str | None = None
+    """The request field at fault, e.g. ``"seconds"``; ``None`` when no one field is."""
+    code: str | None = None
+    """Machine-readable, e.g. ``"video_not_ready"``, ``"not_found"``; ``None`` when there is none."""
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error response: ``{"error": {...}}``."""
+
+    error: ErrorDetail
+
+
+def error_body(
+    message: str, type: str = "invalid_request_error", param: str | None = None, code: str | None = None
+) -> dict:
+    """An error response's JSON body, ``{"error": {"message", "type", "param", "code"}}`` (``None`` kept as
+    ``null``, as OpenAI sends it)."""
+    return ErrorResponse(error=ErrorDetail(message=message, type=type, param=param, code=code)).model_dump()

@@ -1,0 +1,312 @@
+"""`mora serve` for real: a live uvicorn server on 127.0.0.1 (tiny profile), the real `openai` SDK's
+`client.videos` and httpx as clients; human review from a second client; server-sent events; kill -9."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+from PIL import Image
+
+from mora_agents.media import iter_frames
+
+READY_SECONDS = 90
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """`mora serve` in a child process, on its own port and workspace."""
+
+    def __init__(self, workspace: Path, *args: str, host: str = "127.0.0.1") -> None:
+        self.workspace, self.args, self.host = workspace, args, host
+        self.port = free_port()
+        self.url = f"http://{host}:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> Server:
+        command = [sys.executable, "-m", "mora_agents.cli", "serve", "--host", self.host, "--port", str(self.port),
+                   "--workspace", str(self.workspace), *self.args]  # fmt: skip
+        self.log = open(self.workspace.parent / f"{self.workspace.name}-{self.port}.log", "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + READY_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"mora serve exited with {self.process.returncode}: {self.tail()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        pytest.fail(f"mora serve was not ready after {READY_SECONDS} s: {self.tail()}")
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+    def tail(self) -> str:
+        path = Path(self.log.name)
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[Server]:
+    running = Server(tmp_path_factory.mktemp("serve") / "ws", "--max-request-mb", "2").start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def client(server) -> openai.OpenAI:
+    warnings.filterwarnings("ignore", category=DeprecationWarning)  # the SDK marks the Sora API deprecated
+    return openai.OpenAI(base_url=f"{server.url}/v1", api_key="not-checked-on-loopback", max_retries=0)
+
+
+def wait(fetch, done, seconds: float = 240, every: float = 0.3):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = fetch()
+        if done(value):
+            return value
+        time.sleep(every)
+    pytest.fail(f"still not done after {seconds} s: {value}")
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# -- the OpenAI Videos API through the real SDK -------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_every_videos_endpoint_through_the_openai_sdk(client, server, tmp_path):
+    video = client.videos.create(prompt="a red kite over a green hill", seconds="1", model="sora-2")
+    assert video.object == "video" and video.status in ("queued", "in_progress") and video.model == "tiny"
+    assert video.prompt == "a red kite over a green hill" and video.seconds == "1" and video.size == "64x64"
+    # Not finished: no content yet, as an error the SDK raises (409).
+    if client.videos.retrieve(video.id).status != "completed":
+        with pytest.raises(openai.ConflictError, match="no content"):
+            client.videos.download_content(video.id)
+    done = client.videos.poll(video.id, poll_interval_ms=200)
+    assert done.status == "completed" and done.progress == 100 and done.completed_at >= done.created_at
+    mp4 = client.videos.download_content(done.id).read()
+    assert mp4[4:8] == b"ftyp"
+    (tmp_path / "a.mp4").write_bytes(mp4)
+    frames = len(list(iter_frames(tmp_path / "a.mp4")))
+    thumb = client.videos.download_content(done.id, variant="thumbnail").read()
+    sheet = client.videos.download_content(done.id, variant="spritesheet").read()
+    assert thumb[:4] == b"RIFF" and thumb[8:12] == b"WEBP" and sheet[:2] == b"\xff\xd8"
+
+    # An extension is the input plus the new seconds. (The SDK sends `video` only as a file: its extract_files
+    # refuses the {"id": ...} reference the API documents, so that form is sent with httpx below.)
+    started = client.videos.extend(video=(tmp_path / "a.mp4").open("rb"), prompt="", seconds="1")
+    extended = client.videos.poll(started.id, poll_interval_ms=200)
+    assert extended.status == "completed", extended.error
+    (tmp_path / "b.mp4").write_bytes(client.videos.download_content(extended.id).read())
+    assert len(list(iter_frames(tmp_path / "b.mp4"))) > frames
+    remix = client.videos.poll(client.videos.remix(done.id, prompt="at night").id, poll_interval_ms=200)
+    assert remix.status == "completed" and remix.remixed_from_video_id == done.id
+    form = {"video[id]": done.id, "prompt": "make it snowy"}
+    queued = httpx.post(f"{server.url}/v1/videos/edits", data=form, timeout=30).json()
+    edited = client.videos.poll(queued["id"], poll_interval_ms=200)
+    assert edited.status == "completed" and edited.remixed_from_video_id is None
+
+    # An image reference: image_to_video, from an upload.
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (80, 60), (20, 120, 200)).save(photo)
+    animated = client.videos.create(prompt="the sea moves", seconds="1", input_reference=photo.open("rb"))
+    assert client.videos.poll(animated.id, poll_interval_ms=200).status == "completed"
+
+    # list pages with after / limit / order; delete, then 404.
+    ids = [v.id for v in client.videos.list(order="asc", limit=2)]
+    assert ids[:2] == [done.id, extended.id] and len(ids) == 5  # the SDK follows has_more to the end
+    page = client.videos.list(order="desc", limit=2)
+    assert page.has_more and [v.id for v in page.data] == [animated.id, edited.id]
+    deleted = client.videos.delete(animated.id)
+    assert deleted.deleted and deleted.object == "video.deleted"
+    with pytest.raises(openai.NotFoundError):
+        client.videos.retrieve(animated.id)
+    assert not (server.workspace / "runs" / animated.id).exists()
+
+
+def test_bad_requests_get_openai_shaped_4xx_errors(client, server):
+    with pytest.raises(openai.BadRequestError, match="seconds must be a number of seconds") as caught:
+        client.videos.create(prompt="a fox", seconds="soon")
+    assert caught.value.body["message"].startswith("seconds must be")  # the SDK unwraps {"error": {...}}
+    with pytest.raises(openai.NotFoundError, match="no video video_nope"):
+        client.videos.remix("video_nope", prompt="x")
+    with pytest.raises(openai.BadRequestError, match="input_reference"):
+        client.videos.create(prompt="a fox", seconds="1", input_reference=("fake.png", b"not an image", "image/png"))
+    response = httpx.post(f"{server.url}/v1/videos", data={"seconds": "1"})
+    assert response.status_code == 400 and response.json()["error"]["message"] == "prompt is required"
+
+
+# -- mora's own API: human review from another client, events, cancel, queue order ---------------------------------
+
+
+def _job(server, **body) -> dict:
+    response = httpx.post(f"{server.url}/mora/v1/jobs", json=body, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _get(server, job_id: str) -> dict:
+    return httpx.get(f"{server.url}/mora/v1/jobs/{job_id}", timeout=30).json()
+
+
+@pytest.mark.slow
+def test_a_person_reviews_a_job_from_another_client_and_events_arrive_in_order(server):
+    job = _job(server, task="text_to_video", inputs={"prompt": "a lighthouse at dusk", "duration": 0.5}, seed=4,
+               review="human")  # fmt: skip
+    # A second client (this test, over HTTP) answers each review the job waits for.
+    decisions = iter(["regenerate", "accept", "accept"])
+    answered = []
+    while True:
+        state = wait(lambda: _get(server, job["id"]), lambda j: j["status"] in ("awaiting_review", "completed",
+                                                                                  "failed"))  # fmt: skip
+        if state["status"] != "awaiting_review":
+            break
+        waiting = state["waiting_for"]
+        assert waiting["allowed"] if "allowed" in waiting else True
+        action = next(decisions)
+        answered.append((waiting["stage"], waiting["iteration"], action))
+        response = httpx.post(f"{server.url}/mora/v1/jobs/{job['id']}/review", json={"action": action}, timeout=30)
+        assert response.status_code == 200, response.text
+    assert state["status"] == "completed", state["error"]
+    assert answered == [("first_frame", 1, "regenerate"), ("first_frame", 2, "accept"), ("animate", 1, "accept")]
+    manifest = json.loads((server.workspace / "runs" / job["id"] / "manifest.json").read_text())
+    frame = next(stage for stage in manifest["stages"] if stage["id"] == "first_frame")
+    assert [it["decision"]["action"] for it in frame["iterations"]] == ["regenerate", "accept"]
+    assert {it["decision"]["by"] for it in frame["iterations"]} == {"http"}
+    # The event stream replays the whole run, in order, and ends.
+    with httpx.stream("GET", f"{server.url}/mora/v1/jobs/{job['id']}/events", timeout=30) as stream:
+        lines = [line for line in stream.iter_lines() if line.startswith("data:")]
+    events = [json.loads(line[5:]) for line in lines[:-1]]
+    kinds = [e["type"] for e in events]
+    assert lines[-1] == "data: completed" and kinds[-1] == "run_finished"
+    reviews = [(e["type"], e.get("decision", {}).get("action")) for e in events if e["type"].startswith("review")]
+    asked, decided = ("review_requested", None), "review_decided"
+    assert reviews == [asked, (decided, "regenerate"), asked, (decided, "accept"), asked, (decided, "accept")]
+    assert kinds.index("stage_started") < kinds.index("artifact_ready") < kinds.index("review_requested")
+    # Files come from the run folder only: a path out of it is not found.
+    assert httpx.get(f"{server.url}/mora/v1/jobs/{job['id']}/files/video.mp4").content[4:8] == b"ftyp"
+    for sneaky in ("../../jobs.sqlite", "%2e%2e/%2e%2e/jobs.sqlite", "/etc/passwd", "..%2f..%2fjobs.sqlite"):
+        assert httpx.get(f"{server.url}/mora/v1/jobs/{job['id']}/files/{sneaky}").status_code == 404, sneaky
+
+
+@pytest.mark.slow
+def test_jobs_queue_behind_the_running_one_and_cancel_works_queued_or_waiting(server):
+    waiting = _job(server, task="text_to_video", inputs={"prompt": "a kite", "duration": 0.5}, review="human")
+    wait(lambda: _get(server, waiting["id"]), lambda j: j["status"] == "awaiting_review")
+    # While it waits for a person it holds no device: the next jobs run, one at a time, in order.
+    first = _job(server, task="text_to_video", inputs={"prompt": "a boat", "duration": 0.5})
+    second = _job(server, task="text_to_video", inputs={"prompt": "a tram", "duration": 0.5})
+    third = _job(server, task="text_to_video", inputs={"prompt": "a crane", "duration": 0.5})
+    seen = wait(lambda: [_get(server, j["id"])["status"] for j in (first, second, third)],
+                lambda s: s[0] == "running" or s[0] == "completed", every=0.05)  # fmt: skip
+    assert seen[1:] == ["queued", "queued"] or seen[0] == "completed"
+    cancelled = httpx.post(f"{server.url}/mora/v1/jobs/{third['id']}/cancel", timeout=30).json()
+    assert cancelled["status"] == "cancelled"
+    done = [wait(lambda j=j: _get(server, j["id"]), lambda j: j["status"] in ("completed", "failed"))
+            for j in (first, second)]  # fmt: skip
+    assert [j["status"] for j in done] == ["completed", "completed"]
+    assert done[0]["completed_at"] <= done[1]["completed_at"]
+    assert _get(server, third["id"])["status"] == "cancelled"
+    # Cancelling the job that waits for its review ends it.
+    assert httpx.post(f"{server.url}/mora/v1/jobs/{waiting['id']}/cancel").json()["status"] == "cancelled"
+    assert wait(lambda: _get(server, waiting["id"]), lambda j: j["status"] == "cancelled")
+    assert httpx.delete(f"{server.url}/mora/v1/jobs/{waiting['id']}").json()["deleted"]
+    assert httpx.get(f"{server.url}/mora/v1/jobs/{waiting['id']}").status_code == 404
+
+
+def test_uploads_are_checked_by_content_and_size_and_paths_stay_in_the_workspace(server, tmp_path):
+    fake = httpx.post(f"{server.url}/mora/v1/uploads", data={"kind": "image"},
+                      files={"file": ("photo.png", b"<html>not a png</html>", "image/png")})  # fmt: skip
+    assert fake.status_code == 400 and "photo.png" in fake.json()["error"]["message"]
+    big = httpx.post(f"{server.url}/mora/v1/uploads", data={"kind": "image"},
+                     files={"file": ("big.png", b"0" * (3 * 1024 * 1024), "image/png")})  # fmt: skip
+    assert big.status_code == 413 and "limit" in big.json()["error"]["message"]
+    photo = tmp_path / "p.png"
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(photo)
+    ok = httpx.post(f"{server.url}/mora/v1/uploads", data={"kind": "image"},
+                    files={"file": ("p.png", photo.read_bytes(), "image/png")})  # fmt: skip
+    assert ok.status_code == 200 and ok.json()["path"].startswith("uploads/")
+    outside = httpx.post(
+        f"{server.url}/mora/v1/jobs",
+        json={"task": "image_to_video", "inputs": {"image": "../../../etc/hostname", "prompt": "x"}},
+    )
+    assert outside.status_code == 400 and "outside the server's workspace" in outside.json()["error"]["message"]
+
+
+# -- restarts and keys ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_kill_9_mid_stage_then_restart_finishes_with_the_same_files(tmp_path):
+    body = {"task": "text_to_video", "inputs": {"prompt": "a paper boat on a pond", "duration": 1}, "seed": 9}
+    reference = Server(tmp_path / "reference").start()
+    try:
+        job = _job(reference, **body)
+        wait(lambda: _get(reference, job["id"]), lambda j: j["status"] == "completed")
+        expected = sha256(reference.workspace / "runs" / job["id"] / "video.mp4")
+    finally:
+        reference.stop()
+    crashing = Server(tmp_path / "crashing").start()
+    job = _job(crashing, **body)
+    # Killed once the first frame is made, while the next stage runs.
+    wait(lambda: httpx.get(f"{crashing.url}/mora/v1/jobs/{job['id']}").json(),
+         lambda j: "first_frame.png" in j["files"], every=0.05)  # fmt: skip
+    crashing.kill()
+    restarted = Server(tmp_path / "crashing").start()
+    try:
+        done = wait(lambda: _get(restarted, job["id"]), lambda j: j["status"] in ("completed", "failed"))
+        assert done["status"] == "completed", done["error"]
+        assert sha256(restarted.workspace / "runs" / job["id"] / "video.mp4") == expected
+        manifest = json.loads((restarted.workspace / "runs" / job["id"] / "manifest.json").read_text())
+        assert manifest["status"] == "completed"
+    finally:
+        restarted.stop()
+
+
+def test_a_non_loopback_bind_needs_an_api_key_and_enforces_it(tmp_path):
+    refused = subprocess.run([sys.executable, "-m", "mora_agents.cli", "serve", "--host", "0.0.0.0",
+                              "--workspace", str(tmp_path / "w")], capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "MORA_API_KEY": ""})  # fmt: skip
+    assert refused.returncode == 2 and "give --api-key" in refused.stderr and "Traceback" not in refused.stderr
+    keyed = Server(tmp_path / "keyed", "--api-key", "s3cret", host="127.0.0.2").start()
+    try:
+        assert httpx.get(f"{keyed.url}/v1/videos").status_code == 401
+        assert httpx.get(f"{keyed.url}/v1/videos", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        sdk = openai.OpenAI(base_url=f"{keyed.url}/v1", api_key="s3cret", max_retries=0)
+        assert list(sdk.videos.list()) == []
+        with pytest.raises(openai.AuthenticationError):
+            openai.OpenAI(base_url=f"{keyed.url}/v1", api_key="nope", max_retries=0).videos.list()
+        assert httpx.get(f"{keyed.url}/openapi.json").json()["info"]["title"] == "mora"
+    finally:
+        keyed.stop()
