@@ -657,9 +657,7 @@ def serve(
     ] = None,
     llm: LlmOption = None,
     device: Annotated[str | None, typer.Option(help="Torch device (cuda, mps, cpu); default: the best found.")] = None,
-    max_request_mb: Annotated[
-        int, typer.Option(help="Largest request body (an upload included), in MiB.", min=1)
-    ] = 64,
+    max_request_mb: Annotated[int, typer.Option(help="Largest request body (an upload included), in MiB.", min=1)] = 64,
     sop_dir: SopDirOption = None,
 ) -> None:
     """Serve the studio over HTTP: the OpenAI Videos API at /v1/videos (point an OpenAI client's base_url at

@@ -6,8 +6,6 @@ from typing import Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
-from mora_agents.serve.videos.protocol import MEDIA_TYPES, VideoDeleted, VideoList, VideoObject, error_body
-from mora_agents.serve.videos.variants import spritesheet, thumbnail
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
@@ -16,7 +14,9 @@ from mora_agents.media_guard import check_media_file
 from mora_agents.serve.queue import UPLOADS_DIR, JobQueue
 from mora_agents.serve.store import FINISHED
 from mora_agents.serve.videos import serving
+from mora_agents.serve.videos.protocol import MEDIA_TYPES, VideoDeleted, VideoList, VideoObject, error_body
 from mora_agents.serve.videos.serving import ConflictError
+from mora_agents.serve.videos.variants import spritesheet, thumbnail
 
 router = APIRouter(prefix="/v1/videos", tags=["OpenAI Videos API"])
 

@@ -17,13 +17,12 @@ import secrets
 import time
 from pathlib import Path
 
-from mora_agents.serve.videos.protocol import VIDEO_STATUS, VideoError, VideoObject
-
 from mora_agents.errors import MoraError
 from mora_agents.media_guard import check_media_file
 from mora_agents.messages import VideoRequest
 from mora_agents.serve.queue import UPLOADS_DIR, JobQueue
 from mora_agents.serve.store import JobRecord
+from mora_agents.serve.videos.protocol import VIDEO_STATUS, VideoError, VideoObject
 
 DEFAULT_SECONDS = "4"
 MAX_SECONDS = 60.0
