@@ -114,6 +114,20 @@ class Conversation:
         Raises:
             MoraError: the run failed (the turn is recorded as failed with the reason).
         """
+        turn = await self.plan_turn(text, seed=seed)
+        if turn.status == "asked":
+            return turn
+        if announce is not None:
+            announce(turn.request)
+        return await self._run(turn, decisions, on_event, reviewer, cancellation_token, resume=False)
+
+    async def plan_turn(self, text: str, *, seed: int) -> TurnRecord:
+        """Record and route ``text``: a turn that ``asked``, or one ``routed`` with its request and run folder, which
+        :meth:`resume` then runs (a server queues that).
+
+        Raises:
+            MoraError: a file the request names is refused (the turn is recorded as failed with the reason).
+        """
         meant = self.answer_to_question(text)
         turn = self.session.new_turn(text)
         answer = await self.route(meant or text, seed)
@@ -139,9 +153,7 @@ class Conversation:
             understood=turn.request.explanation,
             request=turn.request.model_dump(mode="json"),
         )
-        if announce is not None:
-            announce(turn.request)
-        return await self._run(turn, decisions, on_event, reviewer, cancellation_token, resume=False)
+        return turn
 
     async def resume(
         self,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, computed_field, model_validator
 
 ReviewAction = Literal["accept", "regenerate", "edit"]
 
@@ -234,6 +234,7 @@ class ReviewRequest(BaseModel):
     request: str = ""
     """What the user asked for in words (the run's text inputs): judges rank the result against it."""
 
+    @computed_field
     @property
     def allowed(self) -> list[ReviewAction]:
         """The decisions this review takes: ``edit`` only where an agent can carry it out."""

@@ -390,7 +390,9 @@ def test_mutated_videos_give_only_mora_errors(media, scratch):
         video_info(path)  # the guard, every frame through media.iter_frames
         probe_video(path, exact_count=True)  # the metrics' reader and ffmpeg's own frame count
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    # Fixed examples: a random mutant can make ffmpeg crawl (seen: 8 s one run, 78 s another), and a suite's time
+    # must not depend on the draw. 60 mutants, the same ones every run; the image fuzzers stay random.
+    @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
     @given(data=mutated(original))
     def check(data):
         only_mora_errors(scratch / "mutant.mp4", data, read_both)

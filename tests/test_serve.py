@@ -193,7 +193,9 @@ def test_a_person_reviews_a_job_from_another_client_and_events_arrive_in_order(s
         if state["status"] != "awaiting_review":
             break
         waiting = state["waiting_for"]
-        assert waiting["allowed"] if "allowed" in waiting else True
+        # The first frame takes an edit (A1 revises its prompt); the animation only accept or regenerate.
+        assert waiting["allowed"] == (["accept", "regenerate", "edit"] if waiting["stage"] == "first_frame"
+                                      else ["accept", "regenerate"])  # fmt: skip
         action = next(decisions)
         answered.append((waiting["stage"], waiting["iteration"], action))
         response = httpx.post(f"{server.url}/mora/v1/jobs/{job['id']}/review", json={"action": action}, timeout=30)
@@ -310,3 +312,29 @@ def test_a_non_loopback_bind_needs_an_api_key_and_enforces_it(tmp_path):
         assert httpx.get(f"{keyed.url}/openapi.json").json()["info"]["title"] == "mora"
     finally:
         keyed.stop()
+
+
+@pytest.mark.slow
+def test_a_chat_session_over_http_routes_through_the_director_and_runs_each_turn_as_a_job(server):
+    session = httpx.post(f"{server.url}/mora/v1/sessions", json={"name": "kites"}).json()
+    turns = f"{server.url}/mora/v1/sessions/{session['id']}/turns"
+
+    def say(text: str) -> dict:
+        answer = httpx.post(turns, json={"text": text}, timeout=120).json()
+        if answer.get("job"):
+            done = wait(lambda: _get(server, answer["job"]["id"]), lambda j: j["status"] in ("completed", "failed"))
+            assert done["status"] == "completed", done["error"]
+        return answer
+
+    first = say("a red kite over a green hill, 1 second")
+    assert first["explanation"] == 'make a new video of 1 s: "a red kite over a green hill"'
+    edit = say("make the kite one snowy")
+    assert edit["explanation"] == 'edit clip 1 (a red kite over a green hill): "make the kite one snowy"'
+    # Two clips show a kite now: the director asks, listing both, and runs nothing.
+    asked = say("make the kite one black and white")
+    assert asked["status"] == "asked" and asked["candidates"] == [1, 2] and asked["job"] is None
+    record = httpx.get(f"{server.url}/mora/v1/sessions/{session['id']}").json()
+    assert [t["status"] for t in record["turns"]] == ["completed", "completed", "asked"]
+    assert [a["sources"] for a in record["artifacts"]] == [[], [1]]
+    # The same folder `mora chat --resume` continues.
+    assert (server.workspace / "sessions" / session["id"] / "session.json").is_file()

@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 RUNS_DIR = "runs"
 UPLOADS_DIR = "uploads"
 STORE_FILE = "jobs.sqlite"
+SESSIONS_DIR = "sessions"
 
 
 class JobQueue:
@@ -61,6 +62,7 @@ class JobQueue:
         self._tokens: dict[str, CancellationToken] = {}
         self._decisions: dict[str, asyncio.Future] = {}
         self._listeners: dict[str, list[asyncio.Queue]] = {}
+        self._director = None
 
     @property
     def runs_dir(self) -> Path:
@@ -181,8 +183,8 @@ class JobQueue:
                 return
             token = CancellationToken()
             self._tokens[job_id] = token
-            run_dir = self.runs_dir / job.id
-            self.store.update(job_id, status="running", run_dir=f"{RUNS_DIR}/{job.id}", error=None)
+            run_dir = self.workspace / (job.run_dir or f"{RUNS_DIR}/{job.id}")
+            self.store.update(job_id, status="running", run_dir=str(run_dir.relative_to(self.workspace)), error=None)
             review = job.review if job.review != "human" else "auto"  # human: the reviewer below decides
             studio = Studio(replace(self.config, profile=job.profile, review=review), self.memory)
 
@@ -210,7 +212,9 @@ class JobQueue:
             def on_event(event: StudioEvent) -> None:
                 self._record(job_id, event, progress)
 
-            if (run_dir / "manifest.json").is_file():
+            if job.session:
+                await self._run_turn(job, reviewer, on_event, token)
+            elif (run_dir / "manifest.json").is_file():
                 _, manifest = await studio.resume(
                     run_dir, reviewer=reviewer, on_event=on_event, cancellation_token=token
                 )
@@ -238,6 +242,30 @@ class JobQueue:
             if holding:
                 self._device.release()
             self._notify(job_id, None)
+
+    # -- chat sessions -----------------------------------------------------------------------------------------
+
+    def conversation(self, session_id: str):
+        """The chat session ``session_id`` of this server (``WORKSPACE/sessions/<id>``, as ``mora chat`` leaves one),
+        with the server's director and models."""
+        from mora_agents.conversation import Conversation
+        from mora_agents.session import Session
+
+        folder = self.workspace / SESSIONS_DIR / session_id
+        if not session_id.startswith("session_") or not (folder / "session.json").is_file():
+            raise MoraError(f"no session {session_id}")
+        conversation = Conversation(Session.open(folder), self.config, self.sop_dirs, base_dir=folder / "inputs",
+                                    confine=True)  # fmt: skip
+        conversation._memory = self.memory
+        conversation._director = self._director or conversation.director
+        self._director = conversation._director  # loaded once per server
+        return conversation
+
+    async def _run_turn(self, job: JobRecord, reviewer, on_event, token: CancellationToken) -> None:
+        session_id, _, number = job.session.partition("#")
+        conversation = self.conversation(session_id)
+        turn = conversation.session.record.turns[int(number) - 1]
+        await conversation.resume(turn, on_event=on_event, reviewer=reviewer, cancellation_token=token)
 
     def _record(self, job_id: str, event: StudioEvent, progress: _Progress) -> None:
         seq = self.store.add_event(job_id, event.model_dump_json())

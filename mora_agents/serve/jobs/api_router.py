@@ -206,3 +206,64 @@ async def job_file(job_id: str, path: str, request: Request) -> FileResponse:
     if not target.is_file():
         raise MoraError(f"no job {job_id} file {path}")
     return FileResponse(target)
+
+
+# -- chat sessions: turns through the director, each run a job ------------------------------------------------------
+
+
+class SessionCreate(BaseModel):
+    name: str = Field(default="chat", min_length=1, max_length=80)
+
+
+class TurnCreate(BaseModel):
+    text: str = Field(min_length=1, description="What the person says, e.g. 'make the kite one snowy'.")
+    review: Literal["auto", "human", "judge"] = "auto"
+
+
+class TurnView(BaseModel):
+    """A turn as the director took it: its question, or what it understood and the job that runs it."""
+
+    session: str
+    turn: int
+    status: str
+    question: str | None = None
+    candidates: list[int] = Field(default_factory=list)
+    explanation: str | None = None
+    job: JobView | None = None
+
+
+@router.post("/sessions", summary="Start a chat session (the same session folder as mora chat)")
+async def create_session(body: SessionCreate, request: Request) -> dict:
+    from mora_agents.serve.queue import SESSIONS_DIR
+    from mora_agents.session import Session
+
+    queue = _queue(request)
+    session_id = "session_" + secrets.token_hex(8)
+    session = Session.create(queue.workspace / SESSIONS_DIR / session_id, body.name)
+    return {"id": session_id, **session.record.model_dump(mode="json")}
+
+
+@router.get("/sessions/{session_id}", summary="A session: its turns and artifacts")
+async def get_session(session_id: str, request: Request) -> dict:
+    conversation = _queue(request).conversation(session_id)
+    return {"id": session_id, **conversation.session.record.model_dump(mode="json")}
+
+
+@router.post("/sessions/{session_id}/turns", response_model=TurnView, summary="Say something in a session")
+async def take_turn(session_id: str, body: TurnCreate, request: Request) -> TurnView:
+    queue = _queue(request)
+    conversation = queue.conversation(session_id)
+    turn = await conversation.plan_turn(body.text, seed=len(conversation.session.record.turns))
+    if turn.status == "asked":
+        question = turn.question
+        return TurnView(session=session_id, turn=turn.index, status="asked", question=question.question,
+                        candidates=question.candidates)  # fmt: skip
+    job = JobRecord(
+        id="job_" + secrets.token_hex(12), kind="job", sop=turn.request.task, request=turn.request,
+        created_at=int(time.time()), review=body.review, profile=queue.config.profile,
+        prompt=str(turn.request.inputs.get("prompt", "")), session=f"{session_id}#{turn.index}",
+        run_dir=f"sessions/{session_id}/{turn.run_dir}",
+    )  # fmt: skip
+    job = queue.submit(job)
+    return TurnView(session=session_id, turn=turn.index, status="queued", explanation=turn.request.explanation,
+                    job=_view(queue, job))  # fmt: skip
