@@ -208,12 +208,16 @@ class DirectorAgent(BaseChatAgent):
         return request, trace
 
     def _acts_on_clips(self, facts: TurnFacts) -> bool:
-        """A cue of a task that needs two clips is in the turn ("stitch em together"): its bare words may name them."""
-        return any(
-            sum(item.type == "video" and item.required for item in spec.inputs.values()) >= 2
-            and _cue_match(spec, facts)
-            for spec in self.sops.values()
-        )
+        """The turn says to do something to clips ("stitch em together", "bees +3s"): its bare words may name them.
+        A cue of a task that takes two clips, or of one that takes a clip when nothing else points."""
+
+        def clips(spec: SopSpec) -> int:
+            return sum(item.type == "video" and item.required for item in spec.inputs.values())
+
+        if any(_cue_match(spec, facts) for spec in self.sops.values() if clips(spec) >= 2):
+            return True
+        pointing = facts.paths or facts.references
+        return not pointing and any(_cue_match(spec, facts) for spec in self.sops.values() if clips(spec) == 1)
 
     def _cue_spans(self, facts: TurnFacts) -> list[tuple[int, int]]:
         """Where the turn says what to do ("join", "then", "stitch em together"): no loose word is read there."""

@@ -75,9 +75,11 @@ _NOUN_PHRASE = re.compile(
     re.IGNORECASE,
 )
 # "the clip of the dog", "the one with the red car", "the video showing a storm".
+# Inside "the one where the guy is cooking" a verb is content: only joining words end the phrase there.
+_CLAUSE_STOP = r"(?:then|to|into|onto|after|before|for|by|so|please|pls|more|longer|shorter|can|could|make|change|\d+)"
 _NOUN_OF = re.compile(
     rf"\b(?:the|that|this|my|our)\s+(?P<noun>{_NOUNS})\s+(?:of|with|showing|that shows|where|in which|about|"
-    rf"featuring|that has)\s+(?P<words>(?:(?!{_STOP}\b){_WORD}\s*){{1,6}})",
+    rf"featuring|that has)\s+(?P<words>(?:(?!{_CLAUSE_STOP}\b){_WORD}\s*){{1,7}})",
     re.IGNORECASE,
 )
 # "lanterns clip is too short", "ok glassblower vid then ...": a noun phrase with no article, at a clause start.

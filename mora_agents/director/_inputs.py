@@ -98,18 +98,20 @@ _REVERSED_ORDER = re.compile(
 # "the newest one goes first", "in reverse order": the later clip opens.
 _LATER_FIRST = re.compile(
     rf"\b(?:(?:newest|latest|last|newer|later|most recent|recent)\s+(?:one|clip|video|vid)\s+{_SHOULD}first|"
-    r"reverse(?:d)?\s+order|the other way round|backwards)\b",
+    r"reverse(?:d)?\s+order|the other way round|backwards|older(?:\s+one|\s+of the two)?\s+(?:at the end|last|second)|"
+    r"(?:start|begin|open)(?:s|ing)?\s+(?:with|on)\s+the\s+(?:last|latest|newest|newer|second)\b(?!\s+(?:and|,)?\s*"
+    r"(?:end|finish)\w*\s+(?:with|on)\s+the\s+(?:last|latest|newest)))\b",
     re.IGNORECASE,
 )
 # "horse first", "start with the whale", "whale goes first": that clip opens.
 _OPENS = re.compile(
-    rf"\b(?P<a>[a-z][\w'-]*)\s+{_SHOULD}first\b|\b(?:start|begin|open)(?:ing)?\s+(?:with|on)\s+(?:the\s+)?"
+    rf"\b(?P<a>[a-z][\w'-]*)\s+{_SHOULD}first\b|\b(?:start|begin|open)(?:s|ing)?\s+(?:with|on)\s+(?:the\s+)?"
     r"(?P<b>[a-z][\w'-]*)",
     re.IGNORECASE,
 )
 # "cabin should come second", "end with the deer": that clip closes.
 _CLOSES = re.compile(
-    rf"\b(?P<a>[a-z][\w'-]*)\s+{_SHOULD}(?:second|last)\b|\b(?:end|finish|close)(?:ing)?\s+(?:with|on)\s+"
+    rf"\b(?P<a>[a-z][\w'-]*)\s+{_SHOULD}(?:second|last)\b|\b(?:end|finish|close)(?:s|ing)?\s+(?:with|on)\s+"
     r"(?:the\s+)?(?P<b>[a-z][\w'-]*)",
     re.IGNORECASE,
 )
@@ -122,9 +124,11 @@ def _fill_media(spec: SopSpec, facts: TurnFacts, artifacts: list[SessionArtifact
     required = [name for name in slots if spec.inputs[name].required]
     picks = [_Pick(p.start, p.end, p.path, InputBinding(input="", phrase=p.path, file=p.path, how="file"))
              for p in facts.paths if p.kind == kind]  # fmt: skip
-    for ref in facts.references:
-        if ref.explicit:
-            picks.extend(_picks(ref, kind, artifacts, filled))
+    explicit = [r for r in facts.references if r.explicit]
+    if sum(r.selector != "pair" and kind_of(r, artifacts) == kind for r in explicit) >= 2:
+        explicit = [r for r in explicit if r.selector != "pair"]  # "join them: the last clip, then the first one"
+    for ref in explicit:
+        picks.extend(_picks(ref, kind, artifacts, filled))
     picks = _in_said_order(_unique(picks), facts.masked, artifacts)
     pool = sorted((a for a in artifacts if a.kind == kind), key=lambda a: a.index)
     # "it", "that", "the clip": the latest artifact of the kind, where the user said it.

@@ -55,6 +55,9 @@ _IMAGE_NOUN = r"(?:images?|pictures?|photos?|photographs?|frames?|stills?|pics?|
 _NOUN = rf"(?:{_VIDEO_NOUN}|{_IMAGE_NOUN}|ones?|versions?)"
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
 _ORDINALS |= {"fifth": 5, "5th": 5, "sixth": 6, "6th": 6, "seventh": 7, "7th": 7, "eighth": 8, "8th": 8}
+# Typed in a hurry: "secnd", "frist", "thrid".
+_ORDINALS |= {"frist": 1, "fisrt": 1, "firts": 1, "secnd": 2, "seccond": 2, "secod": 2, "sceond": 2, "thrid": 3}
+_ORDINALS |= {"thrd": 3, "forth": 4}
 _LATEST = ("last", "latest", "previous", "final", "newest", "most recent", "current", "new")
 _ORDINAL = re.compile(
     rf"\b(?P<ord>{'|'.join(_ORDINALS)}|{'|'.join(_LATEST)})\b(?=(?P<rest>(?:\s+[\w'-]+){{0,5}}))", re.IGNORECASE
@@ -505,7 +508,10 @@ def kind_of(ref: Reference, artifacts: list[SessionArtifact]) -> MediaKind | Non
         return ref.kind
     what, _, number = ref.selector.partition(":")
     if what == "artifact":
-        return next((a.kind for a in artifacts if a.index == int(number)), None)
+        kind = next((a.kind for a in artifacts if a.index == int(number)), None)
+        if kind is not None or not artifacts:
+            return kind
+        return max(artifacts, key=lambda a: a.index).kind  # "#7" of 4: about clips all the same (then: no such)
     if what == "turn":
         last_turn = max((a.turn for a in artifacts), default=0)
         wanted = last_turn if number == "last" else int(number)
