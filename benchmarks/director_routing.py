@@ -20,26 +20,16 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
 from test_director_corpus import CORPORA, load  # noqa: E402
 
-from mora_agents.director import DirectorAgent, EmbeddingRouter  # noqa: E402
-from mora_agents.llm import create_llm  # noqa: E402
+from mora_agents.conversation import make_director  # noqa: E402
 from mora_agents.messages import DirectorTurn  # noqa: E402
-from mora_agents.sop import SopSpec, list_sops  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--llm", default="embedded", choices=["embedded", "none"])
     args = parser.parse_args()
-    sops = {name: SopSpec.from_file(entry.path) for name, entry in list_sops().items()}
-    backend = create_llm("embedded") if args.llm == "embedded" else None
-    director = DirectorAgent(
-        "director",
-        model_client=backend.client if backend else None,
-        create_args=backend.create_args if backend else None,
-        sops=sops,
-        router=EmbeddingRouter(),
-    )
-    director.router.warm_up(sops.values())
+    director = make_director(args.llm)
+    director.router.warm_up(director.sops.values())
     print(f"director routing time, llm={args.llm} (ms per turn)")
     print(f"{'corpus':<16}{'cases':>6}{'cold median':>13}{'cold p95':>10}{'warm median':>13}{'warm p95':>10}")
     for name in CORPORA:

@@ -582,24 +582,14 @@ def route(
     from autogen_agentchat.messages import StructuredMessage
     from autogen_core import CancellationToken
 
-    from mora_agents.director import DirectorAgent, EmbeddingRouter, read_session_artifacts
-    from mora_agents.llm import create_llm
+    from mora_agents.conversation import make_director
+    from mora_agents.director import read_session_artifacts
     from mora_agents.messages import DirectorTurn
-    from mora_agents.sop import SopSpec, list_sops
 
     if not request.strip():
         raise MoraError('the request is empty: say what you want, e.g. mora route "a corgi on a beach, 4 seconds"')
     artifacts = read_session_artifacts(session) if session is not None else []
-    sops = {name: SopSpec.from_file(entry.path) for name, entry in list_sops(sop_dir).items()}
-    backend = None if llm == "none" else create_llm(llm, seed=seed)
-    director = DirectorAgent(
-        "director",
-        model_client=backend.client if backend else None,
-        create_args=backend.create_args if backend else None,
-        sops=sops,
-        router=EmbeddingRouter(),
-        reference_client=backend.client if backend and backend.resolves_references else None,
-    )
+    director = make_director(llm, sop_dir, seed=seed)
     turn = StructuredMessage[DirectorTurn](
         content=DirectorTurn(text=request, artifacts=artifacts, seed=seed), source="user"
     )

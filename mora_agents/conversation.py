@@ -274,18 +274,19 @@ class Conversation:
         return str(target.resolve())
 
 
-def make_director(llm: str | None, sop_dirs: list[Path]):
-    """The director over every task on the search path, with the LLM and the embedding router."""
+def make_director(llm: str | None, sop_dirs: list[Path] | None = None, seed: int = 0):
+    """The director over every task on the search path, with the LLM (``none``: without one) and the embedding
+    router; an OpenAI-compatible LLM also settles near-ties between artifacts."""
     from mora_agents.director import DirectorAgent, EmbeddingRouter
     from mora_agents.llm import create_llm
 
     sops = {name: SopSpec.from_file(entry.path) for name, entry in list_sops(sop_dirs).items()}
-    backend = create_llm(llm)
+    backend = None if llm == "none" else create_llm(llm, seed=seed)
     return DirectorAgent(
         "director",
-        model_client=backend.client,
-        create_args=backend.create_args,
+        model_client=backend.client if backend else None,
+        create_args=backend.create_args if backend else None,
         sops=sops,
         router=EmbeddingRouter(),
-        reference_client=backend.client if backend.resolves_references else None,
+        reference_client=backend.client if backend and backend.resolves_references else None,
     )

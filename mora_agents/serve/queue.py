@@ -74,10 +74,13 @@ class JobQueue:
         """Take up what the last process left: unfinished jobs first (resumed), then the queued ones."""
         for job in self.store.unfinished():
             self.store.update(job.id, status="queued")
-        queued, _ = self.store.list(order="asc", limit=100)
-        for job in queued:
-            if job.status == "queued":
-                self._launch(job.id)
+        after, more = None, True
+        while more:  # every queued job, page by page, oldest first
+            page, more = self.store.list(order="asc", limit=100, after=after)
+            for job in page:
+                if job.status == "queued":
+                    self._launch(job.id)
+            after = page[-1].id if page else None
 
     async def stop(self) -> None:
         """Stop every job task; their store rows stay as they are, so the next start resumes them."""
@@ -296,6 +299,21 @@ class _Progress:
             return None
         share = event.step / event.total if isinstance(event, StepProgress) else 0.0
         return min(99, int(100 * (len(self.done) + share) / self.stages))
+
+
+def save_upload(path: Path, data: bytes, kind: str, what: str) -> Path:
+    """Write an uploaded file and check it by content (type, size, damage) before anything else sees it; a bad one
+    is removed and named in one sentence (``what``: how the request called it)."""
+    from mora_agents.media_guard import check_media_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    try:
+        check_media_file(path, kind)
+    except MoraError as error:
+        path.unlink(missing_ok=True)
+        raise MoraError(f"{what}: {error}") from None
+    return path
 
 
 def _now() -> int:

@@ -23,9 +23,8 @@ from sse_starlette.sse import EventSourceResponse
 
 from mora_agents.containment import resolve_inside
 from mora_agents.errors import MoraError
-from mora_agents.media_guard import check_media_file
 from mora_agents.messages import ReviewDecision, ReviewRequest, VideoRequest
-from mora_agents.serve.queue import UPLOADS_DIR, JobQueue
+from mora_agents.serve.queue import UPLOADS_DIR, JobQueue, save_upload
 from mora_agents.serve.store import JobRecord
 
 router = APIRouter(prefix="/mora/v1", tags=["mora jobs"])
@@ -95,15 +94,12 @@ async def upload(
     if suffix not in UPLOAD_SUFFIXES[kind]:
         raise MoraError(f"an {kind} upload must end in {', '.join(UPLOAD_SUFFIXES[kind])}, not '{file.filename}'")
     folder = queue.workspace / UPLOADS_DIR / ("upload_" + secrets.token_hex(8))
-    folder.mkdir(parents=True)
-    path = folder / f"{kind}{suffix}"
-    path.write_bytes(await file.read())
     try:
-        check_media_file(path, kind)  # by content: a PNG named .mp4 is refused here, before any pipeline
-    except MoraError as error:
-        path.unlink(missing_ok=True)
+        # By content: a PNG named .mp4 is refused here, before any pipeline sees it.
+        path = save_upload(folder / f"{kind}{suffix}", await file.read(), kind, f"upload {file.filename}")
+    except MoraError:
         folder.rmdir()
-        raise MoraError(f"upload {file.filename}: {error}") from None
+        raise
     return {"path": str(path.relative_to(queue.workspace)), "kind": kind, "bytes": path.stat().st_size}
 
 

@@ -10,8 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
 from mora_agents.errors import MoraError
-from mora_agents.media_guard import check_media_file
-from mora_agents.serve.queue import UPLOADS_DIR, JobQueue
+from mora_agents.serve.queue import UPLOADS_DIR, JobQueue, save_upload
 from mora_agents.serve.store import FINISHED
 from mora_agents.serve.videos import serving
 from mora_agents.serve.videos.protocol import MEDIA_TYPES, VideoDeleted, VideoList, VideoObject, error_body
@@ -69,16 +68,8 @@ async def create_video(request: Request) -> VideoObject:
 async def _source_video(queue: JobQueue, form: dict, video_id: str, what: str) -> str:
     upload = form.get("video")
     if isinstance(upload, UploadFile):
-        folder = queue.workspace / UPLOADS_DIR / video_id
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "video.mp4"
-        path.write_bytes(await upload.read())
-        try:
-            check_media_file(path, "video")
-        except MoraError as error:
-            path.unlink(missing_ok=True)
-            raise MoraError(f"video: {error}") from None
-        return str(path)
+        path = queue.workspace / UPLOADS_DIR / video_id / "video.mp4"
+        return str(save_upload(path, await upload.read(), "video", "video"))
     source = _text(form, "video.id") or _text(form, "video")
     if not source:
         raise MoraError("video is required: {'id': '<a completed video's id>'} or a video file")

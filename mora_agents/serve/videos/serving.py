@@ -18,9 +18,8 @@ import time
 from pathlib import Path
 
 from mora_agents.errors import MoraError
-from mora_agents.media_guard import check_media_file
 from mora_agents.messages import VideoRequest
-from mora_agents.serve.queue import UPLOADS_DIR, JobQueue
+from mora_agents.serve.queue import UPLOADS_DIR, JobQueue, save_upload
 from mora_agents.serve.store import JobRecord
 from mora_agents.serve.videos.protocol import VIDEO_STATUS, VideoError, VideoObject
 
@@ -90,17 +89,9 @@ def queue_video(queue: JobQueue, job_id: str, sop: str, inputs: dict, *, prompt:
 
 def save_reference(queue: JobQueue, job_id: str, name: str, data: bytes) -> str:
     """An uploaded reference image, checked by content before anything else sees it; its path."""
-    folder = queue.workspace / UPLOADS_DIR / job_id
-    folder.mkdir(parents=True, exist_ok=True)
     suffix = Path(name or "reference.png").suffix.lower()
-    path = folder / f"input_reference{suffix if suffix in ('.png', '.jpg', '.jpeg', '.webp') else '.png'}"
-    path.write_bytes(data)
-    try:
-        check_media_file(path, "image")
-    except MoraError as error:
-        path.unlink(missing_ok=True)
-        raise MoraError(f"input_reference: {error}") from None
-    return str(path)
+    name = f"input_reference{suffix if suffix in ('.png', '.jpg', '.jpeg', '.webp') else '.png'}"
+    return str(save_upload(queue.workspace / UPLOADS_DIR / job_id / name, data, "image", "input_reference"))
 
 
 def decode_image_url(url: str) -> bytes:
