@@ -6,6 +6,7 @@ cancelled); heavy libraries load only inside the commands that need them.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from pathlib import Path
@@ -671,7 +672,9 @@ def serve(
         raise MoraError(f"--review must be auto or judge, not '{review}' (a person reviews jobs with review: human)")
     load_profile(profile)  # an unknown profile is named now, not at the first job
     config = StudioConfig(profile=profile, llm=llm, review=review, judges=list(judge or []), device=device)
-    queue = JobQueue(workspace, config, sop_dirs=list(sop_dir or []))
+    from mora_agents.supervisor import SERVE_CRASH_ENV
+
+    queue = JobQueue(workspace, config, sop_dirs=list(sop_dir or []), crashed=os.environ.get(SERVE_CRASH_ENV))
     err.print(f"mora serve: http://{host}:{port} (workspace {queue.workspace}, profile {profile}); docs at /docs",
               highlight=False, soft_wrap=True)  # fmt: skip
     server = create_app(queue, api_key=api_key, max_request_bytes=max_request_mb * 1024 * 1024)

@@ -426,3 +426,44 @@ StudioEvent = Annotated[
 ]
 """Every event a run emits, told apart by ``type`` (a server sends them as JSON, a client reads them back with
 ``TypeAdapter(StudioEvent)``)."""
+
+
+# -- what a chat session tells whoever watches it (a server's session stream, the web studio) ---------------------
+
+
+class TurnPlanned(BaseModel):
+    """The director took a turn: it asked a question, or queued a job for what it understood."""
+
+    type: Literal["turn_planned"] = "turn_planned"
+    turn: int = Field(ge=1)
+    text: str
+    """What the person said."""
+    status: Literal["asked", "queued"]
+    explanation: str | None = None
+    """What the director understood (``queued``)."""
+    question: ClarifyingQuestion | None = None
+    """What it asks (``asked``)."""
+    job: str | None = None
+    """The job that runs the turn (``queued``)."""
+    time: str = Field(default_factory=_now)
+
+
+class InputAdded(BaseModel):
+    """A person gave the session a file (an upload): later turns can point at it ("animate the photo")."""
+
+    type: Literal["input_added"] = "input_added"
+    artifact: SessionArtifact
+    time: str = Field(default_factory=_now)
+
+
+class SessionJobEvent(BaseModel):
+    """One event of a job that runs a turn of the session."""
+
+    type: Literal["job_event"] = "job_event"
+    job: str
+    turn: int = Field(ge=1)
+    event: StudioEvent
+
+
+SessionEvent = Annotated[TurnPlanned | InputAdded | SessionJobEvent, Field(discriminator="type")]
+"""Every event of a session's stream, in the order they happened (``TypeAdapter(SessionEvent)`` reads one)."""

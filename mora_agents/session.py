@@ -291,6 +291,23 @@ class Session:
         self.save()
         return artifact
 
+    def add_input(self, path: Path, kind: str, description: str) -> SessionArtifact:
+        """Record a file a person gave the session (an upload, already inside ``inputs/``) as its next artifact,
+        made by a turn of its own, so later turns can point at it ("animate the photo") and undo can take it back.
+
+        Raises:
+            MoraError: ``path`` is not inside the session folder.
+        """
+        where = self.session_file(str(path), what=f"an input of session {self.root.name}")
+        turn = self.new_turn(f"(gave {where.name}: {description})")
+        turn.status = "completed"
+        artifact = SessionArtifact(index=len(self.record.artifacts) + 1, kind=kind, path=str(where), turn=turn.index,
+                                   task="input", prompt=description)  # fmt: skip
+        self.record.artifacts.append(artifact)
+        self.save()
+        self.log("input", turn=turn.index, kind=kind, path=str(where), description=description)
+        return artifact
+
     def undo(self) -> TurnRecord | None:
         """Forget the last finished turn's result (its files stay on disk); returns the turn, if any."""
         for turn in reversed(self.record.turns):

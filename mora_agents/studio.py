@@ -77,6 +77,9 @@ class StudioConfig:
     adapters: str | None = None
     """A ``mora learn train`` run folder (or its ``adapters/``): LoRA weights and modulation embeddings applied to
     the agents it trained; ``None``: the profile's models as they are."""
+    size: tuple[int, int] | None = None
+    """Frame size (width, height) instead of the profile's, fitted to what the profile makes
+    (:func:`tools.profiles.fit_frame_size`); ``None``: the profile's."""
     judges: list[str] = field(default_factory=list)
     """Review mode ``judge``: judge specs (``metric``, ``metric:motion_smoothness=1,flicker=-1,threshold=0.6``,
     ``openai``, ``openai:MODEL``); the human part is scripted with ``decisions``, else the console."""
@@ -427,7 +430,7 @@ def resume_task(
 
 def _checked_profile(spec: SopSpec, config: StudioConfig):
     from tools.loading import check_profile
-    from tools.profiles import load_profile
+    from tools.profiles import load_profile, with_frame_size
 
     if config.memory and config.memory not in POLICIES:
         raise MoraError(f"unknown memory policy '{config.memory}': choose one of {', '.join(POLICIES)}")
@@ -439,5 +442,7 @@ def _checked_profile(spec: SopSpec, config: StudioConfig):
         roles = ("text_to_image", "image_to_image", "image_to_video", "video_connection")
         update = {role: getattr(profile, role).model_copy(update={"dtype": None}) for role in roles}
         profile = profile.model_copy(update={"dtype": config.dtype, **update})
+    if config.size:
+        profile = with_frame_size(profile, *config.size)
     check_profile(profile, roles_used(spec))
     return profile

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import signal
@@ -140,8 +141,14 @@ def test_every_videos_endpoint_through_the_openai_sdk(client, server, tmp_path):
     # An image reference: image_to_video, from an upload.
     photo = tmp_path / "photo.png"
     Image.new("RGB", (80, 60), (20, 120, 200)).save(photo)
-    animated = client.videos.create(prompt="the sea moves", seconds="1", input_reference=photo.open("rb"))
+    # A size beyond the tiny profile's 64x64 pixels is fitted keeping its aspect ratio, and the response says so.
+    animated = client.videos.create(
+        prompt="the sea moves", seconds="1", input_reference=photo.open("rb"), size="1280x720"
+    )
+    assert animated.size == "80x48"
     assert client.videos.poll(animated.id, poll_interval_ms=200).status == "completed"
+    (tmp_path / "c.mp4").write_bytes(client.videos.download_content(animated.id).read())
+    assert {frame.shape[:2] for _, frame in iter_frames(tmp_path / "c.mp4")} == {(48, 80)}
 
     # list pages with after / limit / order; delete, then 404.
     ids = [v.id for v in client.videos.list(order="asc", limit=2)]
@@ -163,6 +170,12 @@ def test_bad_requests_get_openai_shaped_4xx_errors(client, server):
         client.videos.remix("video_nope", prompt="x")
     with pytest.raises(openai.BadRequestError, match="input_reference"):
         client.videos.create(prompt="a fox", seconds="1", input_reference=("fake.png", b"not an image", "image/png"))
+    with pytest.raises(openai.BadRequestError, match="size must be WIDTHxHEIGHT"):
+        client.videos.create(prompt="a fox", seconds="1", size="huge")  # type: ignore[arg-type]
+    # A server started without judges refuses a judge-reviewed job in one sentence.
+    refused = httpx.post(f"{server.url}/mora/v1/jobs", json={"task": "text_to_video", "review": "judge",
+                                                              "inputs": {"prompt": "a fox"}})  # fmt: skip
+    assert refused.status_code == 400 and "--judge metric" in refused.json()["error"]["message"]
     response = httpx.post(f"{server.url}/v1/videos", data={"seconds": "1"})
     assert response.status_code == 400 and response.json()["error"]["message"] == "prompt is required"
 
@@ -270,15 +283,12 @@ def test_uploads_are_checked_by_content_and_size_and_paths_stay_in_the_workspace
 
 
 @pytest.mark.slow
-def test_kill_9_mid_stage_then_restart_finishes_with_the_same_files(tmp_path):
+def test_kill_9_mid_stage_then_restart_finishes_with_the_same_files(server, tmp_path):
     body = {"task": "text_to_video", "inputs": {"prompt": "a paper boat on a pond", "duration": 1}, "seed": 9}
-    reference = Server(tmp_path / "reference").start()
-    try:
-        job = _job(reference, **body)
-        wait(lambda: _get(reference, job["id"]), lambda j: j["status"] == "completed")
-        expected = sha256(reference.workspace / "runs" / job["id"] / "video.mp4")
-    finally:
-        reference.stop()
+    # The uninterrupted run, on the module's server (its own process and workspace).
+    job = _job(server, **body)
+    wait(lambda: _get(server, job["id"]), lambda j: j["status"] == "completed")
+    expected = sha256(server.workspace / "runs" / job["id"] / "video.mp4")
     crashing = Server(tmp_path / "crashing").start()
     job = _job(crashing, **body)
     # Killed once the first frame is made, while the next stage runs.
@@ -294,6 +304,85 @@ def test_kill_9_mid_stage_then_restart_finishes_with_the_same_files(tmp_path):
         assert manifest["status"] == "completed"
     finally:
         restarted.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the server's child through Linux's /proc")
+def test_a_native_crash_fails_the_device_job_only_and_the_server_comes_back(tmp_path):
+    """The server process gets SIGSEGV (as from a crash in native code) while one job runs and another waits for a
+    person: the supervisor restarts it, the running job fails with the crash named, the waiting one goes on."""
+    server = Server(tmp_path / "ws").start()
+    try:
+        (child,) = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children").read_text().split()
+        waiting = _job(server, task="text_to_video", inputs={"prompt": "a kite", "duration": 0.5}, review="human")
+        wait(lambda: _get(server, waiting["id"]), lambda j: j["status"] == "awaiting_review")
+        running = _job(server, task="text_to_video", inputs={"prompt": "a tram at night", "duration": 1})
+        wait(lambda: _get(server, running["id"]), lambda j: j["progress"] > 0 or j["status"] != "running", every=0.05)
+        assert _get(server, running["id"])["status"] == "running"
+        os.kill(int(child), signal.SIGSEGV)
+        failed = wait(lambda: _get_quietly(server, running["id"]), lambda j: j and j["status"] == "failed")
+        assert "crashed the server (SIGSEGV" in failed["error"] and "mora doctor" in failed["error"]
+        manifest = json.loads((server.workspace / "runs" / running["id"] / "manifest.json").read_text())
+        assert manifest["status"] == "failed" and "SIGSEGV" in manifest["error"]
+        # The job that waited for a person is waiting again, in a new server process, and finishes.
+        (restarted,) = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children").read_text().split()
+        assert restarted != child
+        state, _ = accept_every_review(server, waiting["id"])
+        assert state["status"] == "completed", state["error"]
+        assert "restarting mora serve" in server.tail()
+    finally:
+        server.stop()
+
+
+ACCEPTS_ALL = "metric:motion_smoothness=1,threshold=-100"
+REJECTS_ALL = "metric:motion_smoothness=1,threshold=1.5"
+
+
+@pytest.mark.slow
+def test_a_judge_panel_reviews_jobs_and_its_ties_come_to_a_person_over_http(tmp_path):
+    """Two judges that always disagree: a job's ties wait for a person over HTTP; a Videos API job, which nobody
+    reviews, has its ties accepted."""
+    server = Server(tmp_path / "ws", "--review", "judge", "--judge", ACCEPTS_ALL, "--judge", REJECTS_ALL).start()
+    try:
+        job = _job(server, task="text_to_video", inputs={"prompt": "a kite", "duration": 0.5}, review="judge")
+        state, ties = accept_every_review(server, job["id"])
+        assert state["status"] == "completed", state["error"]
+        manifest = json.loads((server.workspace / "runs" / job["id"] / "manifest.json").read_text())
+        animate = next(stage for stage in manifest["stages"] if stage["id"] == "animate")
+        decision = animate["iterations"][-1]["decision"]
+        assert decision["votes"]["outcome"] == "disagreed" and decision["by"] == "human after judges disagreed"
+        assert ties >= 1
+
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        videos = openai.OpenAI(base_url=f"{server.url}/v1", api_key="x", max_retries=0).videos
+        done = videos.poll(videos.create(prompt="a boat", seconds="1").id, poll_interval_ms=200)
+        assert done.status == "completed", done.error
+        manifest = json.loads((server.workspace / "runs" / done.id / "manifest.json").read_text())
+        animate = next(stage for stage in manifest["stages"] if stage["id"] == "animate")
+        assert animate["iterations"][-1]["decision"]["votes"]["outcome"] == "disagreed"
+    finally:
+        server.stop()
+
+
+def accept_every_review(server, job_id: str) -> tuple[dict, int]:
+    """Accept each review the job waits for, once each, until it finishes; its last state and the reviews."""
+    answered: set[tuple] = set()
+
+    def new_review_or_done(job: dict) -> bool:
+        asks = job["waiting_for"] and (job["waiting_for"]["stage"], job["waiting_for"]["iteration"])
+        return job["status"] in ("completed", "failed", "cancelled") or (bool(asks) and asks not in answered)
+
+    while (state := wait(lambda: _get(server, job_id), new_review_or_done))["status"] == "awaiting_review":
+        answered.add((state["waiting_for"]["stage"], state["waiting_for"]["iteration"]))
+        httpx.post(f"{server.url}/mora/v1/jobs/{job_id}/review", json={"action": "accept"}, timeout=30)
+    return state, len(answered)
+
+
+def _get_quietly(server, job_id: str) -> dict | None:
+    try:
+        return httpx.get(f"{server.url}/mora/v1/jobs/{job_id}", timeout=5).json()
+    except httpx.HTTPError:
+        return None  # down while it restarts
 
 
 def test_a_non_loopback_bind_needs_an_api_key_and_enforces_it(tmp_path):
@@ -333,8 +422,41 @@ def test_a_chat_session_over_http_routes_through_the_director_and_runs_each_turn
     # Two clips show a kite now: the director asks, listing both, and runs nothing.
     asked = say("make the kite one black and white")
     assert asked["status"] == "asked" and asked["candidates"] == [1, 2] and asked["job"] is None
+    # A file given to the session is its next artifact; the next turn points at it by what it shows.
+    photo = io.BytesIO()
+    Image.new("RGB", (80, 60), (20, 120, 200)).save(photo, "PNG")
+    given = httpx.post(f"{server.url}/mora/v1/sessions/{session['id']}/uploads",
+                       data={"kind": "image", "description": "a photo of a harbour at noon"},
+                       files={"file": ("harbour.png", photo.getvalue())})  # fmt: skip
+    assert given.status_code == 200 and given.json()["index"] == 3 and given.json()["task"] == "input"
+    fake = httpx.post(f"{server.url}/mora/v1/sessions/{session['id']}/uploads", data={"kind": "image"},
+                      files={"file": ("x.png", b"GIF89a not really")})  # fmt: skip
+    assert fake.status_code == 400 and "x.png" in fake.json()["error"]["message"]
+    animated = say("animate the harbour photo, 1 second")
+    assert animated["explanation"].startswith("animate image 1 (a photo of a harbour at noon)"), animated
     record = httpx.get(f"{server.url}/mora/v1/sessions/{session['id']}").json()
-    assert [t["status"] for t in record["turns"]] == ["completed", "completed", "asked"]
-    assert [a["sources"] for a in record["artifacts"]] == [[], [1]]
+    assert [t["status"] for t in record["turns"]] == ["completed", "completed", "asked", "completed", "completed"]
+    assert [a["sources"] for a in record["artifacts"]] == [[], [1], [], [3]]
+    listed = httpx.get(f"{server.url}/mora/v1/sessions").json()
+    assert {"id": session["id"], "turns": 5, "artifacts": 4}.items() <= next(
+        s for s in listed if s["id"] == session["id"]
+    ).items()
+    # The session's stream tells all of it, in order: each turn, the upload, every event of each turn's job.
+    seen: list[tuple[str, dict]] = []
+    with httpx.stream("GET", f"{server.url}/mora/v1/sessions/{session['id']}/events", timeout=30) as stream:
+        name = ""
+        for line in stream.iter_lines():
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                seen.append((name, json.loads(line[5:])))
+                if name == "studio" and seen[-1][1]["turn"] == 5 and seen[-1][1]["event"]["type"] == "run_finished":
+                    break  # the stream stays open: a session has no end
+    story = [(n, e.get("turn") or e.get("artifact", {}).get("turn"), e.get("status")) for n, e in seen if n != "studio"]
+    assert story == [("turn", 1, "queued"), ("turn", 2, "queued"), ("turn", 3, "asked"), ("input", 4, None),
+                     ("turn", 5, "queued")]  # fmt: skip
+    finished = [e["job"] for n, e in seen if n == "studio" and e["event"]["type"] == "run_finished"]
+    assert finished == [first["job"]["id"], edit["job"]["id"], animated["job"]["id"]]
+    assert [n for n, _ in seen].index("studio") == 1  # turn 1's job events come before turn 2
     # The same folder `mora chat --resume` continues.
     assert (server.workspace / "sessions" / session["id"] / "session.json").is_file()

@@ -107,6 +107,8 @@ class TextToImageTool:
         progress: ProgressSink | None = None,
         stage: str = "text_to_image",
         cancel: CancelToken | None = None,
+        width: int | None = None,
+        height: int | None = None,
     ) -> TextToImageOutput:
         """Generate the image.
 
@@ -118,6 +120,8 @@ class TextToImageTool:
             progress (`ProgressSink`, *optional*): receives one event per denoising step.
             stage (`str`): the name progress events carry.
             cancel (`CancelToken`, *optional*): stops the pipeline at the next step when set.
+            width (`int`, *optional*), height (`int`, *optional*): the frame size, overriding the profile's (a
+                request's size, already fitted by :func:`tools.profiles.fit_frame_size`).
         """
         import torch
 
@@ -134,7 +138,7 @@ class TextToImageTool:
             "generator": generator,
             "callback_on_step_end": callback,
         }
-        size = {"width": s.width, "height": s.height}
+        size = {"width": width or s.width, "height": height or s.height}
         progress.start(stage, s.steps, "first frame")
         try:
             if self.refiner is None:
@@ -153,8 +157,7 @@ class TextToImageTool:
         parameters = {
             "steps": s.steps,
             "guidance_scale": s.guidance_scale,
-            "width": s.width,
-            "height": s.height,
+            **size,
             "refiner_start": s.refiner_start if self.refiner is not None else None,
             # What the pipeline really got (None when it takes no negative prompt).
             "negative_prompt": kwargs.get("negative_prompt"),

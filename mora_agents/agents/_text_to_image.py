@@ -26,9 +26,11 @@ class TextToImageAgent(ToolAgent):
 
     async def handle(self, request: TextToImageRequest, stage: str, token: CancellationToken) -> ImageArtifact:
         started = time.perf_counter()
+        # The size this agent's settings say: a request's size overrides the profile's without reloading the tool.
+        size = {"width": self.tool.settings.width, "height": self.tool.settings.height}
         output = await self.run_blocking(
             lambda cancel: self.tool(
-                request.prompt, seed=request.seed, progress=self.progress, stage=stage, cancel=cancel
+                request.prompt, seed=request.seed, progress=self.progress, stage=stage, cancel=cancel, **size
             ),
             stage,
             token,

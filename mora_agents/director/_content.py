@@ -60,9 +60,9 @@ _FUNCTION |= set(_ORDINALS) | {w for words in _LATEST for w in words.split()} | 
 _STOP = (
     r"(?:to|into|onto|with|for|by|and|or|but|then|after|before|so|until|at|in|on|from|of|as|look|looks|like|"
     r"please|pls|more|longer|shorter|again|together|smoothly|should|must|can|could|will|would|is|are|was|be|"
-    r"goes|go|comes|come|follows?|needs?|has|have|gets?|\d+)"
+    r"goes|go|comes|come|follows?|followed|needs?|has|have|gets?|\d+)"
 )
-_WORD = r"[a-z][\w'-]*"
+_WORD = r"(?:[a-z][\w'-]*|\d{2,4}s\b)"  # a word, or a decade ("the 1950s roller coaster")
 _JOINS = (
     r"(?:the|an?|of|to|into|onto|and|&|or|but|then|with|for|by|after|before|from|in|on|at|this|that|these|those|it|"
     r"its|my|our|your)"
@@ -82,10 +82,11 @@ _NOUN_OF = re.compile(
     rf"featuring|that has)\s+(?P<words>(?:(?!{_CLAUSE_STOP}\b){_WORD}\s*){{1,7}})",
     re.IGNORECASE,
 )
-# "lanterns clip is too short", "ok glassblower vid then ...": a noun phrase with no article, at a clause start.
+# "lanterns clip is too short", "ok glassblower vid then ...": a noun phrase with no article, at a clause start
+# (not a subject and its verb: "i want one combined video" has no "one" that points).
 _UNARTICLED = re.compile(
-    rf"(?:^|[,;:.!?]|\b(?:ok|so|now|and|then|pls|please)\b)\s*(?P<words>(?:(?!{_JOINS}\b){_WORD}\s+){{1,3}}?)"
-    rf"{_NOUNS}\b",
+    rf"(?:^|[,;:.!?]|\b(?:ok|so|now|and|then|pls|please)\b)\s*(?!(?:i|we|you|he|she|they)\b)"
+    rf"(?P<words>(?:(?!{_JOINS}\b){_WORD}\s+){{1,3}}?){_NOUNS}\b",
     re.IGNORECASE,
 )
 # Loose words, for a turn that acts on clips: "glassblower then chameleon, stitch em together".
@@ -111,10 +112,20 @@ class ContentPhrase:
     """Words with no article ("glassblower then chameleon"): bound only when they fit exactly one artifact."""
 
 
+_IRREGULAR_PLURALS = {
+    "wolves": "wolf", "leaves": "leaf", "knives": "knife", "wives": "wife", "lives": "life", "halves": "half",
+    "calves": "calf", "shelves": "shelf", "loaves": "loaf", "thieves": "thief", "scarves": "scarf", "elves": "elf",
+    "hooves": "hoof", "geese": "goose", "mice": "mouse", "children": "child", "kids": "kid", "men": "man",
+    "women": "woman", "people": "person", "feet": "foot", "teeth": "tooth", "oxen": "ox",
+}  # fmt: skip
+
+
 def stem(word: str) -> str:
-    """A crude stem, enough for "sleeping"/"sleeps"/"asleep" -> "sleep", "rainy" -> "rain", "dogs" -> "dog"."""
+    """A crude stem, enough for "sleeping"/"sleeps"/"asleep" -> "sleep", "rainy" -> "rain", "dogs" -> "dog",
+    "wolves" -> "wolf"."""
     word = word.lower().strip("'-")
     word = word.removesuffix("'s")
+    word = _IRREGULAR_PLURALS.get(word, word)
     for prefix in ("a",):
         if word.startswith(prefix) and word[1:] in ("sleep", "float", "blaze", "glow", "light"):
             word = word[1:]
@@ -133,7 +144,8 @@ def shared(wanted: set[str], have: set[str]) -> int:
 
 
 def content_stems(text: str) -> set[str]:
-    return {stem(w) for w in re.findall(r"[a-z][a-z'-]+", text.lower()) if w not in _FUNCTION and len(w) > 2}
+    words = re.findall(r"[a-z][a-z'-]+|\d{2,4}s\b", text.lower())  # decades too: "1950s"
+    return {stem(w) for w in words if w not in _FUNCTION and len(w) > 2}
 
 
 def find_content_phrases(facts: TurnFacts, *, loose: Sequence[tuple[int, int]] | None = None) -> list[ContentPhrase]:
@@ -154,6 +166,7 @@ def find_content_phrases(facts: TurnFacts, *, loose: Sequence[tuple[int, int]] |
         if not strong and _names_media(match["words"]):
             return
         end = match.end("words") if not strong else match.end()
+        end = start + len(text[start:end].rstrip())  # a run of words ends before its trailing space
         kind = _noun_kind(noun) if noun else None
         found.append(ContentPhrase(start, end, text[start:end].strip(), words, kind, strong, loose))
 
@@ -223,7 +236,7 @@ class ContentMatch:
         if not self.scores or self.word_ties:
             return None
         best, score, words = self.scores[0]
-        if self.phrase.strong and score < MIN_SCORE:
+        if self.phrase.strong and self.unmatched:
             return None
         if not self.phrase.strong and words == 0:
             return None
@@ -239,9 +252,14 @@ class ContentMatch:
         if self.word_ties:
             return self.word_ties
         best = self.scores[0][1]
-        if self.phrase.strong and best < MIN_SCORE:
+        if self.phrase.strong and self.unmatched:
             return tuple(sorted(a.index for a, _, _ in self.scores))
         return tuple(sorted(a.index for a, score, _ in self.scores if best - score < CONTENT_MARGIN))
+
+    @property
+    def unmatched(self) -> bool:
+        """No artifact matches the phrase at all: the best score is below :data:`MIN_SCORE`."""
+        return not self.scores or self.scores[0][1] < MIN_SCORE
 
     @property
     def sole(self) -> SessionArtifact | None:
@@ -334,7 +352,7 @@ def bind_content(
         if winner is not None:
             refs.append(Reference(kind=winner.kind, selector=f"artifact:{winner.index}", **common))
         else:
-            unmatched = phrase.strong and match.scores[0][1] < MIN_SCORE
+            unmatched = phrase.strong and match.unmatched
             refs.append(
                 Reference(
                     kind=phrase.kind, selector="unclear", candidates=match.candidates, unmatched=unmatched, **common

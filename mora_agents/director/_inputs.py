@@ -165,7 +165,7 @@ def _picks(ref: Reference, kind: MediaKind, artifacts: list[SessionArtifact], fi
     if target.selector == "unclear":
         wanted = "video" if frame else kind
         numbers = tuple(a.index for a in artifacts if a.index in target.candidates and a.kind == wanted)
-        if len(numbers) != 1:
+        if len(numbers) != 1 or target.unmatched:  # "the photo of the waterfall" when the only photo is a cake
             if numbers:
                 filled.unclear.append(Unclear(wanted, target.phrase, numbers, target.unmatched))
             return []

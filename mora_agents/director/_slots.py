@@ -89,9 +89,9 @@ _FROM_LAST = re.compile(
     rf"|(?:the\s+)?last\s+but\s+one(?:\s+(?P<noun4>{_NOUN}))?)\b",
     re.IGNORECASE,
 )
-# "the end of the first", "the last and the third": an ordinal whose noun is left out.
+# "the end of the first", "the last and the third", "the first and last": an ordinal whose noun is left out.
 _ELIDED = re.compile(
-    rf"\bthe\s+(?P<ord>{'|'.join(_ORDINALS)}|last|latest|previous)\b(?=\s*(?:$|[.,;:!?]|\s(?:and|then|to|into|with|"
+    rf"(?:\bthe\s+|(?<=\band\s))(?P<ord>{'|'.join(_ORDINALS)}|last|latest|previous)\b(?=\s*(?:$|[.,;:!?]|\s(?:and|then|to|into|with|"
     rf"onto|after|before|please|pls)\b))",
     re.IGNORECASE,
 )
@@ -125,6 +125,7 @@ _PRONOUN = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"[.;!?]")
+_TYPED_THE = re.compile(r"\b(?:teh|hte)\b(?=\s+[a-z])", re.IGNORECASE)  # "make teh tortoise vid longer"
 # A turn that opens with an indefinite noun phrase describes a new scene; its "it" is inside the scene.
 _DESCRIPTION = re.compile(
     r"\s*(?:(?:now|ok|okay|next|and|new one|new)\s*[:,-]?\s+)?(?:a|an|some)\s+(?!(?:new|another|bit|little)\b)",
@@ -461,6 +462,7 @@ class TurnFacts:
 
     @classmethod
     def read(cls, text: str) -> TurnFacts:
+        text = _TYPED_THE.sub(lambda m: "The" if m.group(0)[0].isupper() else "the", text)  # same length
         paths = find_paths(text)
         # File names must not read as references or durations ("clip2.mp4" is a file, not "clip 2").
         masked = text

@@ -19,12 +19,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from autogen_core import CancellationToken
+from pydantic import BaseModel
 
 from mora_agents.errors import CancelledError, MoraError
 from mora_agents.messages import (
     ArtifactReady,
     ReviewDecision,
     ReviewRequest,
+    SessionJobEvent,
     StepProgress,
     StudioEvent,
 )
@@ -32,6 +34,7 @@ from mora_agents.serve.store import FINISHED, JobRecord, JobStore
 from mora_agents.sop import SopSpec, find_sop
 from mora_agents.studio import Studio, StudioConfig
 from tools.memory import ModelMemory
+from tools.profiles import parse_frame_size
 
 logger = logging.getLogger(__name__)
 
@@ -48,13 +51,19 @@ class JobQueue:
         workspace: the server's folder: ``jobs.sqlite``, ``runs/<job id>/``, ``uploads/``.
         config: profile, LLM, device; ``review`` is the mode of jobs that do not ask for a human.
         sop_dirs: extra SOP folders (user tasks).
+        crashed: why the last server died, when native code killed it (:func:`~mora_agents.supervisor.
+            supervise_server` restarted this one): the job it was running then fails with this reason instead of
+            running again, so a crash does not repeat forever.
     """
 
-    def __init__(self, workspace: Path, config: StudioConfig, sop_dirs: list[Path] | None = None) -> None:
+    def __init__(
+        self, workspace: Path, config: StudioConfig, sop_dirs: list[Path] | None = None, crashed: str | None = None
+    ) -> None:
         self.workspace = Path(workspace).resolve()
         self.workspace.mkdir(parents=True, exist_ok=True)
         self.config = config
         self.sop_dirs = list(sop_dirs or [])
+        self.crashed = crashed
         self.store = JobStore(self.workspace / STORE_FILE)
         self.memory = ModelMemory("keep", compile=config.compile)
         self._device = asyncio.Lock()
@@ -63,6 +72,7 @@ class JobQueue:
         self._decisions: dict[str, asyncio.Future] = {}
         self._listeners: dict[str, list[asyncio.Queue]] = {}
         self._director = None
+        self._conversations: dict[str, object] = {}
 
     @property
     def runs_dir(self) -> Path:
@@ -73,7 +83,10 @@ class JobQueue:
     async def start(self) -> None:
         """Take up what the last process left: unfinished jobs first (resumed), then the queued ones."""
         for job in self.store.unfinished():
-            self.store.update(job.id, status="queued")
+            if self.crashed and job.status == "running":
+                self._fail_crashed(job)  # the one on the device when the server died
+            else:
+                self.store.update(job.id, status="queued")
         after, more = None, True
         while more:  # every queued job, page by page, oldest first
             page, more = self.store.list(order="asc", limit=100, after=after)
@@ -81,6 +94,22 @@ class JobQueue:
                 if job.status == "queued":
                     self._launch(job.id)
             after = page[-1].id if page else None
+
+    def _fail_crashed(self, job: JobRecord) -> None:
+        from mora_agents.supervisor import mark_run_failed
+
+        reason = f"{self.crashed} (the server restarted; this job was running then and was not resumed)"
+        logger.error("job %s failed: %s", job.id, reason)
+        self.store.update(job.id, status="failed", completed_at=_now(), error=reason)
+        if job.run_dir:
+            mark_run_failed(self.workspace / job.run_dir, reason)
+        if job.session:
+            session_id, _, number = job.session.partition("#")
+            session = self.conversation(session_id).session
+            turn = session.record.turns[int(number) - 1]
+            turn.status, turn.error = "failed", reason
+            session.save()
+            session.log("failed", turn=turn.index, error=reason)
 
     async def stop(self) -> None:
         """Stop every job task; their store rows stay as they are, so the next start resumes them."""
@@ -145,15 +174,38 @@ class JobQueue:
     async def events(self, job_id: str, after: int = 0) -> AsyncIterator[tuple[int, str]]:
         """The job's events from sequence number ``after`` on, then live ones, until the job finishes."""
         self._job(job_id)
+
+        def finished() -> bool:
+            job = self.store.get(job_id)
+            return job is None or job.status in FINISHED
+
+        async for item in self._stream(job_id, self.store.events, after, finished):
+            yield item
+
+    async def session_events(self, session_id: str, after: int = 0) -> AsyncIterator[tuple[int, str]]:
+        """A chat session's events (:data:`~mora_agents.messages.SessionEvent`) from ``after`` on, then live ones,
+        for as long as the caller listens: a session has no end."""
+        self.conversation(session_id)  # a session of this server, or MoraError
+        async for item in self._stream(session_id, self.store.session_events, after, lambda: False):
+            yield item
+
+    def note_session(self, session_id: str, event: BaseModel) -> int:
+        """Append ``event`` (a turn planned, an input added) to the session's stream."""
+        data = event.model_dump_json()
+        seq = self.store.add_session_event(session_id, data)
+        self._notify(session_id, (seq, data))
+        return seq
+
+    async def _stream(self, key: str, stored, after: int, finished) -> AsyncIterator[tuple[int, str]]:
+        # Stored events first, then live ones; a listener registered before the read misses nothing in between.
         listener: asyncio.Queue = asyncio.Queue()
-        self._listeners.setdefault(job_id, []).append(listener)
+        self._listeners.setdefault(key, []).append(listener)
         try:
-            for seq, data in self.store.events(job_id, after):
+            for seq, data in stored(key, after):
                 after = seq
                 yield seq, data
             while True:
-                job = self.store.get(job_id)
-                if job is None or (job.status in FINISHED and listener.empty()):
+                if finished() and listener.empty():
                     return
                 try:
                     seq, data = await asyncio.wait_for(listener.get(), timeout=1.0)
@@ -163,7 +215,7 @@ class JobQueue:
                     after = seq
                     yield seq, data
         finally:
-            self._listeners[job_id].remove(listener)
+            self._listeners[key].remove(listener)
 
     def _job(self, job_id: str) -> JobRecord:
         job = self.store.get(job_id)
@@ -189,7 +241,8 @@ class JobQueue:
             run_dir = self.workspace / (job.run_dir or f"{RUNS_DIR}/{job.id}")
             self.store.update(job_id, status="running", run_dir=str(run_dir.relative_to(self.workspace)), error=None)
             review = job.review if job.review != "human" else "auto"  # human: the reviewer below decides
-            studio = Studio(replace(self.config, profile=job.profile, review=review), self.memory)
+            size = parse_frame_size(job.size) if job.size else None  # a Videos API job's (fitted) size
+            studio = Studio(replace(self.config, profile=job.profile, review=review, size=size), self.memory)
 
             async def human(request: ReviewRequest, cancellation_token: CancellationToken) -> ReviewDecision:
                 # The device is free while a person decides: the next job runs meanwhile.
@@ -209,11 +262,11 @@ class JobQueue:
                     if self.store.get(job_id).status == "awaiting_review":
                         self.store.update(job_id, status="running")
 
-            reviewer = human if job.review == "human" else None
+            reviewer = self._reviewer(job, human)
             progress = _Progress(self.spec(job.sop))
 
             def on_event(event: StudioEvent) -> None:
-                self._record(job_id, event, progress)
+                self._record(job, event, progress)
 
             if job.session:
                 await self._run_turn(job, reviewer, on_event, token)
@@ -246,6 +299,18 @@ class JobQueue:
                 self._device.release()
             self._notify(job_id, None)
 
+    @staticmethod
+    def _reviewer(job: JobRecord, human):
+        """Who decides a job's reviews: a person over HTTP (``human``); with ``judge`` the panel, its ties going to
+        a person over HTTP, or accepted for a Videos API job, which nobody reviews; else the studio's ``auto``."""
+        if job.review == "human" or (job.review == "judge" and job.kind == "job"):
+            return human
+        if job.review == "judge":
+            from mora_agents.agents import TextReviewer, auto_accept
+
+            return TextReviewer(auto_accept, mode="auto")
+        return None
+
     # -- chat sessions -----------------------------------------------------------------------------------------
 
     def conversation(self, session_id: str):
@@ -254,6 +319,8 @@ class JobQueue:
         from mora_agents.conversation import Conversation
         from mora_agents.session import Session
 
+        if session_id in self._conversations:
+            return self._conversations[session_id]
         folder = self.workspace / SESSIONS_DIR / session_id
         if not session_id.startswith("session_") or not (folder / "session.json").is_file():
             raise MoraError(f"no session {session_id}")
@@ -262,6 +329,9 @@ class JobQueue:
         conversation._memory = self.memory
         conversation._director = self._director or conversation.director
         self._director = conversation._director  # loaded once per server
+        # One per session: a turn's job, the next turn and an upload all change the same session.json, through
+        # one record, so none of them writes over another's change.
+        self._conversations[session_id] = conversation
         return conversation
 
     async def _run_turn(self, job: JobRecord, reviewer, on_event, token: CancellationToken) -> None:
@@ -270,12 +340,16 @@ class JobQueue:
         turn = conversation.session.record.turns[int(number) - 1]
         await conversation.resume(turn, on_event=on_event, reviewer=reviewer, cancellation_token=token)
 
-    def _record(self, job_id: str, event: StudioEvent, progress: _Progress) -> None:
-        seq = self.store.add_event(job_id, event.model_dump_json())
+    def _record(self, job: JobRecord, event: StudioEvent, progress: _Progress) -> None:
+        data = event.model_dump_json()
+        seq = self.store.add_event(job.id, data)
         percent = progress.update(event)
         if percent is not None:
-            self.store.update(job_id, progress=percent)
-        self._notify(job_id, (seq, event.model_dump_json()))
+            self.store.update(job.id, progress=percent)
+        self._notify(job.id, (seq, data))
+        if job.session:  # a turn's job: its session's stream tells it too
+            session_id, _, number = job.session.partition("#")
+            self.note_session(session_id, SessionJobEvent(job=job.id, turn=int(number), event=event))
 
     def _notify(self, job_id: str, item: tuple[int, str] | None) -> None:
         for listener in self._listeners.get(job_id, []):
@@ -302,14 +376,16 @@ class _Progress:
 
 
 def save_upload(path: Path, data: bytes, kind: str, what: str) -> Path:
-    """Write an uploaded file and check it by content (type, size, damage) before anything else sees it; a bad one
-    is removed and named in one sentence (``what``: how the request called it)."""
-    from mora_agents.media_guard import check_media_file
+    """Write an uploaded file and check it by content before anything else sees it: an image is decoded whole
+    (its header's pixel count is capped first), a video's container header is read and capped. A bad one is
+    removed and named in one sentence (``what``: how the request called it)."""
+    from mora_agents.media_guard import check_media_file, check_video, read_image
 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     try:
         check_media_file(path, kind)
+        read_image(path) if kind == "image" else check_video(path)
     except MoraError as error:
         path.unlink(missing_ok=True)
         raise MoraError(f"{what}: {error}") from None

@@ -39,7 +39,8 @@ FINISHED: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 """The statuses a job never leaves."""
 
 # Bumped when the tables change; a store written by a newer mora is refused rather than misread.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2 added ``session_events`` (a schema-1 store gains the table when it is opened)."""
 
 _SCHEMA = (
     # seq is the insertion order: AUTOINCREMENT never reuses a deleted job's number, so the order stays total even
@@ -72,6 +73,14 @@ _SCHEMA = (
         decided_at INTEGER
     )""",
     "CREATE INDEX IF NOT EXISTS reviews_by_job ON reviews (job_id, id)",
+    # A chat session's stream: its turns and every event of the jobs that ran them, in one order. Not tied to
+    # a job row: a session outlives its jobs (one deleted job leaves the rest of the story).
+    """CREATE TABLE IF NOT EXISTS session_events (
+        session_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        PRIMARY KEY (session_id, seq)
+    ) WITHOUT ROWID""",
 )
 
 
@@ -355,6 +364,34 @@ class JobStore:
         with self._transaction(write=False) as conn:
             rows = conn.execute(
                 "SELECT seq, event FROM events WHERE job_id = ? AND seq > ? ORDER BY seq", (job_id, after)
+            ).fetchall()
+        return [(int(seq), event) for seq, event in rows]
+
+    def add_session_event(self, session_id: str, event_json: str) -> int:
+        """Append one event (a JSON document) to a chat session's stream; its sequence number (1, 2, ...).
+
+        Raises:
+            MoraError: ``event_json`` is not JSON.
+        """
+        try:
+            json.loads(event_json)
+        except ValueError as error:
+            raise MoraError(f"session {session_id}: the event is not valid JSON ({error})") from error
+        with self._transaction() as conn:
+            seq = conn.execute(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM session_events WHERE session_id = ?", (session_id,)
+            ).fetchone()[0]
+            conn.execute(
+                "INSERT INTO session_events (session_id, seq, event) VALUES (?, ?, ?)", (session_id, seq, event_json)
+            )
+        return int(seq)
+
+    def session_events(self, session_id: str, after: int = 0) -> list[tuple[int, str]]:
+        """A session's events with a sequence number above ``after``, in order, as ``(seq, event_json)``."""
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(
+                "SELECT seq, event FROM session_events WHERE session_id = ? AND seq > ? ORDER BY seq",
+                (session_id, after),
             ).fetchall()
         return [(int(seq), event) for seq, event in rows]
 

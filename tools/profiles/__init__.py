@@ -183,6 +183,39 @@ class ModelProfile(BaseModel):
     memory: MemorySettings = MemorySettings()
 
 
+def parse_frame_size(text: str) -> tuple[int, int]:
+    """``"WIDTHxHEIGHT"`` (e.g. ``"1280x720"``) as two integers.
+
+    Raises:
+        MoraError: not two positive integers joined by ``x``.
+    """
+    width, sep, height = str(text).strip().lower().partition("x")
+    if not (sep and width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
+        raise MoraError(f"size must be WIDTHxHEIGHT in pixels, e.g. 1280x720, not '{text}'")
+    return int(width), int(height)
+
+
+def fit_frame_size(profile: ModelProfile, width: int, height: int) -> tuple[int, int]:
+    """The frame size closest to ``width`` x ``height`` that ``profile`` makes.
+
+    A size within the profile's own pixel count (its ``text_to_image`` width times height, what its models are
+    made for) is kept, rounded to multiples of 16; a larger one is scaled down to that pixel count keeping its
+    aspect ratio, so ``1280x720`` on a 1024x576 profile is ``1024x576`` and on the 64x64 ``tiny`` one ``80x48``.
+    """
+    budget = profile.text_to_image.width * profile.text_to_image.height
+    scale = min(1.0, (budget / (width * height)) ** 0.5)
+    # Round down to 16 (the VAE's /8 and H.264's even sides), never below 16.
+    fitted = [max(16, int(side * scale) // 16 * 16) for side in (width, height)]
+    return fitted[0], fitted[1]
+
+
+def with_frame_size(profile: ModelProfile, width: int, height: int) -> ModelProfile:
+    """``profile`` drawing its first frames (and so its videos) at the fitted ``width`` x ``height``."""
+    width, height = fit_frame_size(profile, width, height)
+    section = profile.text_to_image.model_copy(update={"width": width, "height": height})
+    return profile.model_copy(update={"text_to_image": section})
+
+
 def available_profiles() -> list[str]:
     """Names of the profiles shipped with mora."""
     return sorted(path.stem for path in PROFILE_DIR.glob("*.yaml"))

@@ -8,10 +8,15 @@
 - ``GET /mora/v1/jobs[/{id}]``, ``POST .../cancel``, ``DELETE``, ``GET .../events`` (server-sent events: every
   typed event of the run, ``id`` = its sequence number, so ``Last-Event-ID`` resumes), ``GET .../files/{path}``
   (files of the job's run folder only).
+- Chat sessions (the same folders as ``mora chat``): ``POST /mora/v1/sessions``, ``GET /mora/v1/sessions[/{id}]``,
+  ``POST .../turns`` ``{"text"}`` (the director asks, or queues a job for what it understood), ``POST .../uploads``
+  (a file becomes the session's next artifact), ``GET .../events`` (server-sent events of every turn, upload and
+  job event of the session).
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from typing import Annotated, Literal
@@ -23,7 +28,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from mora_agents.containment import resolve_inside
 from mora_agents.errors import MoraError
-from mora_agents.messages import ReviewDecision, ReviewRequest, VideoRequest
+from mora_agents.messages import InputAdded, ReviewDecision, ReviewRequest, SessionArtifact, TurnPlanned, VideoRequest
 from mora_agents.serve.queue import UPLOADS_DIR, JobQueue, save_upload
 from mora_agents.serve.store import JobRecord
 
@@ -34,6 +39,14 @@ UPLOAD_SUFFIXES = {"image": (".png", ".jpg", ".jpeg", ".webp"), "video": (".mp4"
 
 def _queue(request: Request) -> JobQueue:
     return request.app.state.queue
+
+
+def _upload_suffix(filename: str | None, kind: str) -> str:
+    name = filename or ""
+    suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if suffix not in UPLOAD_SUFFIXES[kind]:
+        raise MoraError(f"an {kind} upload must end in {', '.join(UPLOAD_SUFFIXES[kind])}, not '{filename}'")
+    return suffix
 
 
 class JobCreate(BaseModel):
@@ -90,9 +103,7 @@ async def upload(
     request: Request, file: Annotated[UploadFile, File()], kind: Annotated[Literal["image", "video"], Form()]
 ) -> dict:
     queue = _queue(request)
-    suffix = "." + (file.filename or "").rsplit(".", 1)[-1].lower() if "." in (file.filename or "") else ""
-    if suffix not in UPLOAD_SUFFIXES[kind]:
-        raise MoraError(f"an {kind} upload must end in {', '.join(UPLOAD_SUFFIXES[kind])}, not '{file.filename}'")
+    suffix = _upload_suffix(file.filename, kind)
     folder = queue.workspace / UPLOADS_DIR / ("upload_" + secrets.token_hex(8))
     try:
         # By content: a PNG named .mp4 is refused here, before any pipeline sees it.
@@ -106,6 +117,8 @@ async def upload(
 @router.post("/jobs", response_model=JobView, summary="Run any task as a job")
 async def create_job(body: JobCreate, request: Request) -> JobView:
     queue = _queue(request)
+    if body.review == "judge" and not queue.config.judges:
+        raise MoraError("review judge needs a judge panel: start the server with --judge metric (or openai:MODEL)")
     spec = queue.spec(body.task)
     inputs = dict(body.inputs)
     for name, value in inputs.items():
@@ -239,6 +252,20 @@ async def create_session(body: SessionCreate, request: Request) -> dict:
     return {"id": session_id, **session.record.model_dump(mode="json")}
 
 
+@router.get("/sessions", summary="The server's chat sessions, newest first")
+async def list_sessions(request: Request) -> list[dict]:
+    from mora_agents.serve.queue import SESSIONS_DIR
+
+    queue = _queue(request)
+    folders = [f for f in (queue.workspace / SESSIONS_DIR).glob("session_*") if (f / "session.json").is_file()]
+    sessions = []
+    for folder in folders:
+        record = queue.conversation(folder.name).session.record
+        sessions.append({"id": folder.name, "name": record.name, "created": record.created,
+                         "turns": len(record.turns), "artifacts": len(record.artifacts)})  # fmt: skip
+    return sorted(sessions, key=lambda item: item["created"], reverse=True)
+
+
 @router.get("/sessions/{session_id}", summary="A session: its turns and artifacts")
 async def get_session(session_id: str, request: Request) -> dict:
     conversation = _queue(request).conversation(session_id)
@@ -252,6 +279,7 @@ async def take_turn(session_id: str, body: TurnCreate, request: Request) -> Turn
     turn = await conversation.plan_turn(body.text, seed=len(conversation.session.record.turns))
     if turn.status == "asked":
         question = turn.question
+        queue.note_session(session_id, TurnPlanned(turn=turn.index, text=body.text, status="asked", question=question))
         return TurnView(session=session_id, turn=turn.index, status="asked", question=question.question,
                         candidates=question.candidates)  # fmt: skip
     job = JobRecord(
@@ -260,6 +288,47 @@ async def take_turn(session_id: str, body: TurnCreate, request: Request) -> Turn
         prompt=str(turn.request.inputs.get("prompt", "")), session=f"{session_id}#{turn.index}",
         run_dir=f"sessions/{session_id}/{turn.run_dir}",
     )  # fmt: skip
+    queue.note_session(session_id, TurnPlanned(turn=turn.index, text=body.text, status="queued",
+                                               explanation=turn.request.explanation, job=job.id))  # fmt: skip
     job = queue.submit(job)
     return TurnView(session=session_id, turn=turn.index, status="queued", explanation=turn.request.explanation,
                     job=_view(queue, job))  # fmt: skip
+
+
+@router.post("/sessions/{session_id}/uploads", response_model=SessionArtifact, summary="Give a session a file")
+async def session_upload(
+    session_id: str,
+    request: Request,
+    file: Annotated[UploadFile, File()],
+    kind: Annotated[Literal["image", "video"], Form()],
+    description: Annotated[str, Form(max_length=300)] = "",
+) -> SessionArtifact:
+    """The file, checked by content and size, goes into the session's ``inputs/`` and becomes its next artifact:
+    later turns point at it by number or by its ``description`` ("animate the photo of the harbour")."""
+    queue = _queue(request)
+    session = queue.conversation(session_id).session
+    suffix = _upload_suffix(file.filename, kind)
+    name = f"upload-{len(session.record.artifacts) + 1:02d}-{secrets.token_hex(4)}{suffix}"
+    path = save_upload(session.inputs_dir / name, await file.read(), kind, f"upload {file.filename}")
+    artifact = session.add_input(path, kind, description.strip() or f"the uploaded {kind} {file.filename}")
+    queue.note_session(session_id, InputAdded(artifact=artifact))
+    return artifact
+
+
+@router.get("/sessions/{session_id}/events", summary="The session's events as server-sent events")
+async def session_events(session_id: str, request: Request) -> EventSourceResponse:
+    """Each turn the director planned (``turn``), each file given (``input``), and every event of the jobs
+    that run its turns (``studio``, wrapped with the job and turn), in one order; ``Last-Event-ID`` resumes. The
+    stream stays open: a session goes on for as long as someone talks in it."""
+    queue = _queue(request)
+    queue.conversation(session_id)
+    last = request.headers.get("last-event-id", "0")
+    after = int(last) if last.isdigit() else 0
+    names = {"turn_planned": "turn", "input_added": "input", "job_event": "studio"}
+
+    async def stream():
+        async for seq, data in queue.session_events(session_id, after):
+            kind = json.loads(data).get("type", "")
+            yield {"id": str(seq), "event": names.get(kind, kind), "data": data}
+
+    return EventSourceResponse(stream())

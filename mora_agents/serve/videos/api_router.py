@@ -61,7 +61,8 @@ async def create_video(request: Request) -> VideoObject:
         data = serving.decode_image_url(str(form["input_reference.image_url"]))
         inputs["image"] = serving.save_reference(queue, video_id, "reference.png", data)
     sop = "image_to_video" if "image" in inputs else "text_to_video"
-    job = serving.queue_video(queue, video_id, sop, inputs, prompt=prompt, model=_text(form, "model"), seconds=seconds)
+    job = serving.queue_video(queue, video_id, sop, inputs, prompt=prompt, model=_text(form, "model"), seconds=seconds,
+                              size=_text(form, "size"))  # fmt: skip
     return serving.video_object(job)
 
 
@@ -89,7 +90,7 @@ async def extend_video(request: Request) -> VideoObject | JSONResponse:
         return _conflict(error)
     inputs = {"video": source, "duration": serving.seconds_of(seconds)}
     job = serving.queue_video(queue, video_id, "extend_video", inputs, prompt=prompt, model=_text(form, "model"),
-                              seconds=seconds)  # fmt: skip
+                              seconds=seconds, size=serving.size_of_video(source))  # fmt: skip
     return serving.video_object(job)
 
 
@@ -104,7 +105,8 @@ async def edit_video(request: Request) -> VideoObject | JSONResponse:
     except ConflictError as error:
         return _conflict(error)
     job = serving.queue_video(queue, video_id, "edit_video", {"video": source, "prompt": prompt}, prompt=prompt,
-                              model=_text(form, "model"), seconds=serving.DEFAULT_SECONDS)  # fmt: skip
+                              model=_text(form, "model"), seconds=serving.DEFAULT_SECONDS,
+                              size=serving.size_of_video(source))  # fmt: skip
     return serving.video_object(job)
 
 
@@ -122,7 +124,8 @@ async def remix_video(video_id: str, body: RemixBody, request: Request) -> Video
     original = queue.store.get(video_id)
     job = serving.queue_video(
         queue, serving.new_video_id(), "edit_video", {"video": str(source), "prompt": body.prompt},
-        prompt=body.prompt, model=original.profile, seconds=original.seconds, remixed_from=video_id,
+        prompt=body.prompt, model=original.profile, seconds=original.seconds, size=serving.size_of_video(source),
+        remixed_from=video_id,
     )  # fmt: skip
     return serving.video_object(job)
 

@@ -5,8 +5,9 @@ read a :class:`VideoObject` (``openai.types.Video``), ``list`` a :class:`VideoLi
 Where mora differs from Sora, the types are wider than the SDK's own, never narrower:
 
 - ``model`` is a mora profile name (``tiny``, ``paper`` ...); the SDK types it ``str`` (the Sora names are examples).
-- ``size`` is the profile's frame size, e.g. ``"64x64"``. The SDK types it as a Literal of the four Sora sizes; its
-  response parser is lenient (``construct``, unless a client opts into ``_strict_response_validation``), so
+- ``size`` is the size made: the request's, fitted to the profile (``1280x720`` on ``tiny`` is ``"80x48"``).
+  The SDK types it as a Literal of the four Sora sizes; its response parser is lenient (``construct``, unless a
+  client opts into ``_strict_response_validation``), so
   ``client.videos.retrieve`` returns such a size as it is, while ``openai.types.Video.model_validate`` refuses it.
 - ``seconds`` is any whole or decimal number of seconds as text (the SDK: ``str``, with ``"4" | "8" | "12"`` named).
 """
@@ -72,7 +73,7 @@ class VideoObject(BaseModel):
     """The duration asked for, in seconds, as text (``"4"``); for an extension, the seconds asked to add (Sora
     reports the stitched total there)."""
     size: str
-    """The frame size, ``"WIDTHxHEIGHT"``: the profile's, whatever the request asked for."""
+    """The frame size made, ``"WIDTHxHEIGHT"``: the request's, fitted to what the profile makes."""
     status: ApiStatus
     """``queued`` | ``in_progress`` | ``completed`` | ``failed``, from the job's status by :data:`VIDEO_STATUS`."""
 

@@ -5,7 +5,10 @@
 - extensions: ``extend_video`` of a completed video (the result is the input plus the new seconds).
 - edits and ``{id}/remix``: ``edit_video`` of a completed video with the new prompt (a remix names its source).
 - ``model``: a mora profile name picks that profile; ``sora-2``, ``sora-2-pro`` and any other name get the
-  server's profile, which the response names. ``size``: the profile's frame size (the response says which).
+  server's profile, which the response names.
+- ``size``: honoured as far as the profile goes (:func:`tools.profiles.fit_frame_size`: kept within the
+  profile's pixel count, scaled down to it keeping the aspect ratio otherwise); the response's ``size`` is the
+  size made. Extensions and edits keep their source video's size.
 """
 
 from __future__ import annotations
@@ -39,11 +42,23 @@ def profile_for(queue: JobQueue, model: str | None) -> str:
     return model if model and model in available_profiles() else queue.config.profile
 
 
-def frame_size(profile: str) -> str:
-    from tools.profiles import load_profile
+def frame_size(profile: str, size: str | tuple[int, int] | None = None) -> str:
+    """The ``WIDTHxHEIGHT`` a job on ``profile`` makes for the asked ``size`` (``None``: the profile's own)."""
+    from tools.profiles import fit_frame_size, load_profile, parse_frame_size
 
-    settings = load_profile(profile).text_to_image
-    return f"{settings.width}x{settings.height}"
+    settings = load_profile(profile)
+    if size is None:
+        width, height = settings.text_to_image.width, settings.text_to_image.height
+    else:
+        width, height = fit_frame_size(settings, *(parse_frame_size(size) if isinstance(size, str) else size))
+    return f"{width}x{height}"
+
+
+def size_of_video(path: str | Path) -> tuple[int, int]:
+    """An input video's frame size: extensions and edits keep it."""
+    from mora_agents.media import video_info
+
+    return tuple(video_info(Path(path))["size"])
 
 
 def seconds_of(value: str | None, field: str = "seconds") -> float:
@@ -76,12 +91,13 @@ def video_object(job: JobRecord) -> VideoObject:
 
 
 def queue_video(queue: JobQueue, job_id: str, sop: str, inputs: dict, *, prompt: str, model: str | None,
-                seconds: str, remixed_from: str | None = None) -> JobRecord:  # fmt: skip
+                seconds: str, size: str | tuple[int, int] | None = None,
+                remixed_from: str | None = None) -> JobRecord:  # fmt: skip
     profile = profile_for(queue, model)
     request = VideoRequest(task=sop, inputs=inputs, seed=secrets.randbelow(2**31))
     job = JobRecord(
         id=job_id, kind="video", sop=sop, request=request, created_at=int(time.time()), review=queue.config.review,
-        profile=profile, model=model or "", prompt=prompt, seconds=seconds, size=frame_size(profile),
+        profile=profile, model=model or "", prompt=prompt, seconds=seconds, size=frame_size(profile, size),
         remixed_from=remixed_from,
     )  # fmt: skip
     return queue.submit(job)
