@@ -439,8 +439,7 @@ def _checked_profile(spec: SopSpec, config: StudioConfig):
         if config.dtype not in DTYPES:
             raise MoraError(f"unknown dtype '{config.dtype}': choose one of {', '.join(DTYPES)}")
         # The command line wins over the profile's and every role's own precision.
-        roles = ("text_to_image", "image_to_image", "image_to_video", "video_connection")
-        update = {role: getattr(profile, role).model_copy(update={"dtype": None}) for role in roles}
+        update = {role: settings.model_copy(update={"dtype": None}) for role, settings in profile.roles().items()}
         profile = profile.model_copy(update={"dtype": config.dtype, **update})
     if config.size:
         profile = with_frame_size(profile, *config.size)

@@ -130,3 +130,23 @@ def test_asking_for_cuda_without_a_gpu_is_one_sentence(tiny_profile):
     else:
         with pytest.raises(ModelUnavailableError, match="device 'cuda' was asked for, but torch sees no CUDA GPU"):
             choose_device(tiny_profile, "cuda")
+
+
+def test_a_new_role_is_a_settings_class_and_a_profile_field():
+    """Loading, checking and `mora models` read each role through its settings: a new role needs no edit there."""
+    from tools.loading import check_profile
+    from tools.profiles import ModelProfile, RoleSettings
+
+    class UpscalerSettings(RoleSettings):
+        model: str
+
+    class WithUpscaler(ModelProfile):
+        upscaler: UpscalerSettings
+
+    tiny = load_profile("tiny")
+    profile = WithUpscaler(**tiny.model_dump(), upscaler={"model": "acme/upscaler-x4"})
+    assert ("upscaler", "acme/upscaler-x4") in profile_models(profile)
+    assert [s.role for s in profile_status(profile)][-1] == "upscaler"
+    check_profile(profile, {"text_to_image"})  # the tiny models are fine; the upscaler is not asked for
+    with pytest.raises(MoraError, match="acme/upscaler-x4"):
+        check_profile(profile, {"upscaler"})

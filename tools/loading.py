@@ -58,15 +58,11 @@ def choose_device(profile: ModelProfile, device: str | None = None, role: str | 
 
 def profile_models(profile: ModelProfile) -> list[tuple[str, str]]:
     """``(role, model reference)`` for every model the profile needs."""
-    models = [("text_to_image base", profile.text_to_image.base)]
-    if profile.text_to_image.refiner:
-        models.append(("text_to_image refiner", profile.text_to_image.refiner))
-    models.append(("image_to_image", profile.image_to_image.model))
-    models.append(("image_to_video", profile.image_to_video.model))
-    # a4_blend reuses the image_to_video model: only first_last_frame loads a model of its own.
-    if profile.video_connection.method == "first_last_frame" and profile.video_connection.model:
-        models.append(("video_connection", profile.video_connection.model))
-    return models
+    return [
+        (f"{role} {part}".strip(), reference)
+        for role, settings in profile.roles().items()
+        for part, reference in settings.models()
+    ]
 
 
 def resolve_model(reference: str) -> str:
@@ -154,10 +150,11 @@ def hub_reachable(timeout: float = 3.0) -> bool:
 def check_profile(profile: ModelProfile, roles: set[str] | None = None) -> None:
     """Check the models of ``profile`` that ``roles`` need (all when ``None``; see :func:`check_model`).
 
-    A5's ``a4_blend`` animates with A4's model, so ``video_connection`` needs ``image_to_video`` then.
+    A role's :meth:`~tools.profiles.RoleSettings.also_needs` come along (A5's ``a4_blend`` needs A4's model).
     """
-    if roles is not None and "video_connection" in roles and profile.video_connection.method == "a4_blend":
-        roles = roles | {"image_to_video"}
+    sections = profile.roles()
+    if roles is not None:
+        roles = roles | {other for role in roles if role in sections for other in sections[role].also_needs()}
     for role, reference in profile_models(profile):
         if roles is None or role.split()[0] in roles:
             check_model(reference, role, profile.name)

@@ -1,6 +1,7 @@
 """The agent roles, one entry each: what an SOP step names, which agent answers, which profile settings and
-which tool it runs on. A new role is one :class:`AgentRole` here (and its agent and tool classes); the SOP
-schema, the studio and the CLI read everything else from this table.
+which tool it runs on. A new role is one :class:`AgentRole` here, its agent and tool classes, and its settings:
+a :class:`~tools.profiles.RoleSettings` subclass (which models it loads) as a field of the profile. The SOP
+schema, the studio, loading, ``mora models`` and the CLI read everything else from this table and those classes.
 """
 
 from __future__ import annotations

@@ -46,7 +46,22 @@ Dtype = Literal["auto", "float32", "float16", "bfloat16"]
 """``auto``: bf16 (fp16 on cards without bf16) on CUDA, fp16 on MPS, fp32 on a CPU."""
 
 
-class TextToImageSettings(BaseModel):
+class RoleSettings(BaseModel):
+    """One agent role's section of a profile. A new role is a subclass (its models and what else it loads) and a
+    field of :class:`ModelProfile`; loading, checking and ``mora models`` read every role through these methods."""
+
+    def models(self) -> list[tuple[str, str]]:
+        """``(part, reference)`` of each model this role loads (``part`` "" for its one model, else e.g.
+        ``"refiner"``)."""
+        model = getattr(self, "model", None)
+        return [("", model)] if model else []
+
+    def also_needs(self) -> set[str]:
+        """Other roles whose models this one loads too (A5's ``a4_blend`` animates with A4's)."""
+        return set()
+
+
+class TextToImageSettings(RoleSettings):
     """A2: a text-to-image pipeline (SDXL, FLUX.1, ...), optionally handing over to a refiner (SDXL)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -69,6 +84,9 @@ class TextToImageSettings(BaseModel):
 
     _check_call_args = field_validator("call_args")(_call_args_leave_tool_arguments_alone)
 
+    def models(self) -> list[tuple[str, str]]:
+        return [("base", self.base)] + ([("refiner", self.refiner)] if self.refiner else [])
+
     @model_validator(mode="after")
     def _size_multiple_of_16(self) -> TextToImageSettings:
         # /8 for the VAE, and even numbers for H.264: 16 keeps both true for every frame we write.
@@ -77,7 +95,7 @@ class TextToImageSettings(BaseModel):
         return self
 
 
-class ImageToVideoSettings(BaseModel):
+class ImageToVideoSettings(RoleSettings):
     """A4: an image-to-video pipeline (SVD, Wan I2V, ...), chained segment by segment; each pipeline gets the
     fields it takes (SVD its motion conditioning, Wan the prompt and one guidance scale)."""
 
@@ -104,7 +122,7 @@ class ImageToVideoSettings(BaseModel):
     _check_call_args = field_validator("call_args")(_call_args_leave_tool_arguments_alone)
 
 
-class ImageToImageSettings(BaseModel):
+class ImageToImageSettings(RoleSettings):
     """A3: an instruction-following image editor (InstructPix2Pix, FLUX.1 Kontext, ...)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -123,7 +141,7 @@ class ImageToImageSettings(BaseModel):
     _check_call_args = field_validator("call_args")(_call_args_leave_tool_arguments_alone)
 
 
-class VideoConnectionSettings(BaseModel):
+class VideoConnectionSettings(RoleSettings):
     """A5: a transition between two clips, conditioned on clip 1's last and clip 2's first frame."""
 
     model_config = ConfigDict(extra="forbid")
@@ -143,6 +161,13 @@ class VideoConnectionSettings(BaseModel):
     """Passed verbatim to the first+last-frame pipeline's call (``first_last_frame`` only)."""
 
     _check_call_args = field_validator("call_args")(_call_args_leave_tool_arguments_alone)
+
+    def models(self) -> list[tuple[str, str]]:
+        # a4_blend reuses the image_to_video model: only first_last_frame loads a model of its own.
+        return [("", self.model)] if self.method == "first_last_frame" and self.model else []
+
+    def also_needs(self) -> set[str]:
+        return {"image_to_video"} if self.method == "a4_blend" else set()
 
     @model_validator(mode="after")
     def _model_matches_method(self) -> VideoConnectionSettings:
@@ -181,6 +206,11 @@ class ModelProfile(BaseModel):
     image_to_video: ImageToVideoSettings
     video_connection: VideoConnectionSettings
     memory: MemorySettings = MemorySettings()
+
+    def roles(self) -> dict[str, RoleSettings]:
+        """Each role's section by field name, in profile order (``text_to_image``, ``image_to_image``, ...)."""
+        sections = {name: getattr(self, name) for name in type(self).model_fields}
+        return {name: value for name, value in sections.items() if isinstance(value, RoleSettings)}
 
 
 def parse_frame_size(text: str) -> tuple[int, int]:
