@@ -650,9 +650,11 @@ def serve(
     device: Annotated[str | None, typer.Option(help="Torch device (cuda, mps, cpu); default: the best found.")] = None,
     max_request_mb: Annotated[int, typer.Option(help="Largest request body (an upload included), in MiB.", min=1)] = 64,
     sop_dir: SopDirOption = None,
+    web: Annotated[bool, typer.Option(help="The web studio at / (chat, review cards, task forms).")] = True,
 ) -> None:
-    """Serve the studio over HTTP: the OpenAI Videos API at /v1/videos (point an OpenAI client's base_url at
-    http://HOST:PORT/v1) and mora's job API with human review at /mora/v1; docs at /docs. Jobs survive restarts."""
+    """Serve the studio over HTTP: the web studio at / (open it in a browser), the OpenAI Videos API at /v1/videos
+    (point an OpenAI client's base_url at http://HOST:PORT/v1) and mora's job API with human review at /mora/v1;
+    docs at /docs. Jobs survive restarts."""
     import ipaddress
 
     import uvicorn
@@ -675,9 +677,10 @@ def serve(
     from mora_agents.supervisor import SERVE_CRASH_ENV
 
     queue = JobQueue(workspace, config, sop_dirs=list(sop_dir or []), crashed=os.environ.get(SERVE_CRASH_ENV))
-    err.print(f"mora serve: http://{host}:{port} (workspace {queue.workspace}, profile {profile}); docs at /docs",
+    err.print(f"mora serve: http://{host}:{port} (workspace {queue.workspace}, profile {profile}); the studio at /, "
+              "docs at /docs",
               highlight=False, soft_wrap=True)  # fmt: skip
-    server = create_app(queue, api_key=api_key, max_request_bytes=max_request_mb * 1024 * 1024)
+    server = create_app(queue, api_key=api_key, max_request_bytes=max_request_mb * 1024 * 1024, web=web)
     uvicorn.run(server, host=host, port=port, log_level="warning")
 
 

@@ -305,6 +305,8 @@ class SessionArtifact(BaseModel):
     """What it shows, in the words of the request that made it."""
     sources: list[int] = Field(default_factory=list)
     """The artifacts it was made from (an edit's, an extension's, a connection's inputs), by number."""
+    stale: bool = False
+    """Made from an artifact that was made again since: it no longer shows what its sources show now."""
 
 
 class DirectorTurn(BaseModel):

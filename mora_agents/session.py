@@ -273,10 +273,33 @@ class Session:
         self.log("user", turn=turn.index, text=text)
         return turn
 
+    def mark_stale(self, turn_index: int) -> list[SessionArtifact]:
+        """Turn ``turn_index``'s result is being made again: every artifact made from it (directly or through
+        others) is stale until made again too. Returns those artifacts."""
+        remade = {a.index for a in self.record.artifacts if a.turn == turn_index}
+        stale: list[SessionArtifact] = []
+        for artifact in self.record.artifacts:  # in order: a source always comes before what was made from it
+            if set(artifact.sources) & remade:
+                artifact.stale = True
+                remade.add(artifact.index)
+                stale.append(artifact)
+        turn = self.record.turns[turn_index - 1]
+        turn.status = "running"
+        self.save()
+        if stale:
+            self.log("stale", turn=turn_index, artifacts=[a.index for a in stale])
+        return stale
+
     def add_output(self, turn: TurnRecord, manifest: RunManifest) -> SessionArtifact | None:
-        """Record a finished turn's result as the session's next artifact."""
+        """Record a finished turn's result as the session's next artifact (a turn made again keeps its number)."""
         if manifest.output is None or turn.run_dir is None:
             return None
+        earlier = next((a for a in self.record.artifacts if a.turn == turn.index), None)
+        if earlier is not None:
+            earlier.path = str(Workspace(self.run_folder(turn)).path(manifest.output.path).resolve())
+            earlier.stale = False
+            self.save()
+            return earlier
         prompt = turn.request.inputs.get("prompt") if turn.request else None
         artifact = SessionArtifact(
             index=len(self.record.artifacts) + 1,

@@ -110,6 +110,10 @@ class RunManifest(BaseModel):
     """Image and video inputs as imported into the run folder (``inputs/``)."""
     enhanced_prompt: EnhancedPrompt | None = None
     stages: list[StageRecord] = Field(default_factory=list)
+    superseded: list[StageRecord] = Field(default_factory=list)
+    """Stages a person asked to make again after the run (their files are kept: the earlier versions)."""
+    reseeds: dict[str, int] = Field(default_factory=dict)
+    """Stage id -> seed offset of its next making, so a stage made again gives a new result, not the same one."""
     output: VideoArtifact | ImageArtifact | None = None
     warnings: list[str] = Field(default_factory=list)
     error: str | None = None

@@ -25,11 +25,15 @@ from mora_agents.serve.videos.protocol import error_body
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 """The largest request body accepted (an upload included): larger ones get 413 before they are read."""
 
-OPEN_PATHS = ("/docs", "/openapi.json", "/healthz", "/docs/oauth2-redirect")
+API_PATHS = ("/v1/", "/mora/")
+"""What the API key guards as ``Authorization: Bearer``; the web studio's page asks for the same key itself."""
 
 
-def create_app(queue: JobQueue, api_key: str | None = None, max_request_bytes: int = MAX_REQUEST_BYTES) -> FastAPI:
-    """The server for ``queue``; ``api_key`` (if given) is required on every API request."""
+def create_app(
+    queue: JobQueue, api_key: str | None = None, max_request_bytes: int = MAX_REQUEST_BYTES, web: bool = True
+) -> FastAPI:
+    """The server for ``queue``; ``api_key`` (if given) is required on every API request. ``web``: the studio page
+    at ``/`` (:mod:`mora_agents.web`)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -52,7 +56,8 @@ def create_app(queue: JobQueue, api_key: str | None = None, max_request_bytes: i
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
-        if api_key is not None and not request.url.path.startswith(OPEN_PATHS):
+        path = request.url.path
+        if api_key is not None and path.startswith(API_PATHS):
             given = request.headers.get("authorization", "")
             if not hmac.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
                 body = error_body("a valid API key is required: Authorization: Bearer <key>", "authentication_error",
@@ -82,8 +87,16 @@ def create_app(queue: JobQueue, api_key: str | None = None, max_request_bytes: i
         return JSONResponse(error_body(message, param=where or None, code="invalid_value"), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, error: StarletteHTTPException):
+        if not request.url.path.startswith(API_PATHS):
+            from fastapi.exception_handlers import http_exception_handler
+
+            return await http_exception_handler(request, error)  # the web page's own errors, as Gradio expects
         kind = "not_found_error" if error.status_code == 404 else "invalid_request_error"
         return JSONResponse(error_body(str(error.detail), kind), status_code=error.status_code)
 
+    if web:
+        from mora_agents.web import mount_studio
+
+        app = mount_studio(app, queue, api_key)
     return app

@@ -128,6 +128,63 @@ class JobQueue:
         self._launch(job.id)
         return job
 
+    def submit_task(self, task: str, inputs: dict, *, seed: int = 0, review: str = "auto") -> JobRecord:
+        """Queue a job for any SOP; its image and video inputs must already be files of the workspace.
+
+        Raises:
+            MoraError: an unknown task, a missing or wrong input, or a judge review without judges.
+        """
+        import secrets
+
+        from mora_agents.messages import VideoRequest
+
+        self.check_review(review)
+        spec = self.spec(task)
+        spec.bind_inputs(dict(inputs))  # a missing or wrong input is named now, not when the job runs
+        request = VideoRequest(task=spec.name, inputs=dict(inputs), seed=seed)
+        job = JobRecord(id="job_" + secrets.token_hex(12), kind="job", sop=spec.name, request=request,
+                        created_at=_now(), review=review, profile=self.config.profile,
+                        prompt=str(inputs.get("prompt", "")))  # fmt: skip
+        return self.submit(job)
+
+    def rerun(self, job_id: str, stage: str | None = None, review: str | None = None) -> JobRecord:
+        """Make a finished job's ``stage`` again (``None``: the whole job, its inputs read again), and every stage
+        after it: the job is queued once more and its result replaced. For a session's turn, every later result
+        made from this one is marked stale in the session, to be made again on request.
+
+        Raises:
+            MoraError: no such job, a job not finished yet, or no such stage.
+        """
+        from mora_agents.sop._runner import reopen_stage
+        from mora_agents.workspace import Workspace
+
+        job = self._job(job_id)
+        if job.status not in FINISHED:
+            raise MoraError(f"job {job_id} is {job.status}: only a finished job's stages can be made again")
+        if not job.run_dir or not (self.workspace / job.run_dir / "manifest.json").is_file():
+            raise MoraError(f"job {job_id} never started: there is no stage to make again")
+        workspace = Workspace(self.workspace / job.run_dir)
+        workspace.save_manifest(reopen_stage(workspace.load_manifest(), stage))
+        if job.session:
+            session_id, _, number = job.session.partition("#")
+            session = self.conversation(session_id).session
+            session.mark_stale(int(number))
+        update = {"status": "queued", "progress": 0, "completed_at": None, "error": None}
+        job = self.store.update(job_id, **update, **({"review": review} if review else {}))
+        self._launch(job_id)
+        return job
+
+    def check_review(self, review: str) -> None:
+        """Refuse a ``judge`` review on a server started without judges, in one sentence."""
+        if review == "judge" and not self.config.judges:
+            raise MoraError("review judge needs a judge panel: start the server with --judge metric (or openai:MODEL)")
+
+    def sop_names(self) -> list[str]:
+        """Every task this server runs: the built-in SOPs and those of its ``--sop-dir`` folders."""
+        from mora_agents.sop import list_sops
+
+        return list(list_sops(self.sop_dirs))
+
     def spec(self, task: str) -> SopSpec:
         return find_sop(task, self.sop_dirs)
 

@@ -124,7 +124,8 @@ class SopRunner:
         finished = {record.id: record for record in finished_stages(self.manifest)}
         self.manifest.stages = list(finished.values())
         self.manifest.warnings = [w for w in self.manifest.warnings if w.split(":")[0] in finished]
-        kept = {it.output.path for r in finished.values() for it in r.iterations if hasattr(it.output, "path")}
+        records = [*finished.values(), *self.manifest.superseded]  # earlier versions stay viewable
+        kept = {it.output.path for r in records for it in r.iterations if hasattr(it.output, "path")}
         stages = self.workspace.path("stages")
         if finished and stages.is_dir():
             for path in stages.iterdir():
@@ -167,7 +168,7 @@ class SopRunner:
             name: self.values.resolve(binding, f"step '{step.id}' with.{name}")
             for name, binding in step.parsed_bindings().items()
         }
-        seed = self.manifest.request.seed
+        seed = self.manifest.request.seed + self.manifest.reseeds.get(step.id, 0)
         max_iterations = step.review.max_iterations if step.review else 1
         edited_by: str | None = None
         candidate: BaseModel | None = None
@@ -302,6 +303,30 @@ def finished_stages(manifest: RunManifest) -> list[StageRecord]:
             break
         finished.append(record)
     return finished
+
+
+def reopen_stage(manifest: RunManifest, stage: str | None = None) -> RunManifest:
+    """Make a finished run's ``stage`` (and every stage after it) to be made again by the next resume, with new
+    seeds; ``None``: the whole run, its inputs read again (an input made by an earlier turn may have changed).
+
+    The stages made again move to ``superseded`` with their files, so the earlier versions stay viewable.
+
+    Raises:
+        MoraError: the run has no such stage.
+    """
+    ids = [record.id for record in manifest.stages]
+    if stage is not None and stage not in ids:
+        raise MoraError(f"run {manifest.run_id} has no stage '{stage}' (it has {', '.join(ids) or 'none'})")
+    start = ids.index(stage) if stage is not None else 0
+    for record in manifest.stages[start:]:
+        # Past every seed this stage has tried, so the next making differs from all of them.
+        manifest.reseeds[record.id] = manifest.reseeds.get(record.id, 0) + max(len(record.iterations), 1)
+    manifest.superseded.extend(manifest.stages[start:])
+    manifest.stages = manifest.stages[:start]
+    if stage is None:
+        manifest.inputs = {}
+    manifest.status, manifest.output, manifest.error = "running", None, None
+    return manifest
 
 
 def roles_used(spec: SopSpec) -> set[str]:

@@ -7,7 +7,8 @@
   ``{"action": "accept"|"regenerate"|"edit", "instruction"}``; ``GET .../review`` shows what waits.
 - ``GET /mora/v1/jobs[/{id}]``, ``POST .../cancel``, ``DELETE``, ``GET .../events`` (server-sent events: every
   typed event of the run, ``id`` = its sequence number, so ``Last-Event-ID`` resumes), ``GET .../files/{path}``
-  (files of the job's run folder only).
+  (files of the job's run folder only), ``POST .../rerun {"stage"}`` (make a finished job's stage and those after
+  it again).
 - Chat sessions (the same folders as ``mora chat``): ``POST /mora/v1/sessions``, ``GET /mora/v1/sessions[/{id}]``,
   ``POST .../turns`` ``{"text"}`` (the director asks, or queues a job for what it understood), ``POST .../uploads``
   (a file becomes the session's next artifact), ``GET .../events`` (server-sent events of every turn, upload and
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -28,25 +28,16 @@ from sse_starlette.sse import EventSourceResponse
 
 from mora_agents.containment import resolve_inside
 from mora_agents.errors import MoraError
-from mora_agents.messages import InputAdded, ReviewDecision, ReviewRequest, SessionArtifact, TurnPlanned, VideoRequest
+from mora_agents.messages import ReviewDecision, ReviewRequest, SessionArtifact, VideoRequest
+from mora_agents.serve import sessions
 from mora_agents.serve.queue import UPLOADS_DIR, JobQueue, save_upload
 from mora_agents.serve.store import JobRecord
 
 router = APIRouter(prefix="/mora/v1", tags=["mora jobs"])
 
-UPLOAD_SUFFIXES = {"image": (".png", ".jpg", ".jpeg", ".webp"), "video": (".mp4", ".mov", ".webm", ".mkv")}
-
 
 def _queue(request: Request) -> JobQueue:
     return request.app.state.queue
-
-
-def _upload_suffix(filename: str | None, kind: str) -> str:
-    name = filename or ""
-    suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if suffix not in UPLOAD_SUFFIXES[kind]:
-        raise MoraError(f"an {kind} upload must end in {', '.join(UPLOAD_SUFFIXES[kind])}, not '{filename}'")
-    return suffix
 
 
 class JobCreate(BaseModel):
@@ -103,7 +94,7 @@ async def upload(
     request: Request, file: Annotated[UploadFile, File()], kind: Annotated[Literal["image", "video"], Form()]
 ) -> dict:
     queue = _queue(request)
-    suffix = _upload_suffix(file.filename, kind)
+    suffix = sessions.upload_suffix(file.filename, kind)
     folder = queue.workspace / UPLOADS_DIR / ("upload_" + secrets.token_hex(8))
     try:
         # By content: a PNG named .mp4 is refused here, before any pipeline sees it.
@@ -117,8 +108,7 @@ async def upload(
 @router.post("/jobs", response_model=JobView, summary="Run any task as a job")
 async def create_job(body: JobCreate, request: Request) -> JobView:
     queue = _queue(request)
-    if body.review == "judge" and not queue.config.judges:
-        raise MoraError("review judge needs a judge panel: start the server with --judge metric (or openai:MODEL)")
+    queue.check_review(body.review)
     spec = queue.spec(body.task)
     inputs = dict(body.inputs)
     for name, value in inputs.items():
@@ -127,13 +117,7 @@ async def create_job(body: JobCreate, request: Request) -> JobView:
             # Only the server's own files: an upload or a finished job's result, never a path of the client's.
             where = resolve_inside(queue.workspace, str(value), what=f"input '{name}'", folder="the server's workspace")
             inputs[name] = str(where)
-    spec.bind_inputs(inputs)  # a missing or wrong input is named now, not when the job runs
-    request_ = VideoRequest(task=spec.name, inputs=inputs, seed=body.seed)
-    job = JobRecord(
-        id="job_" + secrets.token_hex(12), kind="job", sop=spec.name, request=request_, created_at=int(time.time()),
-        review=body.review, profile=queue.config.profile, prompt=str(inputs.get("prompt", "")),
-    )  # fmt: skip
-    return _view(queue, queue.submit(job))
+    return _view(queue, queue.submit_task(spec.name, inputs, seed=body.seed, review=body.review))
 
 
 @router.get("/jobs", response_model=list[JobView], summary="List jobs")
@@ -168,6 +152,22 @@ async def decide(job_id: str, body: Decision, request: Request) -> JobView:
     except ValueError as error:
         raise MoraError(str(error).splitlines()[-1]) from None
     return _view(queue, queue.decide(job_id, decision))
+
+
+class Rerun(BaseModel):
+    stage: str | None = Field(default=None, description="The stage to make again, e.g. first_frame; none: all.")
+    review: Literal["auto", "human", "judge"] | None = None
+
+
+@router.post("/jobs/{job_id}/rerun", response_model=JobView, summary="Make a finished job's stage again")
+async def rerun(job_id: str, body: Rerun, request: Request) -> JobView:
+    """The stage and every stage after it are made again (new seeds; the earlier versions stay in the run folder
+    and the manifest's ``superseded``). For a session's turn, later results made from it are marked stale."""
+    queue = _queue(request)
+    _job(queue, job_id)
+    if body.review:
+        queue.check_review(body.review)
+    return _view(queue, queue.rerun(job_id, body.stage, body.review))
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobView, summary="Cancel a queued, running or waiting job")
@@ -243,27 +243,14 @@ class TurnView(BaseModel):
 
 @router.post("/sessions", summary="Start a chat session (the same session folder as mora chat)")
 async def create_session(body: SessionCreate, request: Request) -> dict:
-    from mora_agents.serve.queue import SESSIONS_DIR
-    from mora_agents.session import Session
-
     queue = _queue(request)
-    session_id = "session_" + secrets.token_hex(8)
-    session = Session.create(queue.workspace / SESSIONS_DIR / session_id, body.name)
-    return {"id": session_id, **session.record.model_dump(mode="json")}
+    session_id = sessions.create_session(queue, body.name)
+    return {"id": session_id, **queue.conversation(session_id).session.record.model_dump(mode="json")}
 
 
 @router.get("/sessions", summary="The server's chat sessions, newest first")
 async def list_sessions(request: Request) -> list[dict]:
-    from mora_agents.serve.queue import SESSIONS_DIR
-
-    queue = _queue(request)
-    folders = [f for f in (queue.workspace / SESSIONS_DIR).glob("session_*") if (f / "session.json").is_file()]
-    sessions = []
-    for folder in folders:
-        record = queue.conversation(folder.name).session.record
-        sessions.append({"id": folder.name, "name": record.name, "created": record.created,
-                         "turns": len(record.turns), "artifacts": len(record.artifacts)})  # fmt: skip
-    return sorted(sessions, key=lambda item: item["created"], reverse=True)
+    return sessions.list_sessions(_queue(request))
 
 
 @router.get("/sessions/{session_id}", summary="A session: its turns and artifacts")
@@ -275,24 +262,13 @@ async def get_session(session_id: str, request: Request) -> dict:
 @router.post("/sessions/{session_id}/turns", response_model=TurnView, summary="Say something in a session")
 async def take_turn(session_id: str, body: TurnCreate, request: Request) -> TurnView:
     queue = _queue(request)
-    conversation = queue.conversation(session_id)
-    turn = await conversation.plan_turn(body.text, seed=len(conversation.session.record.turns))
-    if turn.status == "asked":
-        question = turn.question
-        queue.note_session(session_id, TurnPlanned(turn=turn.index, text=body.text, status="asked", question=question))
-        return TurnView(session=session_id, turn=turn.index, status="asked", question=question.question,
-                        candidates=question.candidates)  # fmt: skip
-    job = JobRecord(
-        id="job_" + secrets.token_hex(12), kind="job", sop=turn.request.task, request=turn.request,
-        created_at=int(time.time()), review=body.review, profile=queue.config.profile,
-        prompt=str(turn.request.inputs.get("prompt", "")), session=f"{session_id}#{turn.index}",
-        run_dir=f"sessions/{session_id}/{turn.run_dir}",
-    )  # fmt: skip
-    queue.note_session(session_id, TurnPlanned(turn=turn.index, text=body.text, status="queued",
-                                               explanation=turn.request.explanation, job=job.id))  # fmt: skip
-    job = queue.submit(job)
+    taken = await sessions.take_turn(queue, session_id, body.text, body.review)
+    turn = taken.turn
+    if taken.job is None:
+        return TurnView(session=session_id, turn=turn.index, status="asked", question=turn.question.question,
+                        candidates=turn.question.candidates)  # fmt: skip
     return TurnView(session=session_id, turn=turn.index, status="queued", explanation=turn.request.explanation,
-                    job=_view(queue, job))  # fmt: skip
+                    job=_view(queue, taken.job))  # fmt: skip
 
 
 @router.post("/sessions/{session_id}/uploads", response_model=SessionArtifact, summary="Give a session a file")
@@ -305,14 +281,7 @@ async def session_upload(
 ) -> SessionArtifact:
     """The file, checked by content and size, goes into the session's ``inputs/`` and becomes its next artifact:
     later turns point at it by number or by its ``description`` ("animate the photo of the harbour")."""
-    queue = _queue(request)
-    session = queue.conversation(session_id).session
-    suffix = _upload_suffix(file.filename, kind)
-    name = f"upload-{len(session.record.artifacts) + 1:02d}-{secrets.token_hex(4)}{suffix}"
-    path = save_upload(session.inputs_dir / name, await file.read(), kind, f"upload {file.filename}")
-    artifact = session.add_input(path, kind, description.strip() or f"the uploaded {kind} {file.filename}")
-    queue.note_session(session_id, InputAdded(artifact=artifact))
-    return artifact
+    return sessions.add_upload(_queue(request), session_id, await file.read(), kind, file.filename or "", description)
 
 
 @router.get("/sessions/{session_id}/events", summary="The session's events as server-sent events")

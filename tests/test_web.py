@@ -1,0 +1,178 @@
+"""The web studio in a real browser: Debian's Chromium driven by Playwright against a live `mora serve` (tiny
+profile). Selectors are roles and accessible names, as a person reads the page. Each step saves a screenshot
+under the test's tmp folder; a failure prints where they are."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+from live_server import Server, wait
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.slow
+STEP_MS = 180_000
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    server = Server(tmp_path_factory.mktemp("web") / "ws").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def browser_page(studio, tmp_path):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's chromium (apt-get install -y chromium)")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1200, "height": 1500})
+        page.set_default_timeout(STEP_MS)
+        shots = Shots(page, tmp_path / "screenshots")
+        try:
+            page.goto(studio.url + "/")
+            yield page, shots
+        except Exception:
+            print(f"screenshots of the failing test: {shots.folder}")
+            raise
+        finally:
+            shots.take("last")
+            browser.close()
+
+
+class Shots:
+    """One screenshot per step, numbered, under the test's tmp folder."""
+
+    def __init__(self, page, folder: Path) -> None:
+        self.page, self.folder, self.count = page, folder, 0
+        folder.mkdir(parents=True)
+
+    def take(self, name: str) -> Path:
+        self.count += 1
+        path = self.folder / f"{self.count:02d}-{name}.png"
+        self.page.screenshot(path=path, full_page=True)
+        return path
+
+
+def say(page, text: str) -> None:
+    box = page.get_by_role("textbox", name="Message")
+    box.fill(text)
+    box.press("Enter")
+
+
+def card_image_bytes(page, studio) -> bytes:
+    """The file the review card's image shows, read from the server (Gradio serves it by path)."""
+    source = page.get_by_role("img", name="the result to review").get_attribute("src")
+    return hashlib.sha256(page.request.get(source).body()).digest() if source else b""
+
+
+def accept_until_done(page, stage_title: str) -> None:
+    page.get_by_text(stage_title).wait_for()
+    page.get_by_role("button", name="Accept").click()
+
+
+def test_make_review_extend_in_the_browser(browser_page, studio):
+    page, shots = browser_page
+    say(page, "a red kite over a green hill, 1 second")
+    page.get_by_text("First frame · iteration 1/3").wait_for()
+    shots.take("first-frame-card")
+    first = card_image_bytes(page, studio)
+
+    page.get_by_role("button", name="Regenerate").click()
+    page.get_by_text("First frame · iteration 2/3").wait_for()
+    page.get_by_role("button", name="Accept").wait_for()
+    shots.take("regenerated")
+    assert card_image_bytes(page, studio) != first, "iteration 2 shows a new image"
+    assert page.get_by_text("Earlier iterations").is_visible()
+
+    page.get_by_role("button", name="Edit").click()
+    page.get_by_role("textbox", name="Instruction").fill("make it snowy")
+    page.get_by_role("button", name="Send").click()
+    page.get_by_text("First frame · iteration 3/3").wait_for()
+    assert page.get_by_text("this result stands").is_visible()  # the paper's cap: the last iteration
+    shots.take("edited")
+
+    page.get_by_role("button", name="Accept").click()
+    page.get_by_text("Video · iteration 1/3").wait_for()
+    video = page.locator("video").first
+    page.wait_for_function("v => v.readyState >= 2", arg=video.element_handle())
+    ready, duration = video.evaluate("v => [v.readyState, v.duration]")
+    assert ready >= 2 and abs(duration - 1.0) <= 1 / 8 + 1e-6, duration  # within one frame at the profile's 8 fps
+    shots.take("video-card")
+    page.get_by_role("button", name="Accept").click()
+    chat_video = page.get_by_label("Conversation").locator("video")
+    chat_video.first.wait_for()
+    shots.take("video-in-chat")
+
+    # A follow-up turn: one extension longer. Reloading mid-job shows the same state, read from the store.
+    say(page, "make it 2 seconds longer")
+    page.get_by_text("iteration 1/3").wait_for()
+    page.reload()
+    page.get_by_role("button", name="Accept").wait_for()
+    assert page.get_by_text("make it 2 seconds longer").first.is_visible()
+    shots.take("reloaded-mid-job")
+    while page.get_by_role("button", name="Accept").is_visible():
+        page.get_by_role("button", name="Accept").click()
+        page.wait_for_timeout(1500)
+    videos = page.get_by_label("Conversation").locator("video")
+    playwright_api.expect(videos).to_have_count(2, timeout=STEP_MS)
+    longer = videos.last
+    page.wait_for_function("v => v.readyState >= 1", arg=longer.element_handle())
+    assert abs(longer.evaluate("v => v.duration") - 3.0) <= 1 / 8 + 1e-6
+    shots.take("extended-in-chat")
+
+
+def test_cancel_a_running_job(browser_page, studio):
+    page, shots = browser_page
+    page.get_by_role("button", name="New session").click()
+    say(page, "a paper boat drifting on a pond, 1 second")
+    page.get_by_role("button", name="Cancel").wait_for()
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_text("cancelled").first.wait_for()
+    shots.take("cancelled")
+
+
+def test_a_finished_stage_made_again_marks_what_came_from_it_stale(browser_page, studio):
+    page, shots = browser_page
+    page.get_by_role("button", name="New session").click()
+    page.get_by_role("radio", name="nobody (accept all)").check()
+    say(page, "a lighthouse at dusk, 1 second")
+    conversation = page.get_by_label("Conversation")
+    playwright_api.expect(conversation.locator("video")).to_have_count(1, timeout=STEP_MS)
+    say(page, "make it 1 second longer")
+    playwright_api.expect(conversation.locator("video")).to_have_count(2, timeout=STEP_MS)
+    page.get_by_text("Continuation · iteration 1/3").wait_for()
+
+    # Back to turn 1's card: its first frame, made again. Turn 2 was made from turn 1's video: now stale.
+    page.get_by_label("Turn").click()
+    page.get_by_role("option", name="turn 1").click()
+    page.get_by_text("Video · iteration 1/3").wait_for()  # turn 1's card, at its last stage
+    page.get_by_role("radio", name="first_frame").check()
+    page.get_by_text("First frame · iteration").wait_for()
+    shots.take("turn-1-first-frame")
+    page.get_by_role("button", name="Regenerate").click()
+    page.get_by_text("(stale").wait_for()
+    remake = page.get_by_role("button", name="Make the next stale result again")
+    remake.wait_for()
+    shots.take("stale")
+    page.wait_for_function("() => !document.body.innerText.includes('· running ·') && "
+                           "!document.body.innerText.includes('· queued ·')")  # fmt: skip
+    remake.click()
+    # The store says when it is done: both turns made twice, nothing stale, the earlier versions kept.
+    latest = httpx.get(f"{studio.url}/mora/v1/sessions").json()[0]
+    record = wait(lambda: httpx.get(f"{studio.url}/mora/v1/sessions/{latest['id']}").json(),
+                  lambda r: [t["status"] for t in r["turns"]] == ["completed"] * 2
+                  and not any(a["stale"] for a in r["artifacts"]))  # fmt: skip
+    playwright_api.expect(page.get_by_text("(stale")).to_have_count(0, timeout=STEP_MS)
+    shots.take("made-again")
+    for turn in record["turns"]:
+        manifest = json.loads(
+            (studio.workspace / "sessions" / latest["id"] / turn["run_dir"] / "manifest.json").read_text()
+        )
+        assert manifest["status"] == "completed" and manifest["superseded"], turn["run_dir"]
