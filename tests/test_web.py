@@ -12,11 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 from live_server import Server, wait
+from PIL import Image
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.slow
-STEP_MS = 180_000
+STEP_MS = 120_000
 
 
 @pytest.fixture(scope="module")
@@ -176,3 +177,31 @@ def test_a_finished_stage_made_again_marks_what_came_from_it_stale(browser_page,
             (studio.workspace / "sessions" / latest["id"] / turn["run_dir"] / "manifest.json").read_text()
         )
         assert manifest["status"] == "completed" and manifest["superseded"], turn["run_dir"]
+
+
+def test_a_task_form_from_the_sop_runs_a_job_and_the_page_fits_a_phone(browser_page, studio, tmp_path):
+    page, shots = browser_page
+    page.get_by_role("tab", name="Tasks").click()
+    page.get_by_label("Task").click()
+    page.get_by_role("option", name="image_to_video").click()
+    # The form comes from the SOP's typed inputs: an image field, text, seconds, the fit choice.
+    page.get_by_text("image (required)").wait_for()
+    photo = tmp_path / "harbour.png"
+    Image.new("RGB", (96, 64), (30, 90, 160)).save(photo)
+    page.locator("input[type=file]").last.set_input_files(str(photo))  # the form's image (the chat's comes first)
+    page.get_by_role("button", name="Remove Image").wait_for()  # the form holds the image
+    page.get_by_role("textbox", name="prompt").fill("the water ripples")
+    page.get_by_role("spinbutton", name="duration").fill("1")
+    page.get_by_role("radio", name="nobody (accept all)").last.check()
+    shots.take("task-form")
+    page.get_by_role("button", name="Run").click()
+    page.get_by_text("image to video · completed · 100%").wait_for()
+    # The downloads: each file of the run folder, the manifest among them.
+    for name in ("video.mp4", "manifest.json"):
+        playwright_api.expect(page.get_by_role("cell", name=name)).to_be_visible(timeout=STEP_MS)
+    shots.take("task-done")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_role("tab", name="Chat").click()
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 400, f"the page is {width} px wide at phone width"
+    shots.take("phone-width")

@@ -82,7 +82,8 @@ def build_page(queue: JobQueue) -> gr.Blocks:
         async def opened():
             listed = sessions.list_sessions(queue)
             chosen = listed[0]["id"] if listed else None
-            return _choices(listed, chosen), chosen, _latest_job(queue, chosen), {"job": "", "chat": "", "latest": None}
+            latest = _latest_job(queue, chosen)
+            return _choices(listed, chosen), chosen, latest, {"job": "", "chat": "", "latest": latest}
 
         page.load(opened, outputs=[picker, session, job, shown])
 
@@ -92,12 +93,12 @@ def build_page(queue: JobQueue) -> gr.Blocks:
             if latest is not None and latest != seen.get("latest"):
                 job_id = latest  # a new turn's job (from this tab or another): show it
             updates, job_key = _card(queue, job_id, seen["job"], stage)
-            if chat_key != seen["chat"] or latest != seen.get("latest"):
+            if chat_key != seen["chat"] or latest != seen.get("latest") or job_id != seen.get("job_id"):
                 stale = gr.update(visible=_next_stale(queue, session_id) is not None)
                 turns = _turn_choices(queue, session_id, job_id)
             else:
                 stale = turns = gr.skip()
-            seen = {"job": job_key, "chat": chat_key, "latest": latest}
+            seen = {"job": job_key, "chat": chat_key, "latest": latest, "job_id": job_id}
             return [chat_update, job_id, seen, stale, turns, *updates]
 
         gr.Timer(1.0).tick(tick, inputs=[session, job, shown, viewing],
@@ -220,16 +221,18 @@ def _task_form(queue: JobQueue, task: gr.Dropdown, job: gr.State) -> None:
             info = item.description or None
             if item.type in ("image", "video"):
                 widget = gr.Image if item.type == "image" else gr.Video
-                fields[input_name] = widget(label=label, sources=["upload"], **({"type": "filepath"}
-                                            if item.type == "image" else {}))  # fmt: skip
+                fields[input_name] = widget(label=label, sources=["upload"], interactive=True,
+                                            **({"type": "filepath"} if item.type == "image" else {}))  # fmt: skip
             elif item.type == "choice":
-                fields[input_name] = gr.Dropdown(item.choices, value=item.default, label=label, info=info)
+                fields[input_name] = gr.Dropdown(item.choices, value=item.default, label=label, info=info,
+                                                 interactive=True)  # fmt: skip
             elif item.type in ("seconds", "int"):
-                fields[input_name] = gr.Number(value=item.default, label=label, info=info,
+                fields[input_name] = gr.Number(value=item.default, label=label, info=info, interactive=True,
                                                precision=0 if item.type == "int" else None)  # fmt: skip
             else:
-                fields[input_name] = gr.Textbox(value=item.default, label=label, info=info)
-        review = gr.Radio(list(REVIEW_MODES), value="a person (you)", label="Review by")
+                fields[input_name] = gr.Textbox(value=item.default, label=label, info=info, interactive=True)
+        modes = [m for m, review in REVIEW_MODES.items() if review != "judge" or queue.config.judges]
+        review = gr.Radio(modes, value=modes[0], label="Review by", interactive=True)
         run = gr.Button("Run", variant="primary")
 
         async def submit(mode, *values):
@@ -290,8 +293,8 @@ def _chat(queue: JobQueue, session_id: str | None, seen: str):
 def _turn_choices(queue: JobQueue, session_id: str | None, job_id: str | None):
     jobs = sessions.session_jobs(queue, session_id) if session_id else {}
     labels = [(f"turn {n}: {(j.request.explanation or j.sop)[:70]}", j.id) for n, j in sorted(jobs.items())]
-    return gr.update(choices=labels, value=job_id if job_id in {j.id for j in jobs.values()} else None,
-                     visible=len(labels) > 1)  # fmt: skip
+    mine = job_id in {j.id for j in jobs.values()}  # a task form's job is no turn of the session
+    return gr.update(choices=labels, value=job_id if mine else None, visible=mine and len(labels) > 1)
 
 
 def _next_stale(queue: JobQueue, session_id: str | None):
