@@ -239,62 +239,65 @@ def test_kill_9_mid_stage_then_restart_finishes_with_the_same_files(server, tmp_
         restarted.stop()
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the server's child through Linux's /proc")
-def test_a_native_crash_fails_the_device_job_only_and_the_server_comes_back(tmp_path):
-    """The server process gets SIGSEGV (as from a crash in native code) while one job runs and another waits for a
-    person: the supervisor restarts it, the running job fails with the crash named, the waiting one goes on."""
-    server = Server(tmp_path / "ws").start()
-    try:
-        (child,) = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children").read_text().split()
-        waiting = _job(server, task="text_to_video", inputs={"prompt": "a kite", "duration": 0.5}, review="human")
-        wait(lambda: _get(server, waiting["id"]), lambda j: j["status"] == "awaiting_review")
-        running = _job(server, task="text_to_video", inputs={"prompt": "a tram at night", "duration": 1})
-        wait(lambda: _get(server, running["id"]), lambda j: j["progress"] > 0 or j["status"] != "running", every=0.05)
-        assert _get(server, running["id"])["status"] == "running"
-        os.kill(int(child), signal.SIGSEGV)
-        failed = wait(lambda: _get_quietly(server, running["id"]), lambda j: j and j["status"] == "failed")
-        assert "crashed the server (SIGSEGV" in failed["error"] and "mora doctor" in failed["error"]
-        manifest = json.loads((server.workspace / "runs" / running["id"] / "manifest.json").read_text())
-        assert manifest["status"] == "failed" and "SIGSEGV" in manifest["error"]
-        # The job that waited for a person is waiting again, in a new server process, and finishes.
-        (restarted,) = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children").read_text().split()
-        assert restarted != child
-        state, _ = accept_every_review(server, waiting["id"])
-        assert state["status"] == "completed", state["error"]
-        assert "restarting mora serve" in server.tail()
-    finally:
-        server.stop()
-
-
 ACCEPTS_ALL = "metric:motion_smoothness=1,threshold=-100"
 REJECTS_ALL = "metric:motion_smoothness=1,threshold=1.5"
 
 
+@pytest.fixture(scope="module")
+def judged(tmp_path_factory) -> Iterator[Server]:
+    """A server with a judge panel that always disagrees; the crash test (after the judge test) kills it once."""
+    running = Server(tmp_path_factory.mktemp("judged") / "ws", "--review", "judge", "--judge", ACCEPTS_ALL,
+                     "--judge", REJECTS_ALL).start()  # fmt: skip
+    yield running
+    running.stop()
+
+
 @pytest.mark.slow
-def test_a_judge_panel_reviews_jobs_and_its_ties_come_to_a_person_over_http(tmp_path):
+def test_a_judge_panel_reviews_jobs_and_its_ties_come_to_a_person_over_http(judged):
     """Two judges that always disagree: a job's ties wait for a person over HTTP; a Videos API job, which nobody
     reviews, has its ties accepted."""
-    server = Server(tmp_path / "ws", "--review", "judge", "--judge", ACCEPTS_ALL, "--judge", REJECTS_ALL).start()
-    try:
-        job = _job(server, task="text_to_video", inputs={"prompt": "a kite", "duration": 0.5}, review="judge")
-        state, ties = accept_every_review(server, job["id"])
-        assert state["status"] == "completed", state["error"]
-        manifest = json.loads((server.workspace / "runs" / job["id"] / "manifest.json").read_text())
-        animate = next(stage for stage in manifest["stages"] if stage["id"] == "animate")
-        decision = animate["iterations"][-1]["decision"]
-        assert decision["votes"]["outcome"] == "disagreed" and decision["by"] == "human after judges disagreed"
-        assert ties >= 1
+    server = judged
+    job = _job(server, task="text_to_video", inputs={"prompt": "a kite", "duration": 0.5}, review="judge")
+    state, ties = accept_every_review(server, job["id"])
+    assert state["status"] == "completed", state["error"]
+    manifest = json.loads((server.workspace / "runs" / job["id"] / "manifest.json").read_text())
+    animate = next(stage for stage in manifest["stages"] if stage["id"] == "animate")
+    decision = animate["iterations"][-1]["decision"]
+    assert decision["votes"]["outcome"] == "disagreed" and decision["by"] == "human after judges disagreed"
+    assert ties >= 1
 
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        videos = openai.OpenAI(base_url=f"{server.url}/v1", api_key="x", max_retries=0).videos
-        done = videos.poll(videos.create(prompt="a boat", seconds="1").id, poll_interval_ms=200)
-        assert done.status == "completed", done.error
-        manifest = json.loads((server.workspace / "runs" / done.id / "manifest.json").read_text())
-        animate = next(stage for stage in manifest["stages"] if stage["id"] == "animate")
-        assert animate["iterations"][-1]["decision"]["votes"]["outcome"] == "disagreed"
-    finally:
-        server.stop()
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    videos = openai.OpenAI(base_url=f"{server.url}/v1", api_key="x", max_retries=0).videos
+    done = videos.poll(videos.create(prompt="a boat", seconds="1").id, poll_interval_ms=200)
+    assert done.status == "completed", done.error
+    manifest = json.loads((server.workspace / "runs" / done.id / "manifest.json").read_text())
+    animate = next(stage for stage in manifest["stages"] if stage["id"] == "animate")
+    assert animate["iterations"][-1]["decision"]["votes"]["outcome"] == "disagreed"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the server's child through Linux's /proc")
+def test_a_native_crash_fails_the_device_job_only_and_the_server_comes_back(judged):
+    """The server process gets SIGSEGV (as from a crash in native code) while one job runs and another waits for a
+    person: the supervisor restarts it, the running job fails with the crash named, the waiting one goes on."""
+    server = judged
+    (child,) = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children").read_text().split()
+    waiting = _job(server, task="text_to_video", inputs={"prompt": "a kite", "duration": 0.5}, review="human")
+    wait(lambda: _get(server, waiting["id"]), lambda j: j["status"] == "awaiting_review")
+    running = _job(server, task="text_to_video", inputs={"prompt": "a tram at night", "duration": 1})
+    wait(lambda: _get(server, running["id"]), lambda j: j["progress"] > 0 or j["status"] != "running", every=0.05)
+    assert _get(server, running["id"])["status"] == "running"
+    os.kill(int(child), signal.SIGSEGV)
+    failed = wait(lambda: _get_quietly(server, running["id"]), lambda j: j and j["status"] == "failed")
+    assert "crashed the server (SIGSEGV" in failed["error"] and "mora doctor" in failed["error"]
+    manifest = json.loads((server.workspace / "runs" / running["id"] / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and "SIGSEGV" in manifest["error"]
+    # The job that waited for a person is waiting again, in a new server process, and finishes.
+    (restarted,) = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children").read_text().split()
+    assert restarted != child
+    state, _ = accept_every_review(server, waiting["id"])
+    assert state["status"] == "completed", state["error"]
+    assert "restarting mora serve" in server.tail()
 
 
 def accept_every_review(server, job_id: str) -> tuple[dict, int]:

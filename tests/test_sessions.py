@@ -92,7 +92,7 @@ def test_kill_9_in_the_middle_of_a_stage_then_resume_equals_an_uninterrupted_run
     script.write_text(
         "name: two\nseed: 5\nreview: scripted\nturns:\n"
         "  - say: a paper boat on a pond, 1 second\n    decisions: [accept, accept]\n"
-        "  - say: make it 4 seconds longer\n    decisions: [accept]\n"
+        "  - say: make it 2 seconds longer\n    decisions: [accept]\n"
     )
     whole = tmp_path / "whole"
     assert mora("run", str(script), "--out", str(whole)).returncode == 0

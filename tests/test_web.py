@@ -139,7 +139,7 @@ def test_cancel_a_running_job(browser_page, studio):
     shots.take("cancelled")
 
 
-def test_a_finished_stage_made_again_marks_what_came_from_it_stale(browser_page, studio):
+def test_a_finished_stage_made_again_marks_what_came_from_it_stale(browser_page, studio, tmp_path):
     page, shots = browser_page
     page.get_by_role("button", name="New session").click()
     page.get_by_role("radio", name="nobody (accept all)").check()
@@ -177,6 +177,18 @@ def test_a_finished_stage_made_again_marks_what_came_from_it_stale(browser_page,
             (studio.workspace / "sessions" / latest["id"] / turn["run_dir"] / "manifest.json").read_text()
         )
         assert manifest["status"] == "completed" and manifest["superseded"], turn["run_dir"]
+
+    # Connect the two clips by chatting; give the session a photo; undo the last result.
+    say(page, "connect the first and the second clip")
+    playwright_api.expect(conversation.locator("video")).to_have_count(3, timeout=STEP_MS)
+    shots.take("connected")
+    photo = tmp_path / "harbour.png"
+    Image.new("RGB", (96, 64), (30, 90, 160)).save(photo)
+    page.locator("input[type=file]").first.set_input_files(str(photo))  # "Give an image or a video"
+    page.get_by_text("(gave #4: harbour)").wait_for()
+    page.get_by_role("button", name="Undo last result").click()
+    page.get_by_text("(undone)").wait_for()
+    shots.take("given-and-undone")
 
 
 def test_a_task_form_from_the_sop_runs_a_job_and_the_page_fits_a_phone(browser_page, studio, tmp_path):

@@ -47,15 +47,20 @@ def list_sessions(queue: JobQueue) -> list[dict]:
     return sorted(sessions, key=lambda item: item["created"], reverse=True)
 
 
-async def take_turn(queue: JobQueue, session_id: str, text: str, review: str = "auto", seed: int = 0) -> TakenTurn:
+async def take_turn(queue: JobQueue, session_id: str, text: str, review: str = "auto", seed: int = 0,
+                    profile: str | None = None) -> TakenTurn:  # fmt: skip
     """Route ``text`` in the session: a question (no job), or a job queued for what the director understood.
-    Turn N's run gets seed ``seed + N - 1``.
+    Turn N's run gets seed ``seed + N - 1``; ``profile`` (default: the server's) makes it.
 
     Raises:
         MoraError: no such session, a file the turn names is refused, or ``review`` is ``judge`` on a server
             without judges.
     """
     queue.check_review(review)
+    if profile is not None:
+        from tools.profiles import load_profile
+
+        load_profile(profile)  # an unknown profile is named now
     conversation = queue.conversation(session_id)
     turn = await conversation.plan_turn(text, seed=seed + len(conversation.session.record.turns))
     if turn.status == "asked":
@@ -63,7 +68,7 @@ async def take_turn(queue: JobQueue, session_id: str, text: str, review: str = "
         return TakenTurn(session_id, turn, None)
     job = JobRecord(
         id="job_" + secrets.token_hex(12), kind="job", sop=turn.request.task, request=turn.request,
-        created_at=int(time.time()), review=review, profile=queue.config.profile,
+        created_at=int(time.time()), review=review, profile=profile or queue.config.profile,
         prompt=str(turn.request.inputs.get("prompt", "")), session=f"{session_id}#{turn.index}",
         run_dir=f"{SESSIONS_DIR}/{session_id}/{turn.run_dir}",
     )  # fmt: skip

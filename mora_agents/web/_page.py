@@ -15,6 +15,7 @@ from mora_agents.serve import sessions
 from mora_agents.serve.queue import UPLOADS_DIR, JobQueue, save_upload
 from mora_agents.serve.store import FINISHED
 from mora_agents.web._snapshot import JobSnapshot, conversation_messages, job_snapshot
+from tools.profiles import available_profiles
 
 REVIEW_MODES = {"a person (you)": "human", "the judge panel (ties come to you)": "judge", "nobody (accept all)": "auto"}
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
@@ -45,6 +46,8 @@ def build_page(queue: JobQueue) -> gr.Blocks:
                         undo = gr.Button("Undo last result")
                         review = gr.Radio(modes, value=modes[0], label="Review by")
                         seed = gr.Number(label="Seed", value=0, precision=0, minimum=0)
+                        profile = gr.Dropdown(available_profiles(), value=queue.config.profile, label="Profile",
+                                              info="the models of this session's next turns")  # fmt: skip
                     with gr.Column(scale=3):
                         chat = gr.Chatbot(label="Conversation", height=460, buttons=[])
                         message = gr.Textbox(label="Message", placeholder="a red kite over a green hill, 2 seconds",
@@ -117,19 +120,20 @@ def build_page(queue: JobQueue) -> gr.Blocks:
 
         remake.click(again, inputs=[session, review], outputs=[job])
 
-        async def say(text, session_id, mode, base_seed):
+        async def say(text, session_id, mode, base_seed, models):
             text = (text or "").strip()
             if not text:
                 return gr.skip(), session_id, gr.skip(), gr.skip()
             try:
                 session_id = session_id or sessions.create_session(queue, "web")
-                taken = await sessions.take_turn(queue, session_id, text, REVIEW_MODES[mode], int(base_seed or 0))
+                taken = await sessions.take_turn(queue, session_id, text, REVIEW_MODES[mode], int(base_seed or 0),
+                                                 models or None)  # fmt: skip
             except MoraError as error:
                 raise gr.Error(str(error)) from None
             listed = sessions.list_sessions(queue)
             return "", session_id, taken.job.id if taken.job else gr.skip(), _choices(listed, session_id)
 
-        message.submit(say, inputs=[message, session, review, seed], outputs=[message, session, job, picker])
+        message.submit(say, inputs=[message, session, review, seed, profile], outputs=[message, session, job, picker])
 
         async def give(file, session_id):
             if file is None:
