@@ -433,7 +433,13 @@ StudioEvent = Annotated[
 # -- what a chat session tells whoever watches it (a server's session stream, the web studio) ---------------------
 
 
-class TurnPlanned(BaseModel):
+class SessionEventBase(BaseModel):
+    """What a session's own events carry: when they happened."""
+
+    time: str = Field(default_factory=_now)
+
+
+class TurnPlanned(SessionEventBase):
     """The director took a turn: it asked a question, or queued a job for what it understood."""
 
     type: Literal["turn_planned"] = "turn_planned"
@@ -447,15 +453,13 @@ class TurnPlanned(BaseModel):
     """What it asks (``asked``)."""
     job: str | None = None
     """The job that runs the turn (``queued``)."""
-    time: str = Field(default_factory=_now)
 
 
-class InputAdded(BaseModel):
+class InputAdded(SessionEventBase):
     """A person gave the session a file (an upload): later turns can point at it ("animate the photo")."""
 
     type: Literal["input_added"] = "input_added"
     artifact: SessionArtifact
-    time: str = Field(default_factory=_now)
 
 
 class SessionJobEvent(BaseModel):

@@ -401,3 +401,12 @@ def test_four_threads_add_and_update_concurrently(store: JobStore):
     assert {job.id for job in jobs} == {f"job_{w}_{i:02d}" for w in range(4) for i in range(25)}
     assert all(job.status == "completed" and job.progress == 100 for job in jobs)
     assert all(store.events(job.id) == [(1, '{"type": "started"}')] for job in jobs)
+
+
+def test_session_jobs_are_the_jobs_of_that_session_only(store):
+    for job_id, session in (("job_a", "session_ab#1"), ("job_b", "session_abc#1"), ("job_c", "session_ab#2"),
+                            ("job_d", None)):  # fmt: skip
+        store.add(_job(job_id, session=session))
+    assert [job.id for job in store.session_jobs("session_ab")] == ["job_a", "job_c"]
+    assert [job.id for job in store.session_jobs("session_abc")] == ["job_b"]
+    assert store.session_jobs("session_zz") == []

@@ -159,6 +159,8 @@ class JobQueue:
         from mora_agents.workspace import Workspace
 
         job = self._job(job_id)
+        if review:
+            self.check_review(review)
         if job.status not in FINISHED:
             raise MoraError(f"job {job_id} is {job.status}: only a finished job's stages can be made again")
         if not job.run_dir or not (self.workspace / job.run_dir / "manifest.json").is_file():

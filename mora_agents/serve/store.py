@@ -319,6 +319,16 @@ class JobStore:
         page = [JobRecord.model_validate_json(row[0]) for row in rows[:limit]]
         return page, len(rows) > limit
 
+    def session_jobs(self, session_id: str) -> list[JobRecord]:
+        """The jobs that ran a chat session's turns (``session`` is ``"<session id>#<turn>"``), oldest first."""
+        with self._transaction(write=False) as conn:
+            prefix = f"{session_id}#"
+            rows = conn.execute(
+                "SELECT record FROM jobs WHERE substr(json_extract(record, '$.session'), 1, ?) = ? ORDER BY seq",
+                (len(prefix), prefix),
+            ).fetchall()
+        return [JobRecord.model_validate_json(row[0]) for row in rows]
+
     def delete(self, job_id: str) -> bool:
         """Remove a job with its events and reviews; ``False`` if there was no such job."""
         with self._transaction() as conn:
