@@ -16,7 +16,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = "mora-agents"
-EXTRAS = {"dev", "gemma"}
+EXTRAS = {"dev", "gemma", "ray"}
 
 
 def closure() -> set[str]:

@@ -3,6 +3,7 @@
     python benchmarks/run.py [--quick] [--profile bench-cpu] --json OUT.json
 
 - orchestration overhead (``overhead.py``): SOP run vs the same calls made directly;
+- engine ray against local (``ray_engine.py``): one request's overhead, a pipelined batch's throughput;
 - peak memory per policy (``peak_memory.py``): a run vs its heaviest stage alone;
 - long video (``long_video_memory.py``): 4 s vs 60 s;
 - warm vs cold (``warm_cold.py``): the second request of a session vs the first;
@@ -32,6 +33,7 @@ import learn_step  # noqa: E402
 import long_video_memory  # noqa: E402
 import overhead  # noqa: E402
 import peak_memory  # noqa: E402
+import ray_engine  # noqa: E402
 import warm_cold  # noqa: E402
 from measure import print_table  # noqa: E402
 
@@ -42,6 +44,7 @@ TARGETS = {
     "peak_mem_ratio.offload": ("<=", 1.15),
     "long_video_mem_ratio": ("<=", 1.10),
     "warm_cold_ratio": ("<=", 0.30),
+    "ray_overhead_ratio": ("<=", 1.10),
     "gpu_time_vs_paper": ("<=", 0.50),
     "gpu_peak_vs_paper": ("<=", 0.50),
 }
@@ -65,6 +68,7 @@ def main() -> None:
         ("long_video", lambda: long_video_memory.measure(args.long_video_profile, (4.0, 60.0)), long_video_memory),
         ("warm_cold", lambda: warm_cold.measure(args.profile, duration=duration), warm_cold),
         ("learn_loop", lambda: learn_loop.measure(iterations=1 if quick else 2), learn_loop),
+        ("ray_engine", lambda: ray_engine.measure(args.profile, 4 if quick else 8, 2, duration), ray_engine),
     ]
     if args.gpu == "yes" or (args.gpu == "auto" and _has_cuda()):
         configs = ("baseline", "bf16", "compile") if quick else tuple(gpu_text_to_video.CONFIGS)

@@ -60,6 +60,22 @@ AdaptersOption = Annotated[
         "embeddings it trained for A2 and A4.",
     ),
 ]
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        help="Where the models run: local (this process) or ray (each role's tool an actor on a Ray cluster; "
+        'pip install "mora-agents\\[ray]").'
+    ),
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="With --engine ray: the cluster to join (auto, HOST:PORT); default: the one `ray start` made on this "
+        "machine, else a new local one.",
+    ),
+]
 SopDirOption = Annotated[
     list[Path] | None,
     typer.Option("--sop-dir", help="Extra folder of SOP files (repeatable); overrides built-in and user tasks."),
@@ -96,6 +112,8 @@ def generate(
     adapters: AdaptersOption = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for run folders.")] = Path("runs"),
     sop_dir: SopDirOption = None,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Run a task: writes OUT/<run-id>/video.mp4, each stage's result and manifest.json."""
     import asyncio
@@ -124,6 +142,8 @@ def generate(
         memory=memory,
         compile=compile_,
         adapters=checked_adapters(adapters),
+        engine=engine,
+        ray_address=ray_address,
     )
     token = CancellationToken()
     previous = signal.signal(signal.SIGINT, lambda *_: _cancel(token, previous))
@@ -416,6 +436,8 @@ def run_session(
     compile_: CompileOption = False,
     adapters: AdaptersOption = None,
     sop_dir: SopDirOption = None,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Replay a scripted multi-turn session, unattended: transcript, every run and its manifest in one folder."""
     import time
@@ -452,6 +474,8 @@ def run_session(
         memory=memory,
         compile=compile_,
         adapters=adapters_folder,
+        engine=engine,
+        ray_address=ray_address,
     )
     # The script's files were linked into the session's inputs/ on creation: replay and resume read only those.
     conversation = Conversation(session, config, sop_dir, session.inputs_dir, confine=True)
@@ -488,6 +512,8 @@ def chat(
     compile_: CompileOption = False,
     adapters: AdaptersOption = None,
     sop_dir: SopDirOption = None,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Chat with the studio: describe videos, refer to earlier ones, answer reviews; /help lists commands."""
     import time
@@ -514,6 +540,8 @@ def chat(
         memory=memory,
         compile=compile_,
         adapters=adapters_folder,
+        engine=engine,
+        ray_address=ray_address,
     )
     conversation = Conversation(session, config, sop_dir, Path.cwd())
     ChatRepl(conversation, out, lambda: RichProgress(err)).run()
@@ -651,6 +679,8 @@ def serve(
     max_request_mb: Annotated[int, typer.Option(help="Largest request body (an upload included), in MiB.", min=1)] = 64,
     sop_dir: SopDirOption = None,
     web: Annotated[bool, typer.Option(help="The web studio at / (chat, review cards, task forms).")] = True,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Serve the studio over HTTP: the web studio at / (open it in a browser), the OpenAI Videos API at /v1/videos
     (point an OpenAI client's base_url at http://HOST:PORT/v1) and mora's job API with human review at /mora/v1;
@@ -673,8 +703,21 @@ def serve(
     if review not in ("auto", "judge"):
         raise MoraError(f"--review must be auto or judge, not '{review}' (a person reviews jobs with review: human)")
     load_profile(profile)  # an unknown profile is named now, not at the first job
-    config = StudioConfig(profile=profile, llm=llm, review=review, judges=list(judge or []), device=device)
+    config = StudioConfig(
+        profile=profile,
+        llm=llm,
+        review=review,
+        judges=list(judge or []),
+        device=device,
+        engine=engine,
+        ray_address=ray_address,
+    )
     from mora_agents.supervisor import SERVE_CRASH_ENV
+
+    if engine == "ray":
+        from mora_agents.cluster import shared_cluster
+
+        err.print(shared_cluster(ray_address).summary(), highlight=False)  # a wrong address fails before listening
 
     queue = JobQueue(workspace, config, sop_dirs=list(sop_dir or []), crashed=os.environ.get(SERVE_CRASH_ENV))
     err.print(f"mora serve: http://{host}:{port} (workspace {queue.workspace}, profile {profile}); the studio at /, "
@@ -682,6 +725,82 @@ def serve(
               highlight=False, soft_wrap=True)  # fmt: skip
     server = create_app(queue, api_key=api_key, max_request_bytes=max_request_mb * 1024 * 1024, web=web)
     uvicorn.run(server, host=host, port=port, log_level="warning")
+
+
+@app.command()
+@user_errors
+def batch(
+    requests: Annotated[
+        Path,
+        typer.Argument(
+            help="A text file of prompts, one per line (text-to-video), or a YAML list of {task, inputs, seed}; "
+            "image and video inputs are paths relative to it."
+        ),
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", help="Batch folder: one run folder per request, batch.json.")],
+    seed: Annotated[int, typer.Option(help="Seed of the requests that give none.", min=0)] = 0,
+    duration: Annotated[
+        float | None, typer.Option(help="Seconds of the requests that give none (default: each task's).", min=0.1)
+    ] = None,
+    profile: Annotated[
+        str, typer.Option(help="Model profile: tiny (random weights, CPU), paper, or a .yaml.")
+    ] = "tiny",
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
+    parallel: Annotated[
+        int | None,
+        typer.Option(
+            help="With --engine ray: requests in flight at once (default: all; they queue at each role).", min=1
+        ),
+    ] = None,
+    llm: LlmOption = None,
+    device: DeviceOption = None,
+    dtype: DtypeOption = None,
+    memory: MemoryOption = None,
+    adapters: AdaptersOption = None,
+    sop_dir: SopDirOption = None,
+) -> None:
+    """Run many requests unattended (review auto): OUT/001-<task>/ ... and OUT/batch.json (per request: status, run
+    folder, sha256 of the output, seconds). Run it again into the same OUT to finish what did not complete."""
+    import asyncio
+
+    from autogen_core import CancellationToken
+
+    from mora_agents.batch import BATCH_FILE, Batch, prefixed, read_requests
+    from mora_agents.studio import ConsoleEvents, StudioConfig
+
+    items = read_requests(requests, seed, sop_dir, duration)
+    config = StudioConfig(
+        profile=profile,
+        llm=llm,
+        review="auto",
+        device=device,
+        dtype=dtype,
+        memory=memory,
+        adapters=checked_adapters(adapters),
+        engine=engine,
+        ray_address=ray_address,
+    )
+    if engine == "ray":
+        from mora_agents.cluster import shared_cluster
+
+        err.print(shared_cluster(ray_address).summary(), highlight=False)
+    token = CancellationToken()
+    previous = signal.signal(signal.SIGINT, lambda *_: _cancel(token, previous))
+    try:
+        with RichProgress(err) as progress:
+            console = ConsoleEvents(progress)
+            job = Batch(items, out_dir, config, sop_dir, parallel, lambda i, event: console(prefixed(i, event)))
+            results = asyncio.run(job.run(token))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    for result in results:
+        shown = result.output or result.error or ""
+        out.print(f"{result.index:3d} [{result.status}] {result.seconds:.1f}s {shown}", highlight=False, markup=False)
+    out.print(f"batch: {out_dir / BATCH_FILE}", highlight=False, soft_wrap=True)
+    failed = [result for result in results if result.status != "completed"]
+    if failed:
+        raise typer.Exit(130 if all(r.status == "cancelled" for r in failed) else 1)
 
 
 @app.command()

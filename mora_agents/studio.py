@@ -20,8 +20,6 @@ from autogen_core import CancellationToken
 
 from mora_agents import __version__
 from mora_agents.agents import (
-    ROLES,
-    AgentRole,
     HumanProxyAgent,
     JudgePanelReviewer,
     Reviewer,
@@ -30,6 +28,7 @@ from mora_agents.agents import (
     console_input,
     judge_from_spec,
 )
+from mora_agents.agents._assembly import ToolOptions, make_agents
 from mora_agents.errors import CancelledError, MoraError
 from mora_agents.media import load_image, video_frame
 from mora_agents.messages import (
@@ -51,6 +50,7 @@ from tools.memory import POLICIES, ModelMemory
 from tools.progress import NullProgress, ProgressSink
 
 REVIEW_MODES = ("auto", "console", "scripted", "judge")
+ENGINES = ("local", "ray")
 DTYPES = ("float32", "float16", "bfloat16")
 SOP_COPY = "sop.yaml"
 """The run folder's copy of the SOP it runs: resuming needs no search path."""
@@ -80,6 +80,10 @@ class StudioConfig:
     size: tuple[int, int] | None = None
     """Frame size (width, height) instead of the profile's, fitted to what the profile makes
     (:func:`tools.profiles.fit_frame_size`); ``None``: the profile's."""
+    engine: str = "local"
+    """``local`` (every model in this process) or ``ray`` (each role's tool an actor of a Ray cluster)."""
+    ray_address: str | None = None
+    """Engine ``ray``: the cluster to join (``auto``, ``HOST:PORT``); ``None``: join the local one or start it."""
     judges: list[str] = field(default_factory=list)
     """Review mode ``judge``: judge specs (``metric``, ``metric:motion_smoothness=1,flicker=-1,threshold=0.6``,
     ``openai``, ``openai:MODEL``); the human part is scripted with ``decisions``, else the console."""
@@ -117,70 +121,6 @@ def make_reviewer(config: StudioConfig, human: Reviewer | None = None) -> HumanP
             )
         return HumanProxyAgent("human_proxy", ScriptedDecisions(config.decisions), mode="scripted")
     raise MoraError(f"unknown review mode '{config.review}': choose one of {', '.join(REVIEW_MODES)}")
-
-
-def make_agents(
-    spec: SopSpec,
-    profile,
-    config: StudioConfig,
-    workspace: Workspace,
-    progress: ProgressSink,
-    seed: int,
-    memory: ModelMemory,
-):
-    """One agent per role the SOP uses (read from :data:`~mora_agents.agents.ROLES`); generative models load
-    through ``memory`` on first use."""
-    needed = roles_used(spec)
-    # A5's a4_blend animates with A4's tool: building A5 builds A4's (lazy) tool too, so SVD loads once.
-    tools: dict[str, object] = {}
-    agents = {}
-    if "prompt_enhancer" in needed:
-        agents["prompt_enhancer"] = _prompt_enhancer(config, seed, memory, progress)
-    for role in ROLES.values():
-        if role.tool is None or not (role.name in needed or any(role.name in ROLES[n].uses for n in needed)):
-            continue
-        tools[role.name] = _managed_tool(role, profile, config, memory, tools)
-        if role.name in needed:
-            agents[role.name] = role.agent(
-                role.agent_name, tools[role.name], workspace, progress=progress, **role.agent_options(profile)
-            )
-    return agents
-
-
-def _managed_tool(role: AgentRole, profile, config: StudioConfig, memory: ModelMemory, built: dict):
-    """The role's tool through ``memory``: built (and its models loaded) on first use, shared by key."""
-    # Keys name the profile too: one session may switch profiles between turns. A tool with a training run's
-    # adapters applied is another tool: its key names them.
-    adapters = config.adapters if role.adapted else None
-    key = f"{profile.name}/{role.name}" + (f"+adapters:{adapters}" if adapters else "")
-    options: dict = {"adapters": adapters} if role.adapted else {}
-    if role.uses:
-        options["animator"] = built[role.uses[0]]  # A5's a4_blend animates with A4's tool
-
-    def factory():
-        return role.tool_class().from_profile(profile, config.device, **options)
-
-    return memory.tool(key, factory, getattr(profile, role.profile_field))
-
-
-def _prompt_enhancer(config: StudioConfig, seed: int, memory: ModelMemory, progress: ProgressSink):
-    from mora_agents.llm import create_llm, managed_client
-
-    role = ROLES["prompt_enhancer"]
-    # Greedy decoding (temperature 0) makes the seed irrelevant, so one loaded LLM serves every seed.
-    key = f"llm/{config.llm or 'default'}"
-
-    def load_llm():
-        return memory.acquire(key, lambda: create_llm(config.llm, seed=seed))
-
-    llm = load_llm()  # now: a missing backend fails before the first stage
-    return role.agent(
-        role.agent_name,
-        managed_client(lambda: load_llm().client),
-        model_name=llm.name,
-        create_args=llm.create_args,
-        progress=progress,
-    )
 
 
 def media_format(profile) -> MediaFormat:
@@ -280,8 +220,28 @@ class Studio:
     """
 
     def __init__(self, config: StudioConfig, memory: ModelMemory | None = None) -> None:
+        if config.engine not in ENGINES:
+            raise MoraError(f"unknown engine '{config.engine}': choose one of {', '.join(ENGINES)}")
+        if config.ray_address and config.engine != "ray":
+            raise MoraError(f"--ray-address {config.ray_address} needs --engine ray (the engine is {config.engine})")
         self.config = config
         self.memory = memory
+        self._cluster = None
+
+    @property
+    def cluster(self):
+        """Engine ``ray``: the :class:`~mora_agents.cluster.RayCluster` the roles' actors run on (joined once)."""
+        if self._cluster is None:
+            from mora_agents.cluster import shared_cluster
+
+            self._cluster = shared_cluster(self.config.ray_address)
+        return self._cluster
+
+    def _agents(self, spec, profile, config, workspace, progress, seed, memory):
+        options = ToolOptions(device=config.device, adapters=config.adapters, llm=config.llm)
+        if config.engine == "ray":
+            return self.cluster.agents(roles_used(spec), profile, options, workspace, progress)
+        return make_agents(roles_used(spec), profile, options, workspace, progress, seed, memory)
 
     async def run(
         self,
@@ -312,6 +272,8 @@ class Studio:
         """
         check_media(spec, spec.bind_inputs(request.inputs))
         profile = _checked_profile(spec, self.config)
+        if self.config.engine == "ray":
+            _ = self.cluster  # joined now: an unreachable cluster fails before a run folder exists
         agent = make_reviewer(self.config, reviewer)
         run_id = run_id or new_run_id(spec.name)
         workspace = Workspace.create(out_dir, run_id)
@@ -368,9 +330,10 @@ class Studio:
         reviewer.files_root = workspace.root.resolve()
         own_memory = self.memory is None
         memory = self.memory or ModelMemory.for_profile(profile, config.memory, config.compile)
-        manifest.memory_policy = memory.policy
+        manifest.memory_policy = memory.policy if config.engine == "local" else "keep"
+        manifest.engine = config.engine
         try:
-            agents = make_agents(spec, profile, config, workspace, progress, manifest.request.seed, memory)
+            agents = self._agents(spec, profile, config, workspace, progress, manifest.request.seed, memory)
             if "prompt_enhancer" in agents:
                 manifest.llm = agents["prompt_enhancer"].model_name
             runner = SopRunner(

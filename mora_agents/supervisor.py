@@ -30,7 +30,7 @@ from pathlib import Path
 from mora_agents import crash_report
 from mora_agents.errors import MoraError
 
-SUPERVISED_COMMANDS = frozenset({"generate", "run", "chat", "route", "eval", "learn", "serve"})
+SUPERVISED_COMMANDS = frozenset({"generate", "run", "chat", "route", "eval", "learn", "serve", "batch"})
 """``mora`` sub-commands that load models, and so run as a supervised child."""
 SERVE_CRASH_ENV = "MORA_SERVE_CRASHED"
 """Set for a restarted server: the sentence of the crash that ended the last one (its device job fails)."""

@@ -105,6 +105,8 @@ class RunManifest(BaseModel):
     review: str
     memory_policy: str = "free"
     """What happened to each stage's models when it ended (``free``, ``offload``, ``keep``)."""
+    engine: str = "local"
+    """Where the models ran: ``local`` (the run's process) or ``ray`` (each role's actor; ``keep`` there)."""
     request: VideoRequest
     inputs: dict[str, ImageArtifact | VideoArtifact] = Field(default_factory=dict)
     """Image and video inputs as imported into the run folder (``inputs/``)."""

@@ -19,11 +19,14 @@ from autogen_ext.models.replay import ReplayChatCompletionClient
 from mora_agents.director import (
     DirectorAgent,
     EmbeddingRouter,
+    TurnFacts,
+    bind_relative,
     find_paths,
     parse_choice,
     parse_duration,
     read_session_artifacts,
 )
+from mora_agents.director._content import content_stems, shared
 from mora_agents.errors import MoraError
 from mora_agents.llm import create_llm
 from mora_agents.messages import ClarifyingQuestion, DirectorTurn, InputBinding, SessionArtifact, VideoRequest
@@ -369,10 +372,40 @@ def test_parse_choice_names_the_problem():
         ("twenty five seconds", 25), ("another 4s", 4), ("an hour", 3600), ("a minute and a half", 90),
         ("no duration here", None),
         ("a 6 second clip, then make it 3 seconds longer", 3), ("I have 2 dogs", None),
+        ("a couple seconds longer", 2), ("add a couple more seconds", 2), ("a couple seconds longer? like 2", 2),
+        ("a few seconds longer, say 3", 3), ("5 seconds longer, like 6.", 6), ("a few seconds longer", None),
+        ("4 seconds, like 2 clips", 4),
     ],
 )  # fmt: skip
 def test_durations(text, seconds):
     assert parse_duration(text, prefer_added=True) == seconds
+
+
+def test_a_phrase_word_matches_compounds_and_kinds_not_siblings():
+    def share(phrase: str, description: str) -> int:
+        return shared(content_stems(phrase), content_stems(description))
+
+    assert share("puppy", "a small dog chasing a ball") == 1  # a puppy is a dog
+    assert share("dog", "a beagle puppy curled up on a rug") == 1  # and a beagle is one
+    assert share("dog", "a poodle posing at a dog show") == 1
+    assert share("beagle", "a poodle posing on a rug") == 0  # two dogs, not the same one
+    assert share("snowy", "a snowstorm sweeping through a village") == 1  # a compound's first part
+    assert share("dog", "a sheepdog herding sheep") == 1  # and its head
+    assert share("car", "a cardboard box") == 0  # too short a part to count
+
+
+def test_the_one_after_or_before_a_named_clip_is_its_neighbour():
+    session = [shown(1, "video", "a"), shown(2, "image", "b"), shown(3, "video", "c"), shown(4, "video", "d")]
+
+    def selectors(text: str) -> list[str]:
+        return [r.selector for r in bind_relative(TurnFacts.read(text), session).references]
+
+    assert selectors("extend the one after clip 1") == ["artifact:3"]  # the next clip, past the photo
+    assert selectors("animate the photo before #3") == ["artifact:2"]
+    assert selectors("connect clip 2 to the one before it") == ["index:2", "artifact:1"]  # "it": clip 2
+    assert selectors("extend the one before it") == ["fromlast:2"]  # nothing named: the one before the latest
+    assert selectors("extend the one before last") == ["fromlast:2"]
+    assert selectors("extend the one after the last clip") == ["latest"]  # nothing after it: read as said
 
 
 def test_file_paths_are_found_with_their_kind():

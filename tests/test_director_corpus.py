@@ -21,7 +21,7 @@ from mora_agents.sop import SopSpec, list_sops
 CORPUS = Path(__file__).parent / "director_corpus"
 CATEGORIES = ("position", "content", "order", "intent", "ambiguity", "image")
 CORPORA = {"dev.yaml": 80, "heldout.yaml": 48, "heldout2.yaml": 60, "heldout3.yaml": 60, "heldout4.yaml": 60,
-           "heldout5.yaml": 60, "heldout6.yaml": 60, "heldout7.yaml": 60}  # fmt: skip
+           "heldout5.yaml": 60, "heldout6.yaml": 60, "heldout7.yaml": 60, "heldout8.yaml": 60}  # fmt: skip
 """Each file and the fewest cases it must hold (see README.md: held-out files were measured once when written)."""
 GOAL = 0.95
 """Issue 14: at least 95% of cases with the task and every clip binding right."""
@@ -133,7 +133,7 @@ def test_corpora_are_well_formed():
         assert len({c.id for c in cases}) == len(cases), f"{name}: duplicate ids"
         assert {c.category for c in cases} == set(CATEGORIES), name
         for case in cases:
-            assert 2 <= len(case.artifacts) <= 4, case.id
+            assert 2 <= len(case.artifacts) <= 6, case.id
             assert ("ask" in case.expect) != ("task" in case.expect), case.id
 
 

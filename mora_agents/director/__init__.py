@@ -9,7 +9,7 @@ from mora_agents.director._embedding import EmbeddingRouter, Ranking, minilm_enc
 from mora_agents.director._explanation import explain
 from mora_agents.director._labels import artifact_label, artifact_line
 from mora_agents.director._session_file import read_session_artifacts
-from mora_agents.director._slots import TurnFacts, find_paths, find_references, parse_duration
+from mora_agents.director._slots import TurnFacts, bind_relative, find_paths, find_references, parse_duration
 
 __all__ = [
     "CONTENT_MARGIN",
@@ -18,6 +18,7 @@ __all__ = [
     "artifact_label",
     "artifact_line",
     "bind_content",
+    "bind_relative",
     "explain",
     "find_content_phrases",
     "EmbeddingRouter",

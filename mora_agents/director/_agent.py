@@ -46,7 +46,7 @@ from mora_agents.director._embedding import EmbeddingRouter, Ranking
 from mora_agents.director._explanation import explain
 from mora_agents.director._inputs import clarifying_question, fill_inputs
 from mora_agents.director._settle import settle_with_llm
-from mora_agents.director._slots import MediaKind, TurnFacts, embedding_query
+from mora_agents.director._slots import MediaKind, TurnFacts, bind_relative, embedding_query
 from mora_agents.messages import ClarifyingQuestion, DirectorTurn, SessionArtifact, VideoRequest
 from mora_agents.resources import role_prompt
 from mora_agents.sop import SopSpec
@@ -191,6 +191,7 @@ class DirectorAgent(BaseChatAgent):
         if turn.artifacts:
             quiet = self._cue_spans(facts) if self._acts_on_clips(facts) else None
             facts = await asyncio.to_thread(bind_content, facts, turn.artifacts, self.router.encode, loose=quiet)
+            facts = bind_relative(facts, turn.artifacts)
         trace = await self.choose_task(turn, facts, token)
         spec = self.sops[trace.ranking.top]
         filled = fill_inputs(spec, facts, turn.artifacts)

@@ -1,15 +1,17 @@
 """References by content: "the kite video", "the rainy one", "the one with the dog", "the sleeping cat".
 
 A phrase is matched against what each artifact shows (its prompt, the task that made it, and, for an edit,
-an extension or a connection, what its sources show) by all-MiniLM-L6-v2 cosine plus shared word stems. The
-best artifact is bound only if it leads the next one by :data:`CONTENT_MARGIN`; otherwise the phrase stays
+an extension or a connection, what its sources show) by all-MiniLM-L6-v2 cosine plus shared word stems (a
+compound's parts and a few everyday kinds count: "snowy" for a snowstorm, "puppy" for a dog). The best
+artifact is bound only if it leads the next one by :data:`CONTENT_MARGIN`; otherwise the phrase stays
 ``unclear`` with its candidates, and the director asks (or, with ``--llm openai``, lets the LLM choose among
 them). Nothing is guessed.
 
 Two strengths of phrase: one with an artifact noun ("the kite clip", "the rainy one", "the photo of the
 bike") surely points at something, so a near-tie or no match becomes a question; a bare noun phrase ("the
 sleeping cat", "the lighthouse") may just be part of an instruction ("make the sky red"), so it counts only
-when it shares a word with an artifact and one artifact clearly wins.
+when it shares a word with an artifact and one artifact clearly wins; in a turn that joins clips, right after a
+joining word ("from the car one into the juggler"), it names a clip, and the embedding alone may bind it.
 """
 
 from __future__ import annotations
@@ -91,8 +93,11 @@ _UNARTICLED = re.compile(
 )
 # Loose words, for a turn that acts on clips: "glassblower then chameleon, stitch em together".
 _LOOSE = re.compile(rf"(?P<words>\b(?:(?!{_STOP}\b|the\b|an?\b){_WORD}\s*){{1,3}})", re.IGNORECASE)
-# "the sleeping cat": up to four words after "the", up to the next preposition or conjunction.
-_BARE = re.compile(rf"\bthe\s+(?P<words>(?:(?!{_STOP}\b){_WORD}\s*){{1,4}})", re.IGNORECASE)
+# Right before a clip named in a turn that joins clips: "... into the juggler", "connect it to the ...".
+_JOINED = re.compile(r"\b(?:into|onto|to|with|then|after|before|from|followed by)\s+$", re.IGNORECASE)
+# "the sleeping cat", "this sketch": up to four words after "the" or "this", up to the next preposition or conjunction.
+_THIS = r"this(?!\s+(?:time|is|was|way|will|would|should|can|could|has|had|looks?|seems?)\b)"  # not "this time"
+_BARE = re.compile(rf"\b(?:the|{_THIS})\s+(?P<words>(?:(?!{_STOP}\b){_WORD}\s*){{1,4}})", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,9 @@ class ContentPhrase:
     """It has an artifact noun ("clip", "one", "photo"): it surely points at something."""
     loose: bool = False
     """Words with no article ("glassblower then chameleon"): bound only when they fit exactly one artifact."""
+    joined: bool = False
+    """A bare phrase right after a joining word, in a turn that joins clips ("from the car one into the juggler"):
+    it names a clip, bound when one clearly matches even with no word in common."""
 
 
 _IRREGULAR_PLURALS = {
@@ -138,9 +146,37 @@ def stem(word: str) -> str:
     return word
 
 
+_KINDS = {
+    "dog": "puppy pup puppies doggy doggie doggo pooch hound beagle poodle corgi retriever labrador terrier bulldog "
+    "dachshund collie pug spaniel dalmatian greyhound chihuahua rottweiler",
+    "cat": "kitten tabby",
+    "horse": "foal pony stallion mare colt",
+    "bird": "parrot pigeon seagull gull owl eagle hawk sparrow robin crow duck goose swan heron flamingo pelican "
+    "penguin parakeet finch dove",
+    "car": "automobile convertible sedan coupe",
+    "sheep": "lamb",
+    "pig": "piglet",
+    "duck": "duckling",
+}
+"""A few everyday kinds and what is one of them ("the puppy one" is the clip of a small dog; "the dog pic" may be
+the beagle or the poodle), as stems. None whose stem is another word ("kitty" -> "kit")."""
+_KIND_OF = {stem(word): stem(kind) for kind, words in _KINDS.items() for word in words.split()}
+
+
+def _same_thing(w: str, h: str) -> bool:
+    """A phrase stem ``w`` names what a description stem ``h`` shows: the same stem, a compound's head ("dog" in
+    "sheepdog") or first part ("snow" in "snowstorm", both parts of four letters or more), or one of the other's
+    kind ("puppy" for "dog", "dog" for "beagle"; not "beagle" for "poodle")."""
+    if w == h or (len(w) >= 3 and h.endswith(w)):
+        return True
+    if len(w) >= 4 and len(h) - len(w) >= 4 and h.startswith(w):
+        return True
+    return _KIND_OF.get(w) == h or _KIND_OF.get(h) == w
+
+
 def shared(wanted: set[str], have: set[str]) -> int:
-    """How many wanted stems the description has, a compound's head included ("dog" in "sheepdog")."""
-    return sum(1 for w in wanted if w in have or any(len(w) >= 3 and h.endswith(w) for h in have))
+    """How many wanted stems the description has (see :func:`_same_thing`)."""
+    return sum(1 for w in wanted if any(_same_thing(w, h) for h in have))
 
 
 def content_stems(text: str) -> set[str]:
@@ -158,7 +194,14 @@ def find_content_phrases(facts: TurnFacts, *, loose: Sequence[tuple[int, int]] |
     def overlaps(start: int, end: int) -> bool:
         return any(p.start < end and start < p.end for p in found) or any(s < end and start < e for s, e in frames)
 
-    def add(match: re.Match[str], noun: str | None, strong: bool, loose: bool = False, start: int | None = None):
+    def add(
+        match: re.Match[str],
+        noun: str | None,
+        strong: bool,
+        loose: bool = False,
+        start: int | None = None,
+        joined: bool = False,
+    ):
         words = " ".join(w for w in match["words"].split() if w.lower() not in _FUNCTION)
         start = match.start() if start is None else start
         if not words or overlaps(start, match.end()):
@@ -168,7 +211,7 @@ def find_content_phrases(facts: TurnFacts, *, loose: Sequence[tuple[int, int]] |
         end = match.end("words") if not strong else match.end()
         end = start + len(text[start:end].rstrip())  # a run of words ends before its trailing space
         kind = _noun_kind(noun) if noun else None
-        found.append(ContentPhrase(start, end, text[start:end].strip(), words, kind, strong, loose))
+        found.append(ContentPhrase(start, end, text[start:end].strip(), words, kind, strong, loose, joined))
 
     for match in _NOUN_OF.finditer(text):
         add(match, match["noun"], True)
@@ -179,7 +222,8 @@ def find_content_phrases(facts: TurnFacts, *, loose: Sequence[tuple[int, int]] |
         noun = re.search(rf"{_NOUNS}$", match.group(0), re.IGNORECASE)
         add(match, noun.group(0) if noun else None, True, start=match.start("words"))  # "lanterns clip is too short"
     for match in _BARE.finditer(text):
-        add(match, None, False)
+        joined = loose is not None and _JOINED.search(text, 0, match.start()) is not None
+        add(match, None, False, joined=joined)
     if loose is not None:
         blanked = text
         for start, end in loose:
@@ -238,7 +282,7 @@ class ContentMatch:
         best, score, words = self.scores[0]
         if self.phrase.strong and self.unmatched:
             return None
-        if not self.phrase.strong and words == 0:
+        if not self.phrase.strong and words == 0 and not (self.phrase.joined and score >= MIN_SCORE):
             return None
         if len(self.scores) > 1 and score - self.scores[1][1] < CONTENT_MARGIN:
             return None
@@ -269,8 +313,9 @@ class ContentMatch:
 
     @property
     def relevant(self) -> bool:
-        """Worth acting on: a strong phrase always; a bare one only when it shares a word with an artifact."""
-        return self.phrase.strong or any(words > 0 for _, _, words in self.scores)
+        """Worth acting on: a strong or joined phrase always; another bare one only when it shares a word with an
+        artifact."""
+        return self.phrase.strong or self.phrase.joined or any(words > 0 for _, _, words in self.scores)
 
 
 def match_phrase(phrase: ContentPhrase, artifacts: Sequence[SessionArtifact], encode: Encode) -> ContentMatch:
@@ -326,7 +371,11 @@ def bind_content(
     positional = positional or _FRAME.search(facts.masked) is not None  # "the last frame of ..." is an image
     frame_ends = [m.end() for m in _FRAME.finditer(facts.masked) if m["of"]]
     quiet = None if loose is None or positional else list(loose)
-    for phrase in find_content_phrases(facts, loose=quiet):
+    phrases = find_content_phrases(facts, loose=quiet)
+    # A vague "the horse clip" is about to be read by content: it is no pointer at the latest.
+    strong = [(p.start, p.end) for p in phrases if p.strong]
+    vague = [r for r in refs if not any(s < r.end and r.start < e for s, e in strong)]
+    for phrase in phrases:
         of_frame = any(not facts.masked[end : phrase.start].strip() for end in frame_ends if end <= phrase.start)
         if positional and not phrase.strong and not of_frame:
             continue
@@ -339,12 +388,12 @@ def bind_content(
         winner = match.winner
         if phrase.loose and (winner is None or winner is not match.sole):
             continue
-        if not phrase.strong and not covered and _has_vague_pointer(refs, phrase):
+        if not phrase.strong and not covered and _has_vague_pointer(vague, phrase):
             # "make the sky in it red": "it" points, "the sky" is part of the instruction; "join it with the
             # lighthouse" names a second clip outright.
             if winner is None or match.scores[0][1] < BARE_BESIDE_PRONOUN:
                 continue
-        if winner is None and not phrase.strong and not (match.word_ties and not _has_vague_pointer(refs, phrase)):
+        if winner is None and not phrase.strong and not (match.word_ties and not _has_vague_pointer(vague, phrase)):
             continue  # a bare phrase asks only when its words fit several artifacts outright
         for ref in covered:
             refs.remove(ref)

@@ -7,7 +7,7 @@ with the embedding ranking (which task) and fills the chosen task's inputs from 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from mora_agents.messages import SessionArtifact
@@ -29,7 +29,7 @@ _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "sev
 _TENS |= {"ninety": 90}
 _SMALL = "|".join(sorted(_UNITS, key=len, reverse=True))
 _WORD_NUMBER = rf"(?:(?:{'|'.join(_TENS)})(?:[\s-](?:one|two|three|four|five|six|seven|eight|nine))?|{_SMALL})"
-_NUMBER = rf"(?:\d+(?:[.,]\d+)?|half an?|an? half|{_WORD_NUMBER})"
+_NUMBER = rf"(?:\d+(?:[.,]\d+)?|half an?|an? half|couple|{_WORD_NUMBER})"  # "a couple seconds": 2
 
 _SECOND_UNIT = r"(?:seconds?|secs?|s)"
 _MINUTE_UNIT = r"(?:minutes?|mins?|m)"
@@ -41,6 +41,18 @@ _DURATION = re.compile(
     rf"(?P<short>{_SECOND_UNIT}|{_MINUTE_UNIT}|{_HOUR_UNIT})"
     rf"|(?P<words>{_NUMBER})(?P<more2>{_MORE})?[\s-]+(?P<long>seconds?|secs?|minutes?|mins?|hours?|hrs?))(?![\w])"
     rf"(?:\s+and\s+a\s+half)?",
+    re.IGNORECASE,
+)
+# "a couple seconds longer? like 2", "a few seconds, say 3": the number said again, in the duration's unit.
+_RESTATED = re.compile(
+    r"(?:\s+(?:more|longer|extra|shorter|long))?\s*[,;:.!?-]*\s*(?:(?:or|so|i mean)\s*,?\s*)?"
+    r"\b(?:like|say|about|around|roughly|approximately|maybe)\s+(?P<n>\d+(?:[.,]\d+)?)(?:\s*(?:more|extra|or so|ish))?"
+    r"(?=\s*(?:$|[,;:.!?)]|\s(?:and|but|please|pls|thanks|thx)\b))",
+    re.IGNORECASE,
+)
+# A duration with no number, made exact only by a number said after it: "a few seconds longer, like 3".
+_VAGUE_DURATION = re.compile(
+    r"(?<![\w.])(?:a\s+)?(?:few|some|several|bit|little)\s+(?:more\s+|extra\s+)?(?P<unit>seconds?|secs?)(?![\w])",
     re.IGNORECASE,
 )
 # "3 seconds longer", "another 4s", "add 6 seconds": the seconds to add, preferred for an extension.
@@ -139,6 +151,8 @@ def _word_number(text: str) -> float | None:
         return 0.5
     if text in ("a half", "an half"):
         return 0.5
+    if text == "couple":
+        return 2.0
     try:
         return float(text.replace(",", "."))
     except ValueError:
@@ -184,8 +198,21 @@ def find_durations(text: str) -> list[Duration]:
             or _ADDED.search(text[match.end() : match.end() + 12])
             or _ADDED.search(text[: match.start()])
         )
-        found.append(Duration(round(seconds, 3), match.start(), match.end(), added))
-    return found
+        end = match.end()
+        restated = _RESTATED.match(text, end)
+        if restated is not None and number:
+            seconds, end = seconds / number * float(restated["n"].replace(",", ".")), restated.end()
+        found.append(Duration(round(seconds, 3), match.start(), end, added))
+    for match in _VAGUE_DURATION.finditer(text):
+        restated = _RESTATED.match(text, match.end())
+        if restated is None or any(d.start < restated.end() and match.start() < d.end for d in found):
+            continue
+        added = bool(re.search(r"\b(?:more|extra)\b", match.group(0), re.IGNORECASE)) or bool(
+            _ADDED.search(text[match.end() : match.end() + 12]) or _ADDED.search(text[: match.start()])
+        )
+        seconds = float(restated["n"].replace(",", "."))
+        found.append(Duration(round(seconds, 3), match.start(), restated.end(), added))
+    return sorted(found, key=lambda d: d.start)
 
 
 def parse_duration(text: str, prefer_added: bool = False) -> float | None:
@@ -501,6 +528,69 @@ class TurnFacts:
             latest = max(artifacts, key=lambda a: a.index)
             evidence[latest.kind] = 1
         return evidence
+
+
+# "the one after the snowy cabin", "the clip right before #3": a neighbour, in session order, of what follows.
+_RELATIVE = re.compile(
+    rf"\bthe\s+(?P<noun>{_NOUN})\s+(?:(?:right|just|immediately|directly)\s+)?(?P<dir>after|before)\s+",
+    re.IGNORECASE,
+)
+# "put the one after the horse clip": an order to set, not a neighbour.
+_PLACING = re.compile(r"\b(?:put|place|move|insert|stick|add|append|prepend|play|show|set|drop|slot)\s+$", re.I)
+_ANAPHOR = re.compile(r"\b(?:it|that|this)\s*$", re.IGNORECASE)
+
+
+def bind_relative(facts: TurnFacts, artifacts: list[SessionArtifact]) -> TurnFacts:
+    """``facts`` with each "the one after X" / "the one before X" bound to X's neighbour in session order (of the
+    kind its noun names, else of X's kind). X is the reference that follows, or, for "it" / "that", what the turn
+    named last before it ("connect the one after the snowy cabin to the one before it": the one before the cabin);
+    with nothing named before, "the one before it" stays the one before the latest."""
+    refs = list(facts.references)
+    mentioned: list[tuple[int, SessionArtifact]] = []  # (where, what): the artifacts the turn has named so far
+
+    def single(ref: Reference) -> SessionArtifact | None:
+        kind = kind_of(ref, artifacts)
+        if not ref.explicit or kind is None or ref.selector in ("unclear", "pair") or ref.source is not None:
+            return None
+        found = resolve(ref, kind, artifacts)
+        return found[0] if len(found) == 1 else None
+
+    for ref in refs:
+        if (artifact := single(ref)) is not None:
+            mentioned.append((ref.start, artifact))
+    changed = False
+    for match in _RELATIVE.finditer(facts.masked):
+        if _PLACING.search(facts.masked, 0, match.start()):
+            continue
+        whole = next((r for r in refs if r.start <= match.start() < r.end and r.selector.startswith("fromlast")), None)
+        anchor = next((r for r in refs if r.start == match.end() and r is not whole), None)
+        if (whole is not None and _ANAPHOR.search(whole.phrase)) or (anchor is not None and anchor.how == "pronoun"):
+            earlier = [(at, a) for at, a in mentioned if at < match.start()]
+            base = max(earlier, key=lambda item: item[0])[1] if earlier else None
+        else:
+            base = single(anchor) if anchor is not None and whole is None else None
+        if base is None:
+            continue
+        kind = _noun_kind(match["noun"]) or base.kind
+        pool = sorted((a for a in artifacts if a.kind == kind), key=lambda a: a.index)
+        if match["dir"].lower() == "after":
+            neighbour = next((a for a in pool if a.index > base.index), None)
+        else:
+            neighbour = next((a for a in reversed(pool) if a.index < base.index), None)
+        if neighbour is None:
+            continue  # nothing after the last clip: the words stay as they were read
+        gone = [r for r in (whole, anchor) if r is not None]
+        end = max(r.end for r in gone)
+        gone += [r for r in refs if not r.explicit and match.start() <= r.start < end and r not in gone]  # "the clip"
+        for r in gone:
+            refs.remove(r)
+        how = anchor.how if anchor is not None and anchor.how in ("content", "listed", "turn") else "position"
+        refs.append(Reference(match.start(), kind, f"artifact:{neighbour.index}", end=end,
+                              phrase=facts.masked[match.start() : end].strip(), how=how))  # fmt: skip
+        changed = True
+    if not changed:
+        return facts
+    return replace(facts, references=sorted(refs, key=lambda r: r.start))
 
 
 def kind_of(ref: Reference, artifacts: list[SessionArtifact]) -> MediaKind | None:

@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 RUNS_DIR = "runs"
 UPLOADS_DIR = "uploads"
 STORE_FILE = "jobs.sqlite"
+RAY_JOBS_IN_FLIGHT = 4
+"""Engine ``ray``: jobs running at once (one per role of a text-to-video run: A1, A2, A4, and one queued)."""
 SESSIONS_DIR = "sessions"
 
 
@@ -66,7 +68,10 @@ class JobQueue:
         self.crashed = crashed
         self.store = JobStore(self.workspace / STORE_FILE)
         self.memory = ModelMemory("keep", compile=config.compile)
-        self._device = asyncio.Lock()
+        # Local: one job at a time on the device. Ray: several, so they pipeline through the roles' actors.
+        self._device = asyncio.Semaphore(RAY_JOBS_IN_FLIGHT if config.engine == "ray" else 1)
+        self._session_turns: dict[str, asyncio.Lock] = {}
+        """One lock per chat session: its turns run in order, each on what the one before made."""
         self._tasks: dict[str, asyncio.Task] = {}
         self._tokens: dict[str, CancellationToken] = {}
         self._decisions: dict[str, asyncio.Future] = {}
@@ -289,6 +294,15 @@ class JobQueue:
             self._tasks[job_id] = asyncio.get_running_loop().create_task(self._run(job_id), name=job_id)
 
     async def _run(self, job_id: str) -> None:
+        job = self.store.get(job_id)
+        if job is not None and job.session:
+            session_id = job.session.partition("#")[0]
+            async with self._session_turns.setdefault(session_id, asyncio.Lock()):
+                await self._run_on_device(job_id)
+        else:
+            await self._run_on_device(job_id)
+
+    async def _run_on_device(self, job_id: str) -> None:
         await self._device.acquire()
         holding = True
         try:

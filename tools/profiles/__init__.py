@@ -190,6 +190,28 @@ class MemorySettings(BaseModel):
     """``keep`` only: the most memory kept models may hold; ``None``: no limit."""
 
 
+class RolePlacement(BaseModel):
+    """Where one role's actor runs with ``--engine ray``: what it reserves on the cluster (Ray's resources)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    num_gpus: float = Field(default=0, ge=0)
+    """GPUs the actor holds: a fraction shares one (A1 and A2 on one card at 0.5 each), 0 runs on CPUs. More than
+    one is a multi-GPU role (a video DiT): one actor holding ``num_gpus`` GPUs of one node (see the README on
+    sequence-parallel pipelines)."""
+    num_cpus: float = Field(default=0.25, ge=0)
+    """CPUs the scheduler counts for it. Small by default: five roles fit a 2-CPU machine, and a CPU-only tool's
+    threads are ``threads``, not this."""
+    threads: int | None = Field(default=None, ge=1)
+    """Torch CPU threads in the actor; ``None``: the driver's count. CPU results differ in their last bits with the
+    thread count (a tiny SVD clip's bytes did, 1 thread against 2), so the default keeps ``ray`` and ``local``
+    outputs identical."""
+
+
+PLACED_ROLES = ("prompt_enhancer", "text_to_image", "image_to_image", "image_to_video", "video_connection")
+"""The roles a profile's ``placement`` can name (the LLM role has no settings section of its own)."""
+
+
 class ModelProfile(BaseModel):
     """A named set of models, one per agent role."""
 
@@ -206,6 +228,21 @@ class ModelProfile(BaseModel):
     image_to_video: ImageToVideoSettings
     video_connection: VideoConnectionSettings
     memory: MemorySettings = MemorySettings()
+    placement: dict[str, RolePlacement] = Field(default_factory=dict)
+    """``--engine ray``: each role's resources by role name; a role left out gets :class:`RolePlacement`'s
+    defaults (CPUs only)."""
+
+    @field_validator("placement")
+    @classmethod
+    def _placement_names_roles(cls, placement: dict[str, RolePlacement]) -> dict[str, RolePlacement]:
+        unknown = sorted(set(placement) - set(PLACED_ROLES))
+        if unknown:
+            raise ValueError(f"'{unknown[0]}' is not a role: placement names {', '.join(PLACED_ROLES)}")
+        return placement
+
+    def placement_of(self, role: str) -> RolePlacement:
+        """Role ``role``'s placement (the defaults when the profile names none)."""
+        return self.placement.get(role, RolePlacement())
 
     def roles(self) -> dict[str, RoleSettings]:
         """Each role's section by field name, in profile order (``text_to_image``, ``image_to_image``, ...)."""
