@@ -1,15 +1,13 @@
 """Generating with a training run's adapters (LoRA + modulation) through the real tools and the `mora` command."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 
 from mora_agents.errors import MoraError
+from tests.cli_in_process import mora_here
 from tools.adapters import adapters_dir, apply_adapters
 from tools.image_to_video import ImageToVideoTool
 from tools.modulation import MODULATION_FILE, save_modulation
@@ -183,14 +181,8 @@ def test_adapters_of_another_model_are_refused(trained, tmp_path, tiny_profile):
 
 
 def mora(*args):
-    # One intra-op thread, as above: the tiny models gain nothing from more on a shared CPU.
-    return subprocess.run(
-        [sys.executable, "-m", "mora_agents.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
+    # In this process, on the module's one intra-op thread (as above).
+    return mora_here(*args)
 
 
 def generate(out, *extra):

@@ -1,5 +1,8 @@
 """Engine ray on a real local cluster (`ray.init(num_cpus=2)`, once for the session): `mora batch` under both
-engines, a session script, a killed actor, pipelining, and `mora serve --engine ray` answering the Videos API."""
+engines, a session script, a killed actor, pipelining, and `mora serve --engine ray` answering the Videos API.
+
+The commands run in this process (as the test process is the cluster's driver, its actors stay warm between tests);
+the server runs as a child that joins the cluster by address."""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from mora_agents.batch import Batch, read_requests
 from mora_agents.cluster import shared_cluster
 from mora_agents.messages import ArtifactReady, StepProgress
 from mora_agents.studio import StudioConfig
+from tests.cli_in_process import mora_here
 from tests.live_server import Server
 
 PROMPTS = ["a red kite over a green hill", "a lighthouse at night", "a paper boat in the rain", "a balloon at dawn"]
@@ -34,8 +37,8 @@ def ray_address(mora_cache) -> str:
 
 
 def mora(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mora_agents.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=600)  # fmt: skip
+    """`mora ARGS` in this process: a ray run joins the session's cluster and reuses its warm actors."""
+    return mora_here(*args, cwd=cwd)
 
 
 def batch_record(folder: Path) -> dict:

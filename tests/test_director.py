@@ -3,10 +3,8 @@ garbage shows the embedding decides when the LLM cannot; `mora route` prints JSO
 
 import asyncio
 import json
-import os
 import statistics
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from mora_agents.errors import MoraError
 from mora_agents.llm import create_llm
 from mora_agents.messages import ClarifyingQuestion, DirectorTurn, InputBinding, SessionArtifact, VideoRequest
 from mora_agents.sop import RouteSpec, SopSpec, list_sops
+from tests.cli_in_process import mora_here
 
 
 def video(index: int, name: str) -> SessionArtifact:
@@ -151,9 +150,8 @@ output: animate
 
 
 def mora(*args: str) -> subprocess.CompletedProcess:
-    """`mora` in a fresh process, as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "mora_agents.cli", *args], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
+    """`mora` in this process (conftest sets HF_HUB_OFFLINE)."""
+    return mora_here(*args)
 
 
 @pytest.fixture(scope="module")

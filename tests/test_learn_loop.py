@@ -3,9 +3,7 @@ x 4 candidates, two metric judges that disagree on one set, a scripted human) ->
 with the result."""
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from safetensors.torch import load_file
 
 from mora_agents.learning.dataset import load_training_data
 from mora_agents.learning.loop import LOOP_FILE, iteration_dir
+from tests.cli_in_process import mora_here
 
 # Pinned in tests/test_learn_synthesize.py: with seed 0, 0.5 s videos and SOP the judges agree on one set only.
 JUDGES = ["metric:frame_consistency=1,threshold=0", "metric:frame_consistency=1,seam_drift=-1,threshold=0"]
@@ -21,9 +20,8 @@ SOP = Path(__file__).parent / "sop" / "prompt_to_clip.yaml"
 PROMPTS = "a red kite over a green hill\na paper boat drifting on a pond at dawn\n"
 
 
-def mora(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mora_agents.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env=dict(os.environ))  # fmt: skip
+def mora(*args: str) -> subprocess.CompletedProcess:
+    return mora_here(*args)
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,14 @@ from PIL import Image
 from mora_agents.media import iter_frames, video_frame
 from mora_agents.session import Session
 from mora_agents.workspace import RunManifest
+from tests.cli_in_process import mora_here
 
 EXAMPLES = Path(__file__).parents[1] / "examples" / "sessions"
 
 
-def mora(*args, stdin=None, timeout=600):
-    return subprocess.run([sys.executable, "-m", "mora_agents.cli", *args], input=stdin, capture_output=True,
-                          text=True, timeout=timeout)  # fmt: skip
+def mora(*args, stdin=None):
+    """`mora ARGS` in this process (the kill test starts its own child)."""
+    return mora_here(*args, stdin=stdin)
 
 
 def manifest_of(session: Session, turn) -> RunManifest:
