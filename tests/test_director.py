@@ -24,7 +24,7 @@ from mora_agents.director import (
     parse_duration,
     read_session_artifacts,
 )
-from mora_agents.director._content import content_stems, shared
+from mora_agents.director._content import content_stems, find_content_phrases, shared
 from mora_agents.errors import MoraError
 from mora_agents.llm import create_llm
 from mora_agents.messages import ClarifyingQuestion, DirectorTurn, InputBinding, SessionArtifact, VideoRequest
@@ -390,6 +390,18 @@ def test_a_phrase_word_matches_compounds_and_kinds_not_siblings():
     assert share("snowy", "a snowstorm sweeping through a village") == 1  # a compound's first part
     assert share("dog", "a sheepdog herding sheep") == 1  # and its head
     assert share("car", "a cardboard box") == 0  # too short a part to count
+    assert share("firworks", "fireworks over a harbor") == 1  # a letter missed
+    assert share("giraffe", "a girafe at a water hole") == 1  # a letter more
+    assert share("lanterns", "paper latnerns on a river") == 1  # two swapped
+    assert share("horse", "a house on a hill") == 0  # a changed letter is another thing
+    assert share("planet", "a plane landing") == 0  # short words: no typo tolerance
+
+
+def test_a_framing_word_before_shot_is_no_clip():
+    facts = TurnFacts.read("a lone astronaut on a red planet, wide shot")
+    assert [p.text for p in find_content_phrases(facts)] == []
+    facts = TurnFacts.read("ok, kitchen shot then the beach clip")
+    assert "kitchen shot" in [p.text for p in find_content_phrases(facts)]
 
 
 def test_the_one_after_or_before_a_named_clip_is_its_neighbour():

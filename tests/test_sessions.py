@@ -114,7 +114,7 @@ def test_kill_9_in_the_middle_of_a_stage_then_resume_equals_an_uninterrupted_run
     for turn_a, turn_b in zip(a.record.turns, b.record.turns, strict=True):
         ma, mb = manifest_of(a, turn_a), manifest_of(b, turn_b)
         assert mb.status == "completed"
-        assert fingerprint(ma) == fingerprint(mb)
+        assert fingerprint(ma) == fingerprint(mb), torch_numerics()
         assert ma.output.sha256 == mb.output.sha256
         files_a = sorted(
             p.relative_to(a.root / turn_a.run_dir) for p in (a.root / turn_a.run_dir).rglob("*") if p.is_file()
@@ -125,6 +125,16 @@ def test_kill_9_in_the_middle_of_a_stage_then_resume_equals_an_uninterrupted_run
         assert files_a == files_b, "no partial or duplicate files are left behind"
     events = [e["event"] for e in b.transcript()]
     assert events.count("completed") == 2
+
+
+def torch_numerics() -> str:
+    """Where bytes differ between this process and a child: torch's threads and kernels in each."""
+    import torch
+
+    probe = "import torch; print(torch.get_num_threads(), torch.backends.cpu.get_cpu_capability())"
+    child = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip()
+    here = f"{torch.get_num_threads()} ({torch.backends.cpu.get_cpu_capability()})"
+    return f"torch threads here {here}, a child's {child}"
 
 
 def fingerprint(manifest: RunManifest) -> list:

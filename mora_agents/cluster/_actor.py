@@ -88,6 +88,7 @@ class RoleActor:
             "pid": os.getpid(),
             "node": ray.get_runtime_context().get_node_id(),
             "gpus": [str(gpu) for gpu in ray.get_gpu_ids()],
+            "torch_threads": _torch_numerics(),
         }
 
     def run_stage(self, run_root: str, request: BaseModel, stage: str, call_id: str) -> BaseModel:
@@ -123,3 +124,10 @@ class RoleActor:
         # Agents are cheap and hold the run's workspace; the tool behind them is built once, in self.memory.
         agents = make_agents({self.role}, self.profile, self.options, workspace, progress, 0, self.memory)
         return agents[self.role]
+
+
+def _torch_numerics() -> str:
+    """Torch's CPU threads and vector kernels here: a CPU result's bytes depend on both."""
+    import torch
+
+    return f"{torch.get_num_threads()} ({torch.backends.cpu.get_cpu_capability()})"

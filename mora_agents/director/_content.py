@@ -100,6 +100,14 @@ _THIS = r"this(?!\s+(?:time|is|was|way|will|would|should|can|could|has|had|looks
 _BARE = re.compile(rf"\b(?:the|{_THIS})\s+(?P<words>(?:(?!{_STOP}\b){_WORD}\s*){{1,4}})", re.IGNORECASE)
 
 
+_CAMERA = set(
+    "wide close closeup close-up aerial tracking establishing medium long overhead drone static panning low-angle "
+    "high-angle pov dolly slow-motion slow motion handheld top-down bird's-eye birds-eye full cinematic extreme "
+    "low high angle over-the-shoulder".split()
+)
+"""Framing words: "wide shot", "a slow motion shot" say how to film, not which clip."""
+
+
 @dataclass(frozen=True)
 class ContentPhrase:
     """A phrase that may point at an artifact by what it shows."""
@@ -165,13 +173,25 @@ _KIND_OF = {stem(word): stem(kind) for kind, words in _KINDS.items() for word in
 
 def _same_thing(w: str, h: str) -> bool:
     """A phrase stem ``w`` names what a description stem ``h`` shows: the same stem, a compound's head ("dog" in
-    "sheepdog") or first part ("snow" in "snowstorm", both parts of four letters or more), or one of the other's
-    kind ("puppy" for "dog", "dog" for "beagle"; not "beagle" for "poodle")."""
+    "sheepdog") or first part ("snow" in "snowstorm", both parts of four letters or more), one of the other's
+    kind ("puppy" for "dog", "dog" for "beagle"; not "beagle" for "poodle"), or a typo of it ("firworks")."""
     if w == h or (len(w) >= 3 and h.endswith(w)):
         return True
     if len(w) >= 4 and len(h) - len(w) >= 4 and h.startswith(w):
         return True
-    return _KIND_OF.get(w) == h or _KIND_OF.get(h) == w
+    return _KIND_OF.get(w) == h or _KIND_OF.get(h) == w or _typo_of(w, h)
+
+
+def _typo_of(w: str, h: str) -> bool:
+    """One letter missed, added or two swapped, in words of six letters or more ("firwork" for "firework").
+    A changed letter is no typo here: "horse" and "house" are two things."""
+    if min(len(w), len(h)) < 6 or abs(len(w) - len(h)) > 1:
+        return False
+    if len(w) == len(h):
+        diff = [i for i, (a, b) in enumerate(zip(w, h, strict=True)) if a != b]
+        return len(diff) == 2 and diff[1] == diff[0] + 1 and w[diff[0]] == h[diff[1]] and w[diff[1]] == h[diff[0]]
+    short, long_ = sorted((w, h), key=len)
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
 
 
 def shared(wanted: set[str], have: set[str]) -> int:
@@ -208,6 +228,8 @@ def find_content_phrases(facts: TurnFacts, *, loose: Sequence[tuple[int, int]] |
             return
         if not strong and _names_media(match["words"]):
             return
+        if noun and re.fullmatch(r"shots?", noun, re.IGNORECASE) and set(words.lower().split()) <= _CAMERA:
+            return  # "..., wide shot": how to film the new clip, not a clip made before
         end = match.end("words") if not strong else match.end()
         end = start + len(text[start:end].rstrip())  # a run of words ends before its trailing space
         kind = _noun_kind(noun) if noun else None

@@ -129,7 +129,9 @@ def check_accelerator() -> Finding:
     elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         dtype, device, where = torch.float16, "mps", "MPS"
     else:
-        return Finding("info", f"none: CPU float32 (torch {torch.__version__}, {torch.get_num_threads()} threads)")
+        kernels = torch.backends.cpu.get_cpu_capability()
+        threads = torch.get_num_threads()
+        return Finding("info", f"none: CPU float32 (torch {torch.__version__}, {threads} threads, {kernels} kernels)")
     try:
         a = torch.ones(64, 64, device=device, dtype=dtype)
         product = float((a @ a).float().mean().item())
