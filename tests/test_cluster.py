@@ -24,6 +24,7 @@ from mora_agents.messages import ArtifactReady, StepProgress
 from mora_agents.studio import StudioConfig
 from tests.cli_in_process import mora_here
 from tests.live_server import Server
+from tools.loading import cpu_numerics
 
 PROMPTS = ["a red kite over a green hill", "a lighthouse at night", "a paper boat in the rain", "a balloon at dawn"]
 
@@ -123,10 +124,8 @@ def local_batch(two_requests, tmp_path_factory):
 
 def numerics() -> str:
     """Where bytes differ: torch's threads and kernels in this process and in each actor."""
-    import torch
-
-    actors = {role: ray.get(handle.describe.remote())["torch_threads"] for role, handle in shared_cluster().actors()}
-    return f"torch threads here {torch.get_num_threads()} ({torch.backends.cpu.get_cpu_capability()}), actors {actors}"
+    actors = {role: ray.get(handle.describe.remote())["cpu_numerics"] for role, handle in shared_cluster().actors()}
+    return f"torch here: {cpu_numerics()}; in the actors: {actors}"
 
 
 def run_batch(requests, out: Path, engine: str, on_event=None) -> list:

@@ -16,6 +16,7 @@ from mora_agents.media import iter_frames, video_frame
 from mora_agents.session import Session
 from mora_agents.workspace import RunManifest
 from tests.cli_in_process import mora_here
+from tools.loading import cpu_numerics
 
 EXAMPLES = Path(__file__).parents[1] / "examples" / "sessions"
 
@@ -129,12 +130,9 @@ def test_kill_9_in_the_middle_of_a_stage_then_resume_equals_an_uninterrupted_run
 
 def torch_numerics() -> str:
     """Where bytes differ between this process and a child: torch's threads and kernels in each."""
-    import torch
-
-    probe = "import torch; print(torch.get_num_threads(), torch.backends.cpu.get_cpu_capability())"
+    probe = "from tools.loading import cpu_numerics; print(cpu_numerics())"
     child = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip()
-    here = f"{torch.get_num_threads()} ({torch.backends.cpu.get_cpu_capability()})"
-    return f"torch threads here {here}, a child's {child}"
+    return f"torch here: {cpu_numerics()}; in a child: {child}"
 
 
 def fingerprint(manifest: RunManifest) -> list:

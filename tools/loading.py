@@ -56,6 +56,14 @@ def choose_device(profile: ModelProfile, device: str | None = None, role: str | 
     return DeviceChoice(device, torch.float32)
 
 
+def cpu_numerics() -> str:
+    """Torch's CPU threads and vector kernels in this process, e.g. "2 threads, AVX2 kernels": a CPU result's bytes
+    depend on both, so two processes make the same file only where this reads the same."""
+    import torch
+
+    return f"{torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()} kernels"
+
+
 def profile_models(profile: ModelProfile) -> list[tuple[str, str]]:
     """``(role, model reference)`` for every model the profile needs."""
     return [

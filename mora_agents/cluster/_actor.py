@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from mora_agents.agents._assembly import ToolOptions, make_agents
 from mora_agents.workspace import Workspace
+from tools.loading import cpu_numerics
 from tools.memory import ModelMemory
 
 ProgressEvent = tuple[str, str, int, str]
@@ -88,7 +89,7 @@ class RoleActor:
             "pid": os.getpid(),
             "node": ray.get_runtime_context().get_node_id(),
             "gpus": [str(gpu) for gpu in ray.get_gpu_ids()],
-            "torch_threads": _torch_numerics(),
+            "cpu_numerics": cpu_numerics(),
         }
 
     def run_stage(self, run_root: str, request: BaseModel, stage: str, call_id: str) -> BaseModel:
@@ -124,10 +125,3 @@ class RoleActor:
         # Agents are cheap and hold the run's workspace; the tool behind them is built once, in self.memory.
         agents = make_agents({self.role}, self.profile, self.options, workspace, progress, 0, self.memory)
         return agents[self.role]
-
-
-def _torch_numerics() -> str:
-    """Torch's CPU threads and vector kernels here: a CPU result's bytes depend on both."""
-    import torch
-
-    return f"{torch.get_num_threads()} ({torch.backends.cpu.get_cpu_capability()})"

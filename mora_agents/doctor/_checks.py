@@ -121,6 +121,8 @@ def check_accelerator() -> Finding:
     on it proves its kernels run. No accelerator is not a failure: pipelines run on the CPU in float32."""
     import torch
 
+    from tools.loading import cpu_numerics
+
     if torch.cuda.is_available():
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         device = "cuda"
@@ -129,9 +131,7 @@ def check_accelerator() -> Finding:
     elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         dtype, device, where = torch.float16, "mps", "MPS"
     else:
-        kernels = torch.backends.cpu.get_cpu_capability()
-        threads = torch.get_num_threads()
-        return Finding("info", f"none: CPU float32 (torch {torch.__version__}, {threads} threads, {kernels} kernels)")
+        return Finding("info", f"none: CPU float32 (torch {torch.__version__}, {cpu_numerics()})")
     try:
         a = torch.ones(64, 64, device=device, dtype=dtype)
         product = float((a @ a).float().mean().item())
