@@ -88,3 +88,24 @@ def test_scripted_proxy_fails_on_a_bad_script():
     proxy = HumanProxyAgent("human_proxy", ScriptedDecisions(["edit brighter"]), mode="scripted")
     with pytest.raises(ReviewError, match="has no agent for edits"):
         ask(proxy, _review_request(can_edit=False))
+
+
+def test_the_model_thread_runs_with_the_callers_torch_threads():
+    # Under OpenMP torch's thread count is per OS thread: the one model thread must follow the caller's setting,
+    # or the same seed gives other bytes in a process that changed it (the cross-process sha tests saw this).
+    import torch
+
+    from mora_agents.agents._stage_agent import StageAgent
+
+    agent = StageAgent("probe", "reports the model thread's torch threads")
+
+    async def seen() -> int:
+        return await agent.run_blocking(lambda cancel: torch.get_num_threads(), "probe", CancellationToken())
+
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2, 1):
+            torch.set_num_threads(threads)
+            assert asyncio.run(seen()) == threads
+    finally:
+        torch.set_num_threads(before)

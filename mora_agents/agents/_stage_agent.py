@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,24 @@ PIPELINE_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mora-pip
 thread with each event loop, i.e. each request, and torch's CPU kernels ran 9% slower in a fresh thread than
 in one that had run them before (bench-cpu SDXL, median of 4 calls each: 3.32 s against 3.08 s). One call at
 a time is also what the memory policies plan for."""
+
+
+def _torch_threads() -> int | None:
+    """Torch's intra-op thread count in the calling thread; ``None`` while torch is not imported."""
+    torch = sys.modules.get("torch")
+    return torch.get_num_threads() if torch is not None else None
+
+
+def _with_threads(threads: int | None, func: Callable[[CancelToken], T], cancel: CancelToken) -> T:
+    # Under OpenMP the thread count is per OS thread: `torch.set_num_threads` in the caller's thread does not
+    # reach PIPELINE_THREAD, which would keep the count it had when it first ran a kernel. Different counts give
+    # different float sums, so the same seed would give other bytes than a fresh process (measured: tiny SVD).
+    if threads is not None:
+        import torch
+
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+    return func(cancel)
 
 
 class StageAgent(BaseChatAgent):
@@ -79,8 +98,11 @@ class StageAgent(BaseChatAgent):
         """Run a blocking pipeline call in a worker thread; AutoGen cancellation stops it at the next step."""
         cancel = CancelToken()
         token.add_callback(cancel.cancel)
+        threads = _torch_threads()
         try:
-            return await asyncio.get_running_loop().run_in_executor(PIPELINE_THREAD, func, cancel)
+            return await asyncio.get_running_loop().run_in_executor(
+                PIPELINE_THREAD, _with_threads, threads, func, cancel
+            )
         except StageCancelled:
             raise CancelledError(f"stage '{stage}' was cancelled") from None
 

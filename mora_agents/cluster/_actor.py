@@ -69,10 +69,8 @@ class RoleActor:
     """
 
     def __init__(self, role: str, profile: Any, options: ToolOptions, threads: int | None) -> None:
-        if threads:
-            import torch
-
-            torch.set_num_threads(threads)
+        self.threads = threads
+        self._use_threads()
         self.role = role
         self.profile = profile
         self.options = options
@@ -82,6 +80,7 @@ class RoleActor:
 
     def describe(self) -> dict[str, Any]:
         """The agent's description and (A1) its LLM's name, plus where this actor runs; builds the agent once."""
+        self._use_threads()
         agent = self._agent(Workspace(os.getcwd()), RecordedProgress())
         return {
             "description": agent.description,
@@ -94,6 +93,7 @@ class RoleActor:
 
     def run_stage(self, run_root: str, request: BaseModel, stage: str, call_id: str) -> BaseModel:
         """Run one stage of the run in ``run_root`` (a folder every node sees) and return its artifact."""
+        self._use_threads()
         call = _Call()
         with self._lock:
             self._calls[call_id] = call
@@ -120,6 +120,15 @@ class RoleActor:
     @ray.method(concurrency_group="control")
     def pid(self) -> int:
         return os.getpid()
+
+    def _use_threads(self) -> None:
+        # torch's thread count is per OS thread (OpenMP), and a threaded actor runs its methods in a pool thread
+        # other than __init__'s: set it where the stage runs (the model thread then follows, see StageAgent).
+        if self.threads:
+            import torch
+
+            if torch.get_num_threads() != self.threads:
+                torch.set_num_threads(self.threads)
 
     def _agent(self, workspace: Workspace, progress: RecordedProgress):
         # Agents are cheap and hold the run's workspace; the tool behind them is built once, in self.memory.
