@@ -77,7 +77,9 @@ _OPENING = re.compile(
     re.IGNORECASE,
 )
 _NEW_VIDEO = re.compile(
-    r"\b(?:a|an|another|one more)\s+(?:[\w'-]+\s+){0,3}?(?:video|clip|film|movie|animation)s?\b(?!\s+games?)",
+    # Not a simile or a style: "make it look like an old home movie", "in the style of a silent film".
+    r"\b(?<!like )(?<!as )(?<!of )(?:a|an|another|one more)\s+(?:[\w'-]+\s+){0,3}?"
+    r"(?:video|clip|film|movie|animation)s?\b(?!\s+games?)",
     re.IGNORECASE,
 )
 

@@ -138,7 +138,7 @@ _IRREGULAR_PLURALS = {
 
 def stem(word: str) -> str:
     """A crude stem, enough for "sleeping"/"sleeps"/"asleep" -> "sleep", "rainy" -> "rain", "dogs" -> "dog",
-    "wolves" -> "wolf"."""
+    "wolves" -> "wolf", "glaze"/"glazing" -> "glaz"."""
     word = word.lower().strip("'-")
     word = word.removesuffix("'s")
     word = _IRREGULAR_PLURALS.get(word, word)
@@ -149,6 +149,9 @@ def stem(word: str) -> str:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             word = word[: -len(suffix)] + ("y" if suffix in ("ies", "ied") else "")
             break
+    else:
+        if len(word) >= 4 and word[-1] == "e" and word[-2] not in "aeiou":
+            word = word[:-1]  # a silent e, as "glazing" and "horses" lose it: "glaze" -> "glaz", "horse" -> "hors"
     if len(word) >= 4 and word[-1] == word[-2] and word[-1] not in "aeiousl":
         word = word[:-1]  # "running" -> "runn" -> "run"
     return word
@@ -165,9 +168,11 @@ _KINDS = {
     "sheep": "lamb",
     "pig": "piglet",
     "duck": "duckling",
+    "winter": "snow snowy snowfall snowstorm snowman blizzard frost frosty sleet icicle",
 }
 """A few everyday kinds and what is one of them ("the puppy one" is the clip of a small dog; "the dog pic" may be
-the beagle or the poodle), as stems. None whose stem is another word ("kitty" -> "kit")."""
+the beagle or the poodle; "the winter one" may be the snowy village or the blizzard), as stems. None whose stem
+is another word ("kitty" -> "kit")."""
 _KIND_OF = {stem(word): stem(kind) for kind, words in _KINDS.items() for word in words.split()}
 
 

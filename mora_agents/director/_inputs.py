@@ -97,7 +97,8 @@ _REVERSED_ORDER = re.compile(
 )
 # "the newest one goes first", "in reverse order": the later clip opens.
 _LATER_FIRST = re.compile(
-    rf"\b(?:(?:newest|latest|last|newer|later|most recent|recent)\s+(?:one|clip|video|vid)\s+{_SHOULD}first|"
+    rf"\b(?:(?:newest|latest|newer|most recent)(?:\s+(?:one|clip|video|vid))?\s+{_SHOULD}first|"
+    rf"(?:last|later|recent)\s+(?:one|clip|video|vid)\s+{_SHOULD}first|"
     r"reverse(?:d)?\s+order|the other way round|backwards|older(?:\s+one|\s+of the two)?\s+(?:at the end|last|second)|"
     r"(?:start|begin|open)(?:s|ing)?\s+(?:with|on)\s+the\s+(?:last|latest|newest|newer|second)\b(?!\s+(?:and|,)?\s*"
     r"(?:end|finish)\w*\s+(?:with|on)\s+the\s+(?:last|latest|newest)))\b",
