@@ -395,6 +395,11 @@ def test_a_phrase_word_matches_compounds_and_kinds_not_siblings():
     assert share("lanterns", "paper latnerns on a river") == 1  # two swapped
     assert share("horse", "a house on a hill") == 0  # a changed letter is another thing
     assert share("planet", "a plane landing") == 0  # short words: no typo tolerance
+    assert share("glazing", "a potter brushing glaze onto a vase") == 1  # a silent e
+    assert share("horses", "a horse in a meadow") == 1
+    assert share("sunrise", "the sun rising over a lake") == 1  # a compound said in two words
+    assert share("sunset", "the sun rising over a lake") == 0
+    assert share("winter", "a snowy village at night") == 1 and share("winter", "a blizzard at a bus stop") == 1
 
 
 def test_a_framing_word_before_shot_is_no_clip():
@@ -526,6 +531,27 @@ def test_two_clip_order_comes_from_the_sentence(embedding_only):
     assert answer.explanation.startswith("connect clip 1 (a red kite dancing over a windy hill) to clip 2 (")
     answer, _ = route(embedding_only, "connect the cat clip to the kite one", KITE_LIGHTHOUSE_CAT)
     assert bound(answer) == {"video": 3, "video2": 1}, answer
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("text", "task", "clips"),
+    [
+        ("stitch the last two, newest first", CONN, {"video": 3, "video2": 2}),  # no noun after "newest"
+        ("join the kite and the cat, but the later one goes first", CONN, {"video": 3, "video2": 1}),
+        ("make the one with the kite look like claymation", EDIT, {"video": 1}),  # the look is no part of the clip
+    ],
+)
+def test_order_words_and_looks_are_not_taken_for_content(embedding_only, text, task, clips):
+    answer, _ = route(embedding_only, text, KITE_LIGHTHOUSE_CAT)
+    assert answer.task == task and bound(answer) == clips, answer
+
+
+@pytest.mark.slow
+def test_a_simile_is_no_new_video(embedding_only):
+    session = [*KITE_LIGHTHOUSE_CAT, shown(4, "image", "a photo of a patchwork quilt")]
+    answer, _ = route(embedding_only, "make it look faded, like an old home movie", session)
+    assert answer.task == EDIT and bound(answer) == {"video": 3}, answer
 
 
 @pytest.mark.slow

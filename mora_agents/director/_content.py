@@ -58,6 +58,7 @@ _FUNCTION = set(
     "then than too now".split()
 )
 _FUNCTION |= set(_ORDINALS) | {w for words in _LATEST for w in words.split()} | {"before", "after", "two", "three"}
+_FUNCTION |= {"later", "earlier", "older", "newer"}  # "the later one goes first": an order, not what it shows
 # Where a bare noun phrase ends: prepositions and conjunctions that start the rest of the instruction.
 _STOP = (
     r"(?:to|into|onto|with|for|by|and|or|but|then|after|before|so|until|at|in|on|from|of|as|look|looks|like|"
@@ -78,7 +79,10 @@ _NOUN_PHRASE = re.compile(
 )
 # "the clip of the dog", "the one with the red car", "the video showing a storm".
 # Inside "the one where the guy is cooking" a verb is content: only joining words end the phrase there.
-_CLAUSE_STOP = r"(?:then|to|into|onto|after|before|for|by|so|please|pls|more|longer|shorter|can|could|make|change|\d+)"
+_CLAUSE_STOP = (
+    r"(?:then|to|into|onto|after|before|for|by|so|please|pls|more|longer|shorter|can|could|make|change|look|looks|"
+    r"like|feel|feels|seem|seems|\d+)"
+)  # "make the one with the dog look like claymation": the look is the edit, not the clip
 _NOUN_OF = re.compile(
     rf"\b(?:the|that|this|my|our)\s+(?P<noun>{_NOUNS})\s+(?:of|with|showing|that shows|where|in which|about|"
     rf"featuring|that has)\s+(?P<words>(?:(?!{_CLAUSE_STOP}\b){_WORD}\s*){{1,7}})",
@@ -200,8 +204,13 @@ def _typo_of(w: str, h: str) -> bool:
 
 
 def shared(wanted: set[str], have: set[str]) -> int:
-    """How many wanted stems the description has (see :func:`_same_thing`)."""
-    return sum(1 for w in wanted if any(_same_thing(w, h) for h in have))
+    """How many wanted stems the description has (see :func:`_same_thing`), or has in two words ("sunrise" in
+    "the sun rising", "sunset" in "the sun setting")."""
+    return sum(1 for w in wanted if any(_same_thing(w, h) for h in have) or _split_in(w, have))
+
+
+def _split_in(w: str, have: set[str]) -> bool:
+    return any(w[:i] in have and w[i:] in have for i in range(3, len(w) - 2))
 
 
 def content_stems(text: str) -> set[str]:
