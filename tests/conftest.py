@@ -12,6 +12,12 @@ import pytest
 # Set before anything imports huggingface_hub, which reads it once.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Under `pytest -n N` the workers share the cores: each gets its share of torch threads (before torch is imported,
+# so children and Ray actors inherit the same count and cross-process sha comparisons hold). Spinning OpenMP threads
+# beyond the cores slow every step many times over.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    _share = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ.setdefault("OMP_NUM_THREADS", str(_share))
 
 _real_connect = socket.socket.connect
 

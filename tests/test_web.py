@@ -15,6 +15,8 @@ from live_server import Server, wait
 from PIL import Image
 
 playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+expect.set_options(timeout=30_000)  # a loaded machine may render a step seconds after the last
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.slow
 STEP_MS = 120_000
@@ -90,13 +92,13 @@ def test_make_review_extend_in_the_browser(browser_page, studio):
     page.get_by_role("button", name="Accept").wait_for()
     shots.take("regenerated")
     assert card_image_bytes(page, studio) != first, "iteration 2 shows a new image"
-    assert page.get_by_text("Earlier iterations").is_visible()
+    expect(page.get_by_text("Earlier iterations")).to_be_visible()  # retries: the page may render it a moment later
 
     page.get_by_role("button", name="Edit").click()
     page.get_by_role("textbox", name="Instruction").fill("make it snowy")
     page.get_by_role("button", name="Send").click()
     page.get_by_text("First frame · iteration 3/3").wait_for()
-    assert page.get_by_text("this result stands").is_visible()  # the paper's cap: the last iteration
+    expect(page.get_by_text("this result stands")).to_be_visible()  # the paper's cap: the last iteration
     shots.take("edited")
 
     page.get_by_role("button", name="Accept").click()
@@ -116,7 +118,7 @@ def test_make_review_extend_in_the_browser(browser_page, studio):
     page.get_by_text("iteration 1/3").wait_for()
     page.reload()
     page.get_by_role("button", name="Accept").wait_for()
-    assert page.get_by_text("make it 2 seconds longer").first.is_visible()
+    expect(page.get_by_text("make it 2 seconds longer").first).to_be_visible()
     shots.take("reloaded-mid-job")
     while page.get_by_role("button", name="Accept").is_visible():
         page.get_by_role("button", name="Accept").click()
