@@ -56,6 +56,20 @@ def choose_device(profile: ModelProfile, device: str | None = None, role: str | 
     return DeviceChoice(device, torch.float32)
 
 
+def use_torch_threads(threads: int | None) -> None:
+    """Run torch's CPU kernels in the calling thread on ``threads`` threads (``None``: leave the count as it is).
+
+    Under OpenMP the count is per OS thread: ``torch.set_num_threads`` in one thread does not reach a worker thread,
+    which keeps the count it had when it first ran a kernel. Different counts give different float sums, so the same
+    seed would make other bytes there than in a fresh process (measured: tiny SVD).
+    """
+    if threads:
+        import torch
+
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+
+
 def cpu_numerics() -> str:
     """Torch's CPU threads and vector kernels in this process, e.g. "2 threads, AVX2 kernels": a CPU result's bytes
     depend on both, so two processes make the same file only where this reads the same."""

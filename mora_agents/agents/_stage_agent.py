@@ -22,6 +22,7 @@ from mora_agents.media import VideoFileWriter, save_png
 from mora_agents.messages import ImageArtifact, VideoArtifact
 from mora_agents.resources import role_prompt
 from mora_agents.workspace import Workspace, sha256_file
+from tools.loading import use_torch_threads
 from tools.memory import is_out_of_memory
 from tools.progress import CancelToken, NullProgress, ProgressSink, StageCancelled
 
@@ -41,14 +42,8 @@ def _torch_threads() -> int | None:
 
 
 def _with_threads(threads: int | None, func: Callable[[CancelToken], T], cancel: CancelToken) -> T:
-    # Under OpenMP the thread count is per OS thread: `torch.set_num_threads` in the caller's thread does not
-    # reach PIPELINE_THREAD, which would keep the count it had when it first ran a kernel. Different counts give
-    # different float sums, so the same seed would give other bytes than a fresh process (measured: tiny SVD).
-    if threads is not None:
-        import torch
-
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
+    # PIPELINE_THREAD runs with the caller's torch thread count, not the one it had when it first ran a kernel.
+    use_torch_threads(threads)
     return func(cancel)
 
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from mora_agents.agents._assembly import ToolOptions, make_agents
 from mora_agents.workspace import Workspace
-from tools.loading import cpu_numerics
+from tools.loading import cpu_numerics, use_torch_threads
 from tools.memory import ModelMemory
 
 ProgressEvent = tuple[str, str, int, str]
@@ -122,13 +122,9 @@ class RoleActor:
         return os.getpid()
 
     def _use_threads(self) -> None:
-        # torch's thread count is per OS thread (OpenMP), and a threaded actor runs its methods in a pool thread
-        # other than __init__'s: set it where the stage runs (the model thread then follows, see StageAgent).
-        if self.threads:
-            import torch
-
-            if torch.get_num_threads() != self.threads:
-                torch.set_num_threads(self.threads)
+        # A threaded actor runs its methods in a pool thread other than __init__'s, and torch's thread count is per
+        # thread: set it where the stage runs (the model thread then follows, see StageAgent).
+        use_torch_threads(self.threads)
 
     def _agent(self, workspace: Workspace, progress: RecordedProgress):
         # Agents are cheap and hold the run's workspace; the tool behind them is built once, in self.memory.

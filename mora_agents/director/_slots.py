@@ -348,7 +348,7 @@ def find_references(text: str) -> list[Reference]:
         used.append(span or (ref.start, ref.end))
 
     describing = _DESCRIPTION.match(text) is not None  # "a forest with a river running through it": no pointer
-    frames = [m for m in _FRAME.finditer(text) if not _an_image_by_position(m, text)]
+    frames = [m for m in _FRAME.finditer(text) if not _an_image_by_position(m)]
     for match in frames:
         used.append(match.span("which"))  # "the last frame" is no "last" artifact
     for match in _FROM_LAST.finditer(text):
@@ -416,12 +416,11 @@ def find_references(text: str) -> list[Reference]:
     return _attach_frames(text, frames, refs)
 
 
-def _an_image_by_position(match: re.Match[str], text: str) -> bool:
+def _an_image_by_position(match: re.Match[str]) -> bool:
     """ "the last image" (no "of") is the session's last image; "its last image", "the last image of clip 2" and
     "the last frame" are frames of a video."""
     noun_is_image = re.search(r"\bimage$", match[0].rstrip(), re.IGNORECASE) is not None
-    of_follows = match["of"] or re.match(r"\s*(?:of|from)\b", text[match.end() :], re.IGNORECASE)
-    return noun_is_image and not of_follows and not re.match(r"\s*(?:its|their)\b", match[0], re.IGNORECASE)
+    return noun_is_image and not match["of"] and not re.match(r"\s*(?:its|their)\b", match[0], re.IGNORECASE)
 
 
 def _attach_frames(text: str, frames: list[re.Match[str]], refs: list[Reference]) -> list[Reference]:
