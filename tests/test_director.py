@@ -24,7 +24,7 @@ from mora_agents.director import (
     parse_duration,
     read_session_artifacts,
 )
-from mora_agents.director._content import content_stems, find_content_phrases, shared
+from mora_agents.director._content import content_stems, contradicts, find_content_phrases, shared
 from mora_agents.errors import MoraError
 from mora_agents.llm import create_llm
 from mora_agents.messages import ClarifyingQuestion, DirectorTurn, InputBinding, SessionArtifact, VideoRequest
@@ -400,6 +400,37 @@ def test_a_phrase_word_matches_compounds_and_kinds_not_siblings():
     assert share("sunrise", "the sun rising over a lake") == 1  # a compound said in two words
     assert share("sunset", "the sun rising over a lake") == 0
     assert share("winter", "a snowy village at night") == 1 and share("winter", "a blizzard at a bus stop") == 1
+    assert share("piano", "a pianist in an empty hall") == 1  # a doer ("-ist", "-er")
+    assert share("drum", "a drummer on a stage") == 1 and share("red", "make the comet redder") == 1  # a degree
+    assert share("diners", "a waiter in a busy dining room") == 0  # "din" is too short to derive from
+    assert share("slow-mo", "make the fans clip slow motion") == 2  # a short form, spelled out
+    assert share("boat", "a ferry docking at a pier") == 1  # a kind matches its subtype
+    assert share("ferry", "a fisherman on a wooden boat") == 0  # but a ferry is not any boat
+
+
+def test_a_phrase_naming_another_thing_of_the_same_sort_contradicts():
+    def against(phrase: str, description: str) -> bool:
+        return contradicts(content_stems(phrase), content_stems(description))
+
+    assert against("train", "a bus pulling into the depot")  # two vehicles: the train clip is not the bus
+    assert against("skateboarding", "a yellow tram climbing a hill")
+    assert against("dog", "a cat asleep on a sofa")
+    assert not against("train", "a steam locomotive crossing a bridge")  # a subtype
+    assert not against("boat", "a ferry docking at a pier")
+    assert not against("dog", "a cat chasing a dog")  # it shows the dog too
+    assert not against("sunset", "a bus at sunset")  # no sort: the embedding decides
+
+
+def test_order_words_are_not_ordinals_and_a_look_is_not_a_pointer():
+    def selectors(text: str) -> list[str]:
+        return [r.selector for r in TurnFacts.read(text).references]
+
+    assert selectors("first the 3rd clip, then the 1st, with a fade") == ["index:3", "index:1"]
+    assert selectors("make the first clip snowy") == ["index:1"]
+    assert selectors("continue the earlier clip for 4 seconds") == ["fromlast:2"]
+    assert selectors("join the former with the latter") == ["fromlast:2", "latest"]
+    assert selectors("make the spoon carving look like it's in a snowy forest") == []
+    assert selectors("make it look like it was shot on film") == ["pronoun"]
 
 
 def test_a_framing_word_before_shot_is_no_clip():
@@ -545,6 +576,29 @@ def test_two_clip_order_comes_from_the_sentence(embedding_only):
 def test_order_words_and_looks_are_not_taken_for_content(embedding_only, text, task, clips):
     answer, _ = route(embedding_only, text, KITE_LIGHTHOUSE_CAT)
     assert answer.task == task and bound(answer) == clips, answer
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("text", "task", "clips"),
+    [
+        ("make the first clip slow motion", EDIT, {"video": 1}),  # how it plays, not more seconds
+        ("give the lighthouse scene a green glow", EDIT, {"video": 2}),  # a look given; "scene" names a clip
+        ("merge the last two, but the cat one goes first", CONN, {"video": 3, "video2": 2}),
+        ("first the 3rd clip, then the 1st, with a fade in between", CONN, {"video": 3, "video2": 1}),
+    ],
+)
+def test_looks_given_and_orders_said_around_the_clips(embedding_only, text, task, clips):
+    answer, _ = route(embedding_only, text, KITE_LIGHTHOUSE_CAT)
+    assert answer.task == task and bound(answer) == clips, answer
+
+
+@pytest.mark.slow
+def test_a_clip_named_by_a_thing_no_clip_shows_asks_listing_every_clip(embedding_only):
+    session = [shown(1, "video", "a bus pulling into the depot"), shown(2, "video", "a ferry docking at the pier"),
+               shown(3, "video", "a plane taking off at sunset")]  # fmt: skip
+    answer, _ = route(embedding_only, "make the train clip look like an old film", session)
+    assert isinstance(answer, ClarifyingQuestion) and sorted(answer.candidates) == [1, 2, 3], answer
 
 
 @pytest.mark.slow

@@ -173,22 +173,75 @@ _KINDS = {
     "pig": "piglet",
     "duck": "duckling",
     "winter": "snow snowy snowfall snowstorm snowman blizzard frost frosty sleet icicle",
+    "bike": "bicycle cyclist",
+    "motorcycle": "motorbike",
+    "truck": "lorry",
+    "skateboard": "skateboarder skater",
+    "tram": "streetcar",
+    "plane": "airplane airliner",
 }
 """A few everyday kinds and what is one of them ("the puppy one" is the clip of a small dog; "the dog pic" may be
 the beagle or the poodle; "the winter one" may be the snowy village or the blizzard), as stems. None whose stem
 is another word ("kitty" -> "kit")."""
 _KIND_OF = {stem(word): stem(kind) for kind, words in _KINDS.items() for word in words.split()}
+_SUBTYPES = {
+    "train": "locomotive",
+    "boat": "ferry ship sailboat yacht canoe kayak rowboat",
+    "plane": "jet",
+}
+"""Kinds with their subtypes, matched one way: "the boat one" may be the ferry; "the ferry one" is not any boat."""
+_SUBTYPE_OF = {stem(word): stem(kind) for kind, words in _SUBTYPES.items() for word in words.split()}
+_SORTS = (
+    "train tram bus boat plane helicopter car truck bike motorcycle scooter skateboard",
+    "dog cat horse bird sheep pig cow goat fox wolf bear deer rabbit fish whale dolphin seal lion tiger elephant "
+    "monkey turtle frog",
+)
+"""Kinds of one sort: a phrase that names one of them ("the train clip") does not mean an artifact that shows
+another of the sort and not it (a bus), however close their embeddings are."""
+_SORT_OF = {stem(kind): number for number, kinds in enumerate(_SORTS) for kind in kinds.split()}
+
+
+def _kind(word: str) -> str:
+    return _KIND_OF.get(word) or _SUBTYPE_OF.get(word) or word
+
+
+def contradicts(wanted: set[str], have: set[str]) -> bool:
+    """The phrase names a kind the description lacks, while showing another kind of the same sort ("the train
+    clip" for a bus pulling into a depot)."""
+    for w in wanted:
+        sort = _SORT_OF.get(_kind(w))
+        if sort is None or any(_same_thing(w, h) or _kind(h) == _kind(w) for h in have):
+            continue
+        if any(_SORT_OF.get(_kind(h)) == sort for h in have):
+            return True
+    return False
 
 
 def _same_thing(w: str, h: str) -> bool:
     """A phrase stem ``w`` names what a description stem ``h`` shows: the same stem, a compound's head ("dog" in
     "sheepdog") or first part ("snow" in "snowstorm", both parts of four letters or more), one of the other's
-    kind ("puppy" for "dog", "dog" for "beagle"; not "beagle" for "poodle"), or a typo of it ("firworks")."""
+    kind ("puppy" for "dog", "dog" for "beagle"; not "beagle" for "poodle"), a kind for its subtype ("boat" for
+    "ferry", not the other way), a typo of it ("firworks"), or a word derived from it ("pianist", "redder")."""
     if w == h or (len(w) >= 3 and h.endswith(w)):
         return True
     if len(w) >= 4 and len(h) - len(w) >= 4 and h.startswith(w):
         return True
-    return _KIND_OF.get(w) == h or _KIND_OF.get(h) == w or _typo_of(w, h)
+    if _KIND_OF.get(w) == h or _KIND_OF.get(h) == w or _SUBTYPE_OF.get(h) == w:
+        return True
+    return _typo_of(w, h) or _derived(w, h) or _derived(h, w)
+
+
+_DERIVING = ("er", "est", "ist")
+
+
+def _derived(w: str, h: str) -> bool:
+    """``h`` is ``w`` with a suffix of a doer or a degree: "piano" -> "pianist", "drum" -> "drummer", "red" ->
+    "redder", "bake" (stem "bak") -> "baker", "ski" -> "skier"."""
+    if len(w) < 3 or len(h) <= len(w):
+        return False
+    # A base of three letters only doubled ("redder"): "din" (dining) is no "diner".
+    bases = (w + w[-1],) if len(w) == 3 else (w, w + w[-1], w[:-1]) if w[-1] in "aeiou" else (w, w + w[-1])
+    return any(h == base + suffix for base in bases for suffix in _DERIVING)
 
 
 def _typo_of(w: str, h: str) -> bool:
@@ -213,8 +266,15 @@ def _split_in(w: str, have: set[str]) -> bool:
     return any(w[:i] in have and w[i:] in have for i in range(3, len(w) - 2))
 
 
+# Short forms said for words an artifact's prompt spells out.
+_SHORT_FORMS = {"slow-mo": "slow motion", "slo-mo": "slow motion", "slomo": "slow motion", "slowmo": "slow motion",
+                "b&w": "black and white", "timelapse": "time lapse", "time-lapse": "time lapse"}  # fmt: skip
+_SHORT_FORM = re.compile(rf"(?<![\w-])(?:{'|'.join(map(re.escape, _SHORT_FORMS))})(?![\w-])")
+
+
 def content_stems(text: str) -> set[str]:
-    words = re.findall(r"[a-z][a-z'-]+|\d{2,4}s\b", text.lower())  # decades too: "1950s"
+    text = _SHORT_FORM.sub(lambda m: _SHORT_FORMS[m.group(0)], text.lower())
+    words = re.findall(r"[a-z][a-z'-]+|\d{2,4}s\b", text)  # decades too: "1950s"
     return {stem(w) for w in words if w not in _FUNCTION and len(w) > 2}
 
 
@@ -368,7 +428,10 @@ def match_phrase(phrase: ContentPhrase, artifacts: Sequence[SessionArtifact], en
         # Loose words match what a clip shows, not how it was made ("stitch em" is no reference to a join).
         have = content_stems(text if phrase.loose else f"{text} {extra}")
         words = shared(wanted, have) / len(wanted) if wanted else 0.0
-        scored.append((artifact, round(float(vector @ vectors[0]) + WORD_WEIGHT * words, 4), words))
+        score = float(vector @ vectors[0]) + WORD_WEIGHT * words
+        if contradicts(wanted, have):
+            score, words = min(score, MIN_SCORE - 0.01), 0.0  # it shows another thing of the sort
+        scored.append((artifact, round(score, 4), words))
     scored.sort(key=lambda item: (-item[1], -item[0].index))
     return ContentMatch(phrase, tuple(scored))
 

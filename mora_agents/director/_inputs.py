@@ -104,15 +104,17 @@ _LATER_FIRST = re.compile(
     r"(?:end|finish)\w*\s+(?:with|on)\s+the\s+(?:last|latest|newest)))\b",
     re.IGNORECASE,
 )
+# "the wallet one goes first": a clip's word, then its noun.
+_ONE = r"(?:\s+(?:one|clip|video|vid|shot|scene))?"
 # "horse first", "start with the whale", "whale goes first": that clip opens.
 _OPENS = re.compile(
-    rf"\b(?P<a>[a-z][\w'-]*)\s+{_SHOULD}first\b|\b(?:start|begin|open)(?:s|ing)?\s+(?:with|on)\s+(?:the\s+)?"
+    rf"\b(?P<a>[a-z][\w'-]*){_ONE}\s+{_SHOULD}first\b|\b(?:start|begin|open)(?:s|ing)?\s+(?:with|on)\s+(?:the\s+)?"
     r"(?P<b>[a-z][\w'-]*)",
     re.IGNORECASE,
 )
 # "cabin should come second", "end with the deer": that clip closes.
 _CLOSES = re.compile(
-    rf"\b(?P<a>[a-z][\w'-]*)\s+{_SHOULD}(?:second|last)\b|\b(?:end|finish|close)(?:s|ing)?\s+(?:with|on)\s+"
+    rf"\b(?P<a>[a-z][\w'-]*){_ONE}\s+{_SHOULD}(?:second|last)\b|\b(?:end|finish|close)(?:s|ing)?\s+(?:with|on)\s+"
     r"(?:the\s+)?(?P<b>[a-z][\w'-]*)",
     re.IGNORECASE,
 )

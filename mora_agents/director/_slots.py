@@ -62,7 +62,7 @@ _ADDED = re.compile(r"^\s*(?:more|longer|extra|additional)\b|\b(?:another|add|ad
 _COUNT = re.compile(rf"(?<![\w.])(?P<number>\d+|(?!an?\b){_WORD_NUMBER})\s+(?P<noun>[a-z]+)", re.IGNORECASE)
 
 # Nouns that name a session artifact; "video game" is a style, not a video.
-_VIDEO_NOUN = r"(?:clips?|videos?(?!\s+games?)|vids?|movies?|footage|films?|recordings?|shots?)"
+_VIDEO_NOUN = r"(?:clips?|videos?(?!\s+games?)|vids?|movies?|footage|films?|recordings?|shots?|scenes?)"
 _IMAGE_NOUN = r"(?:images?|pictures?|photos?|photographs?|frames?|stills?|pics?|snapshots?|screenshots?)"
 _NOUN = rf"(?:{_VIDEO_NOUN}|{_IMAGE_NOUN}|ones?|versions?)"
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
@@ -98,9 +98,12 @@ _FROM_LAST = re.compile(
     rf"(?:\s+(?:{_NOUN}))?(?!\s+(?:{_NOUN}))"
     rf"|(?:the\s+)?(?:second|2nd)[\s-]+(?:to|from)[\s-]+(?:the[\s-]+)?last(?:\s+(?P<noun2>{_NOUN}))?"
     rf"|(?:the\s+)?(?:penultimate|next[\s-]+to[\s-]+last)(?:\s+(?P<noun3>{_NOUN}))?"
-    rf"|(?:the\s+)?last\s+but\s+one(?:\s+(?P<noun4>{_NOUN}))?)\b",
+    rf"|(?:the\s+)?last\s+but\s+one(?:\s+(?P<noun4>{_NOUN}))?"
+    rf"|\bthe\s+(?:earlier|older|former)\s+(?P<noun5>{_NOUN})|\bthe\s+former)\b",
     re.IGNORECASE,
 )
+# "the later clip", "the newer one", "the latter": the latest (of two, the second).
+_LATER = re.compile(rf"\bthe\s+(?:(?:later|newer)\s+(?P<noun>{_NOUN})|latter(?:\s+(?P<noun2>{_NOUN}))?)\b", re.I)
 # "the end of the first", "the last and the third", "the first and last": an ordinal whose noun is left out.
 _ELIDED = re.compile(
     rf"(?:\bthe\s+|(?<=\band\s))(?P<ord>{'|'.join(_ORDINALS)}|last|latest|previous)\b(?=\s*(?:$|[.,;:!?]|\s(?:and|then|to|into|with|"
@@ -136,6 +139,9 @@ _PRONOUN = re.compile(
     r"|by|for|longer|shorter|again|please|more|a\s+bit|some|until)\b)))\b",
     re.IGNORECASE,
 )
+# "look like it's snowing", "as if it were night": "it" is the scene the look describes.
+_SCENE_IT = re.compile(r"it(?:'s|\s+(?:is|was|were|had|has)\b)", re.IGNORECASE)
+_SCENE_IT_BEFORE = re.compile(r"\b(?:like|as\s+if|as\s+though)\s+$", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.;!?]")
 _TYPED_THE = re.compile(r"\b(?:teh|hte)\b(?=\s+[a-z])", re.IGNORECASE)  # "make teh tortoise vid longer"
 # A turn that opens with an indefinite noun phrase describes a new scene; its "it" is inside the scene.
@@ -352,8 +358,10 @@ def find_references(text: str) -> list[Reference]:
     for match in frames:
         used.append(match.span("which"))  # "the last frame" is no "last" artifact
     for match in _FROM_LAST.finditer(text):
-        noun = next((g for g in match.group("noun1", "noun2", "noun3", "noun4") if g), "one")
+        noun = next((g for g in match.group("noun1", "noun2", "noun3", "noun4", "noun5") if g), "one")
         add(_ref(match, _noun_kind(noun), "fromlast:2"))
+    for match in _LATER.finditer(text):
+        add(_ref(match, _noun_kind(match["noun"] or match["noun2"] or "one"), "latest"))
     for match in _RANGE.finditer(text):
         if free(*match.span()):
             end = "first" if match["end"].lower() == "first" else "last"
@@ -381,6 +389,9 @@ def find_references(text: str) -> list[Reference]:
         before = text[: match.start()].rstrip().lower()
         if word == "second" and re.search(rf"(?:\d|\b{_WORD_NUMBER}|\ba)$", before):
             continue  # "10 second clip", "a second": a unit or an article, not an ordinal
+        if word in ("first", "last") and re.match(r"\s*,?\s*(?:the|a|an|this|that|my|our)\b", match["rest"]):
+            if not re.search(r"\b(?:the|this|that|my|our)\s*$", before):
+                continue  # "first the 3rd clip, then the 1st": an order, not the first clip
         rest = _SENTENCE_END.split(match["rest"], maxsplit=1)[0]
         noun = re.search(rf"\b{_NOUN}\b", rest, re.IGNORECASE)
         if noun is None:
@@ -410,6 +421,8 @@ def find_references(text: str) -> list[Reference]:
         if free(match.start(), match.end()) and free(noun_start, match.end()):
             add(_ref(match, _noun_kind(match["noun"]), "latest", "latest", explicit=False))
     for match in _PRONOUN.finditer(text):
+        if _SCENE_IT.match(text, match.start()) and _SCENE_IT_BEFORE.search(text, 0, match.start()):
+            continue  # "make the spoon carving look like it's in a forest": the look, not a pointer
         if free(*match.span()) and not describing:
             add(_ref(match, None, "pronoun", "pronoun", explicit=False))
     refs.sort(key=lambda r: r.start)
