@@ -431,6 +431,8 @@ def test_order_words_are_not_ordinals_and_a_look_is_not_a_pointer():
     assert selectors("join the former with the latter") == ["fromlast:2", "latest"]
     assert selectors("make the spoon carving look like it's in a snowy forest") == []
     assert selectors("make it look like it was shot on film") == ["pronoun"]
+    assert selectors("edit the nightclub queue so it's pouring rain") == []  # the weather's "it"
+    assert selectors("extend it so it's longer") == ["pronoun", "pronoun"]
 
 
 def test_a_framing_word_before_shot_is_no_clip():

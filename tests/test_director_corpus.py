@@ -24,7 +24,8 @@ CATEGORIES = ("position", "content", "order", "intent", "ambiguity", "image")
 CORPORA = {"dev.yaml": 80, "heldout.yaml": 48, "heldout2.yaml": 60, "heldout3.yaml": 60, "heldout4.yaml": 60,
            "heldout5.yaml": 60, "heldout6.yaml": 60, "heldout7.yaml": 60, "heldout8.yaml": 60,
            "heldout9.yaml": 60, "heldout10.yaml": 60,
-           "heldout11.yaml": 60, "heldout12.yaml": 60, "heldout13.yaml": 60, "heldout14.yaml": 60}  # fmt: skip
+           "heldout11.yaml": 60, "heldout12.yaml": 60, "heldout13.yaml": 60, "heldout14.yaml": 60,
+           "heldout15.yaml": 60, "heldout16.yaml": 60}  # fmt: skip
 """Each file and the fewest cases it must hold (see README.md: held-out files were measured once when written)."""
 GOAL = 0.95
 """Issue 14: at least 95% of cases with the task and every clip binding right."""

@@ -142,6 +142,13 @@ _PRONOUN = re.compile(
 # "look like it's snowing", "as if it were night": "it" is the scene the look describes.
 _SCENE_IT = re.compile(r"it(?:'s|\s+(?:is|was|were|had|has)\b)", re.IGNORECASE)
 _SCENE_IT_BEFORE = re.compile(r"\b(?:like|as\s+if|as\s+though)\s+$", re.IGNORECASE)
+# "so it's pouring rain", "until it is dark": the "it" of weather and time of day.
+_WEATHER_IT = re.compile(
+    r"it(?:'s|\s+is|\s+was)\s+(?:(?:getting|all|still|now|really|very)\s+)?(?:rain\w*|pour\w*|snow\w*|storm\w*|"
+    r"drizzl\w*|hail\w*|thunder\w*|night(?:time)?|dark|dusk|dawn|sunset|sunrise|sunny|foggy|misty|windy|cloudy|"
+    r"winter|summer|autumn|spring|morning|evening|daytime|midnight)\b",
+    re.IGNORECASE,
+)
 _SENTENCE_END = re.compile(r"[.;!?]")
 _TYPED_THE = re.compile(r"\b(?:teh|hte)\b(?=\s+[a-z])", re.IGNORECASE)  # "make teh tortoise vid longer"
 # A turn that opens with an indefinite noun phrase describes a new scene; its "it" is inside the scene.
@@ -423,6 +430,8 @@ def find_references(text: str) -> list[Reference]:
     for match in _PRONOUN.finditer(text):
         if _SCENE_IT.match(text, match.start()) and _SCENE_IT_BEFORE.search(text, 0, match.start()):
             continue  # "make the spoon carving look like it's in a forest": the look, not a pointer
+        if _WEATHER_IT.match(text, match.start()):
+            continue  # "edit the nightclub queue so it's pouring rain": the weather's "it"
         if free(*match.span()) and not describing:
             add(_ref(match, None, "pronoun", "pronoun", explicit=False))
     refs.sort(key=lambda r: r.start)
