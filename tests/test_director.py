@@ -587,6 +587,8 @@ def test_order_words_and_looks_are_not_taken_for_content(embedding_only, text, t
         ("make the first clip slow motion", EDIT, {"video": 1}),  # how it plays, not more seconds
         ("give the lighthouse scene a green glow", EDIT, {"video": 2}),  # a look given; "scene" names a clip
         ("merge the last two, but the cat one goes first", CONN, {"video": 3, "video2": 2}),
+        ("merge the last two, but #3 goes first", CONN, {"video": 3, "video2": 2}),  # as a clarifying answer puts it
+        ("join the last two and end with #2", CONN, {"video": 3, "video2": 2}),
         ("first the 3rd clip, then the 1st, with a fade in between", CONN, {"video": 3, "video2": 1}),
     ],
 )

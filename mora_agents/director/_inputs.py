@@ -108,14 +108,14 @@ _LATER_FIRST = re.compile(
 _ONE = r"(?:\s+(?:one|clip|video|vid|shot|scene))?"
 # "horse first", "start with the whale", "whale goes first": that clip opens.
 _OPENS = re.compile(
-    rf"\b(?P<a>[a-z][\w'-]*){_ONE}\s+{_SHOULD}first\b|\b(?:start|begin|open)(?:s|ing)?\s+(?:with|on)\s+(?:the\s+)?"
-    r"(?P<b>[a-z][\w'-]*)",
+    rf"(?:\b|(?=#))(?P<a>[a-z][\w'-]*|#\d+){_ONE}\s+{_SHOULD}first\b|\b(?:start|begin|open)(?:s|ing)?\s+(?:with|on)\s+(?:the\s+)?"
+    r"(?P<b>[a-z][\w'-]*|#\d+)",
     re.IGNORECASE,
 )
 # "cabin should come second", "end with the deer": that clip closes.
 _CLOSES = re.compile(
-    rf"\b(?P<a>[a-z][\w'-]*){_ONE}\s+{_SHOULD}(?:second|last)\b|\b(?:end|finish|close)(?:s|ing)?\s+(?:with|on)\s+"
-    r"(?:the\s+)?(?P<b>[a-z][\w'-]*)",
+    rf"(?:\b|(?=#))(?P<a>[a-z][\w'-]*|#\d+){_ONE}\s+{_SHOULD}(?:second|last)\b|\b(?:end|finish|close)(?:s|ing)?\s+(?:with|on)\s+"
+    r"(?:the\s+)?(?P<b>[a-z][\w'-]*|#\d+)",
     re.IGNORECASE,
 )
 
@@ -203,8 +203,11 @@ def _in_said_order(picks: list[_Pick], text: str, artifacts: list[SessionArtifac
         return sorted(picks, key=lambda p: -(p.binding.artifact or 0))
     for pattern, swapped in ((_OPENS, [False, True]), (_CLOSES, [True, False])):
         for match in pattern.finditer(text):
-            word = stem(match["a"] or match["b"])
-            shown = [word in content_stems(_shows(p, artifacts)) for p in picks]
+            said = match["a"] or match["b"]
+            if said.startswith("#"):  # "#3 goes first": a clarifying answer put the number in the sentence
+                shown = [p.binding.artifact == int(said[1:]) for p in picks]
+            else:
+                shown = [stem(said) in content_stems(_shows(p, artifacts)) for p in picks]
             if shown == swapped:
                 return [picks[1], picks[0]]
     return picks
