@@ -239,8 +239,10 @@ def _derived(w: str, h: str) -> bool:
     "redder", "bake" (stem "bak") -> "baker", "ski" -> "skier"."""
     if len(w) < 3 or len(h) <= len(w):
         return False
-    # A base of three letters only doubled ("redder"): "din" (dining) is no "diner".
-    bases = (w + w[-1],) if len(w) == 3 else (w, w + w[-1], w[:-1]) if w[-1] in "aeiou" else (w, w + w[-1])
+    if len(w) == 3:
+        bases = (w + w[-1],)  # a base of three letters only doubled ("redder"): "din" (dining) is no "diner"
+    else:
+        bases = (w, w + w[-1], w[:-1]) if w[-1] in "aeiou" else (w, w + w[-1])  # "pian-ist" drops the "o"
     return any(h == base + suffix for base in bases for suffix in _DERIVING)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from mora_agents.director._content import content_stems, describe, stem
 from mora_agents.director._labels import artifact_line
 from mora_agents.director._slots import (
+    _VIDEO_NOUN,
     MediaKind,
     Reference,
     TurnFacts,
@@ -105,7 +106,7 @@ _LATER_FIRST = re.compile(
     re.IGNORECASE,
 )
 # "the wallet one goes first": a clip's word, then its noun.
-_ONE = r"(?:\s+(?:one|clip|video|vid|shot|scene))?"
+_ONE = rf"(?:\s+(?:one|{_VIDEO_NOUN}))?"
 # "horse first", "start with the whale", "whale goes first": that clip opens.
 _OPENS = re.compile(
     rf"(?:\b|(?=#))(?P<a>[a-z][\w'-]*|#\d+){_ONE}\s+{_SHOULD}first\b|\b(?:start|begin|open)(?:s|ing)?\s+(?:with|on)\s+(?:the\s+)?"
