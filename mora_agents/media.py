@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import threading
+from contextlib import suppress
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from mora_agents.errors import MoraError
+from mora_agents.errors import DISK_FULL_ERRNOS, DiskFullError, MoraError, disk_full_as_error, disk_full_error
 from mora_agents.media_guard import open_video, read_image
 
 
@@ -32,34 +36,31 @@ def to_uint8_frame(frame: Image.Image | np.ndarray) -> np.ndarray:
 class VideoFileWriter:
     """Stream frames into an MP4 (H.264, yuv420p) that appears at ``path`` only once it is complete.
 
-    Frames go to a temporary sibling file; :meth:`close` flushes, fsyncs and renames it into place, so a
-    reader never sees a half-written video. Use as a context manager; on an exception the partial file is
-    removed.
+    Frames go through a pipe to ffmpeg (imageio-ffmpeg's binary, with the very command imageio's writer runs), which
+    writes a temporary sibling file; :meth:`close` waits for ffmpeg, checks that it succeeded, fsyncs and renames the
+    file into place, so a reader never sees a half-written video. ffmpeg's own messages are kept, not printed: a
+    failure is raised as one error (:class:`~mora_agents.errors.DiskFullError` for a full disk). Use as a context
+    manager; on an exception the partial file is removed.
     """
 
     def __init__(self, path: str | os.PathLike, fps: float, quality: int = 8) -> None:
-        import imageio.v2 as imageio
-
         self.path = Path(path)
         self.fps = fps
+        self.quality = quality
         self.num_frames = 0
         self.size: tuple[int, int] | None = None
         self._tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
-        # macro_block_size=1: sizes are validated by the caller (even numbers), never silently resized.
-        self._writer = imageio.get_writer(
-            self._tmp,
-            format="FFMPEG",
-            mode="I",
-            fps=fps,
-            codec="libx264",
-            quality=quality,
-            pixelformat="yuv420p",
-            macro_block_size=1,
-            ffmpeg_log_level="error",
-        )
+        self._process: subprocess.Popen | None = None
+        self._stderr = bytearray()
+        self._stderr_reader: threading.Thread | None = None
 
     def append(self, frame: Image.Image | np.ndarray) -> None:
-        """Encode one frame; every frame must have the size of the first."""
+        """Encode one frame; every frame must have the size of the first.
+
+        Raises:
+            DiskFullError: the disk of the video's folder is full (the partial file is removed).
+            OSError: ffmpeg failed for another reason (its last message says which).
+        """
         array = to_uint8_frame(frame)
         size = (array.shape[1], array.shape[0])
         if self.size is None:
@@ -68,25 +69,84 @@ class VideoFileWriter:
             self.size = size
         elif size != self.size:
             raise ValueError(f"frame {self.num_frames} is {size[0]}x{size[1]}, expected {self.size[0]}x{self.size[1]}")
-        self._writer.append_data(array)
+        if self._process is None:
+            self._start(size)
+        try:
+            self._process.stdin.write(np.ascontiguousarray(array).tobytes())
+        except OSError:  # ffmpeg has exited (a broken pipe): its messages say why
+            self._process.kill()
+            raise self._failure() from None
         self.num_frames += 1
 
     def close(self) -> None:
-        """Finish the file and move it into place atomically."""
-        self._writer.close()
+        """Finish the file and move it into place atomically.
+
+        Raises:
+            DiskFullError: the disk of the video's folder is full (the partial file is removed, ``path`` untouched).
+            OSError: ffmpeg failed for another reason.
+        """
         if self.num_frames == 0:
-            self._tmp.unlink(missing_ok=True)
+            self.abort()
             raise ValueError(f"no frames were written to {self.path}")
-        _fsync_file(self._tmp)
-        os.replace(self._tmp, self.path)
-        _fsync_dir(self.path.parent)
+        with disk_full_as_error(self.path.parent, partial=self._tmp):
+            if self._finish() != 0:
+                raise self._failure()
+            _fsync_file(self._tmp)
+            os.replace(self._tmp, self.path)
+            _fsync_dir(self.path.parent)
 
     def abort(self) -> None:
-        """Drop the partial file."""
+        """Stop ffmpeg and drop the partial file."""
         try:
-            self._writer.close()
+            if self._process is not None and self._process.poll() is None:
+                self._process.kill()
+            self._finish()
         finally:
             self._tmp.unlink(missing_ok=True)
+
+    def _start(self, size: tuple[int, int]) -> None:
+        from imageio_ffmpeg import get_ffmpeg_exe
+
+        # imageio's FFMPEG writer's command for these settings, so the bytes are those it wrote: crf from quality as
+        # imageio-ffmpeg maps it, no rescaling (sizes are checked above), messages at level "error".
+        crf = int((1 - self.quality / 10.0) * 51)
+        command = [
+            get_ffmpeg_exe(), "-y", "-f", "rawvideo", "-vcodec", "rawvideo", "-s", f"{size[0]:d}x{size[1]:d}",
+            "-pix_fmt", "rgb24", "-r", str(Fraction(self.fps).limit_denominator()), "-i", "-", "-an",
+            "-vcodec", "libx264", "-pix_fmt", "yuv420p", "-crf", str(crf), "-v", "error", str(self._tmp),
+        ]  # fmt: skip
+        # A process group of its own (as imageio-ffmpeg starts it): Ctrl-C cancels the stage, which aborts the writer.
+        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.PIPE, process_group=0)  # fmt: skip
+        self._stderr_reader = threading.Thread(target=self._read_stderr, name="ffmpeg-stderr", daemon=True)
+        self._stderr_reader.start()
+
+    def _read_stderr(self) -> None:
+        for line in self._process.stderr:
+            self._stderr.extend(line)
+
+    def _finish(self) -> int:
+        """Close ffmpeg's input and wait for it; returns its exit status (0 when it never started)."""
+        if self._process is None:
+            return 0
+        with suppress(OSError):  # a pipe ffmpeg already closed: its exit status tells what happened
+            self._process.stdin.close()
+        returncode = self._process.wait()
+        if self._stderr_reader is not None:
+            self._stderr_reader.join()
+        return returncode
+
+    def _failure(self) -> OSError | DiskFullError:
+        """The error for an ffmpeg that failed (after it exited): a full disk, or its last message."""
+        self._finish()
+        self._tmp.unlink(missing_ok=True)
+        message = self._stderr.decode("utf-8", "replace")
+        for number in DISK_FULL_ERRNOS:
+            if os.strerror(number) in message:
+                return disk_full_error(OSError(number, os.strerror(number)), self.path.parent)
+        lines = [line.strip() for line in message.splitlines() if line.strip()]
+        last = lines[-1] if lines else f"exit status {self._process.returncode}"
+        return OSError(f"ffmpeg could not write {self.path}: {last}")
 
     def __enter__(self) -> VideoFileWriter:
         return self
@@ -99,25 +159,35 @@ class VideoFileWriter:
 
 
 def save_png(image: Image.Image, path: str | os.PathLike) -> None:
-    """Write ``image`` as PNG atomically (temporary file, fsync, rename)."""
+    """Write ``image`` as PNG atomically (temporary file, fsync, rename).
+
+    Raises:
+        DiskFullError: the disk of ``path``'s folder is full (the temporary file is removed, ``path`` untouched).
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.partial")
-    with open(tmp, "wb") as handle:
-        image.convert("RGB").save(handle, format="PNG")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    with disk_full_as_error(path.parent, partial=tmp):
+        with open(tmp, "wb") as handle:
+            image.convert("RGB").save(handle, format="PNG")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
 
 
 def copy_atomic(source: str | os.PathLike, target: str | os.PathLike) -> None:
-    """Copy a file so that ``target`` appears only complete (temporary file, fsync, rename)."""
+    """Copy a file so that ``target`` appears only complete (temporary file, fsync, rename).
+
+    Raises:
+        DiskFullError: the disk of ``target``'s folder is full (the temporary file is removed).
+    """
     target = Path(target)
     tmp = target.with_name(f".{target.name}.partial")
-    shutil.copyfile(source, tmp)
-    _fsync_file(tmp)
-    os.replace(tmp, target)
-    _fsync_dir(target.parent)
+    with disk_full_as_error(target.parent, partial=tmp):
+        shutil.copyfile(source, tmp)
+        _fsync_file(tmp)
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
 
 
 def link_atomic(source: str | os.PathLike, target: str | os.PathLike) -> None:
@@ -125,20 +195,18 @@ def link_atomic(source: str | os.PathLike, target: str | os.PathLike) -> None:
     complete: it is made under a temporary name and renamed into place.
 
     Raises:
+        DiskFullError: the copy found the disk of ``target``'s folder full (the staging file is removed).
         OSError: neither a link nor a copy could be made (the staging file is removed).
     """
     target = Path(target)
     staging = target.with_name(f".{target.name}.partial")
     staging.unlink(missing_ok=True)
-    try:
+    with disk_full_as_error(target.parent, partial=staging):
         try:
             os.link(source, staging)
         except OSError:
             shutil.copyfile(source, staging)
         os.replace(staging, target)
-    except OSError:
-        staging.unlink(missing_ok=True)
-        raise
 
 
 def load_image(path: str | os.PathLike) -> Image.Image:

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from mora_agents import __version__
 from mora_agents.containment import resolve_inside
-from mora_agents.errors import MoraError
+from mora_agents.errors import DiskFullError, MoraError, disk_full_as_error
 from mora_agents.messages import ClarifyingQuestion, SessionArtifact, VideoRequest
 from mora_agents.workspace import RunManifest, Workspace, now_iso, write_text_atomic
 
@@ -159,11 +159,18 @@ class Session:
 
     @classmethod
     def create(cls, root: str | Path, name: str, base_dir: Path | None = None) -> Session:
+        """Make a new session folder (``root`` may exist, empty of sessions) and write its ``session.json``.
+
+        Raises:
+            DiskFullError: no space is left on the disk of ``root``.
+            MoraError: ``root`` already holds a session, or cannot be created.
+        """
         root = Path(root)
         if (root / SESSION_FILE).exists():
             raise MoraError(f"{root} already holds a session: continue it with --resume {root}")
         try:
-            (root / "runs").mkdir(parents=True, exist_ok=True)
+            with disk_full_as_error(root):
+                (root / "runs").mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise MoraError(f"cannot create the session folder {root}: {error.strerror or error}") from None
         record = SessionRecord(
@@ -237,6 +244,7 @@ class Session:
         """Link ``files`` (name as a turn says it -> file, from :func:`script_files`) into ``inputs/``.
 
         Raises:
+            DiskFullError: no space is left on the disk of the session folder.
             MoraError: a file cannot be linked or copied.
         """
         from mora_agents.media import link_atomic
@@ -244,21 +252,45 @@ class Session:
         for name, source in files.items():
             target = resolve_inside(self.inputs_dir, name, what=f"session {self.root.name}", folder="its inputs folder")
             try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                link_atomic(source, target)
+                with disk_full_as_error(self.inputs_dir):
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    link_atomic(source, target)
             except OSError as error:
                 raise MoraError(f"cannot link {source} into {target}: {error.strerror or error}") from None
 
     def save(self) -> None:
-        write_text_atomic(self.root / SESSION_FILE, self.record.model_dump_json(indent=2))
+        """Rewrite ``session.json`` atomically.
+
+        Raises:
+            DiskFullError: no space was left; ``session.json`` then holds the record written in place where it fit
+                (compact JSON over the old file's bytes), else the old record, whole.
+        """
+        write_text_atomic(
+            self.root / SESSION_FILE, self.record.model_dump_json(indent=2), fallback=self.record.model_dump_json()
+        )
 
     def log(self, event: str, **fields: Any) -> None:
-        """Append one event to the transcript, durably (a crash loses at most the line being written)."""
+        """Append one event to the transcript, durably (a crash loses at most the line being written).
+
+        Raises:
+            DiskFullError: no space was left for the line; the transcript is cut back to its last whole line.
+        """
         line = json.dumps({"time": now_iso(), "event": event, **fields}, default=str)
-        with open(self.root / TRANSCRIPT_FILE, "a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        data = memoryview((line + "\n").encode("utf-8"))
+        fd = os.open(self.root / TRANSCRIPT_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            end = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                with disk_full_as_error(self.root):
+                    while data:  # a full disk first writes what fits, then fails
+                        data = data[os.write(fd, data) :]
+                    os.fsync(fd)
+            except DiskFullError:
+                # A half line would make the whole transcript unreadable; cutting a file back needs no space.
+                os.ftruncate(fd, end)
+                raise
+        finally:
+            os.close(fd)
 
     def transcript(self) -> list[dict]:
         path = self.root / TRANSCRIPT_FILE

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mora_agents import crash_report
-from mora_agents.errors import MoraError
+from mora_agents.errors import DiskFullError, MoraError
 
 SUPERVISED_COMMANDS = frozenset({"generate", "run", "chat", "route", "eval", "learn", "serve", "batch"})
 """``mora`` sub-commands that load models, and so run as a supervised child."""
@@ -51,6 +51,8 @@ class ChildCrash:
     part: crash_report.DeadPart
     runs_failed: list[Path] = field(default_factory=list)
     """Run folders that were marked ``failed`` because of this crash."""
+    unrecorded: list[str] = field(default_factory=list)
+    """Why a run could not be marked ``failed`` (a full disk): one sentence each, printed after the crash's."""
 
     @property
     def sentence(self) -> str:
@@ -129,14 +131,22 @@ def _explain(signum: int, folder: Path, mark_runs: bool = True) -> ChildCrash:
     dump = faults.read_text(encoding="utf-8", errors="replace") if faults.is_file() else ""
     crash = ChildCrash(name, 128 + signum, crash_report.part_that_died(dump))
     for run_dir in crash_report.noted_runs(folder) if mark_runs else []:
-        if mark_run_failed(run_dir, crash.sentence):
-            crash.runs_failed.append(run_dir)
+        try:
+            if mark_run_failed(run_dir, crash.sentence):
+                crash.runs_failed.append(run_dir)
+        except DiskFullError as error:  # the crash is still told, and so is this
+            crash.unrecorded.append(str(error.then("continue it with --resume", run_dir)))
     return crash
 
 
 def mark_run_failed(run_dir: Path, reason: str) -> bool:
     """Mark an unfinished run ``failed`` with ``reason`` (its running stages too); ``False`` when it had finished,
-    has no manifest yet, or its manifest cannot be read (then nothing is written)."""
+    has no manifest yet, or its manifest cannot be read (then nothing is written).
+
+    Raises:
+        DiskFullError: the disk of ``run_dir`` is full: the manifest was marked in place where it fit, else it is
+            unchanged (see :meth:`~mora_agents.workspace.Workspace.save_manifest`).
+    """
     from mora_agents.workspace import Workspace
 
     workspace = Workspace(run_dir)
@@ -169,11 +179,15 @@ def supervise_cli(argv: Sequence[str]) -> int:
         return supervise_server(argv)
     result = run_supervised([sys.executable, "-m", "mora_agents.cli", *argv])
     if result.crash is not None:
+        from rich.markup import escape
+
         from mora_agents.console import err
 
         err.print(f"[bold red]error:[/bold red] {result.crash.sentence}", highlight=False, soft_wrap=True)
         for run_dir in result.crash.runs_failed:
             err.print(f"run marked failed: {run_dir}", highlight=False, soft_wrap=True)
+        for sentence in result.crash.unrecorded:
+            err.print(f"[bold red]error:[/bold red] {escape(sentence)}", highlight=False, soft_wrap=True)
     return result.exit_code
 
 

@@ -8,7 +8,9 @@ Layout of one run::
         video.mp4
 
 Every file is written atomically (temporary file, fsync, rename) as soon as it exists, and the manifest
-is rewritten atomically after every stage, so a reader never sees a half-written one.
+is rewritten atomically after every stage, so a reader never sees a half-written one. A full disk ends a write
+in a :class:`~mora_agents.errors.DiskFullError` (one sentence naming the folder), its temporary file removed; the
+manifest then records the failure in place where its old bytes leave room (:func:`overwrite_in_place`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import os
 import secrets
 import time
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +29,7 @@ from pydantic import BaseModel, Field
 
 from mora_agents.containment import resolve_inside
 from mora_agents.crash_report import note_run
-from mora_agents.errors import MoraError
+from mora_agents.errors import DiskFullError, MoraError, disk_full_as_error
 from mora_agents.messages import EnhancedPrompt, ImageArtifact, ReviewDecision, VideoArtifact, VideoRequest
 
 MANIFEST_NAME = "manifest.json"
@@ -133,15 +136,75 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, fsync, and rename."""
+def write_text_atomic(path: str | os.PathLike, text: str, *, fallback: str | None = None) -> None:
+    """Write ``text`` to ``path`` through a temporary file, fsync, and rename.
+
+    Args:
+        path: the file to write (replaced whole, or left as it was).
+        text: its new content.
+        fallback: when the disk is full, an equivalent shorter text (compact JSON) to write over ``path`` in
+            place: see :func:`overwrite_in_place`. ``None``: on a full disk ``path`` keeps its old content.
+
+    Raises:
+        DiskFullError: no space was left; the temporary file is removed and ``path`` holds either its old content
+            or, with ``fallback``, the new one in place.
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.partial")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with disk_full_as_error(path.parent, partial=tmp):
+            with open(tmp, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+    except DiskFullError:
+        if fallback is not None:
+            overwrite_in_place(path, text, fallback)
+        raise
+
+
+def overwrite_in_place(path: str | os.PathLike, *texts: str) -> bool:
+    """On a full disk, write the first of ``texts`` that fits over ``path``'s bytes, without asking for space.
+
+    At 0 bytes free a new file cannot be written, and truncating then rewriting can fail half way, leaving a file
+    that is neither old nor new. Bytes already allocated can be overwritten, though: the text is padded with
+    spaces (trailing whitespace is valid JSON) to the file's current size and written over it in one call. A text
+    longer than the file is not tried; a short or failed write puts the old bytes back.
+
+    Args:
+        path: an existing file (a manifest, ``session.json``).
+        texts: candidate contents, in order of preference (e.g. the indented JSON, then the compact one).
+
+    Returns:
+        `bool`: ``True`` when ``path`` now holds one of ``texts``; ``False`` when none fit or the write failed (the
+        file holds its old content then).
+    """
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        size = os.fstat(fd).st_size
+        data = next((encoded for encoded in (text.encode("utf-8") for text in texts) if len(encoded) <= size), None)
+        if data is None:
+            return False
+        old = os.pread(fd, size, 0)
+        try:
+            written = os.pwrite(fd, data + b" " * (size - len(data)), 0)
+        except OSError:
+            written = -1
+        if written == size:
+            with suppress(OSError):  # the bytes are in place for every reader; fsync only makes them durable
+                os.fsync(fd)
+            return True
+        with suppress(OSError):  # put the old bytes back: never leave a file that is neither old nor new
+            os.pwrite(fd, old, 0)
+        return False
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def new_run_id(task: str) -> str:
@@ -160,11 +223,13 @@ class Workspace:
         """Make ``out_dir/run_id`` (``out_dir`` may not exist yet).
 
         Raises:
+            DiskFullError: no space is left on the disk of ``out_dir``.
             MoraError: the folder cannot be created (a file is in the way, no permission).
         """
         root = Path(out_dir) / run_id
         try:
-            root.mkdir(parents=True, exist_ok=False)
+            with disk_full_as_error(out_dir):
+                root.mkdir(parents=True, exist_ok=False)
         except OSError as error:
             raise MoraError(f"cannot create the run folder {root}: {error.strerror or error}") from None
         note_run(root)  # a supervisor marks it failed if native code kills this process
@@ -209,7 +274,16 @@ class Workspace:
         return name
 
     def save_manifest(self, manifest: RunManifest) -> None:
-        write_text_atomic(self.path(MANIFEST_NAME), manifest.model_dump_json(indent=2))
+        """Rewrite ``manifest.json`` atomically.
+
+        Raises:
+            DiskFullError: no space was left. The manifest was then written over the old one's bytes where it fit
+                (compact JSON is shorter than the indented file: a run's ``failed`` usually fits), else the old one
+                stays, whole and valid.
+        """
+        write_text_atomic(
+            self.path(MANIFEST_NAME), manifest.model_dump_json(indent=2), fallback=manifest.model_dump_json()
+        )
 
     def load_manifest(self) -> RunManifest:
         path = self.path(MANIFEST_NAME)
