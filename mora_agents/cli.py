@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +20,7 @@ from rich.markup import escape
 
 from mora_agents import __version__
 from mora_agents.console import LlmOption, RichProgress, err, out, user_errors
-from mora_agents.errors import MoraError
+from mora_agents.errors import DiskFullError, MoraError, disk_full_error, is_disk_full
 from mora_agents.learning.commands import learn_app
 
 app = typer.Typer(
@@ -85,7 +87,9 @@ SopDirOption = Annotated[
 @app.command()
 @user_errors
 def generate(
-    task: Annotated[str, typer.Argument(help="Task (SOP) name, e.g. text-to-video (see `mora sop list`), or a .yaml.")],
+    task: Annotated[
+        str | None, typer.Argument(help="Task (SOP) name, e.g. text-to-video (see `mora sop list`), or a .yaml.")
+    ] = None,
     prompt: Annotated[str | None, typer.Option("--prompt", "-p", help="Input 'prompt': the request text.")] = None,
     image: Annotated[Path | None, typer.Option(help="Input 'image': an image file.")] = None,
     video: Annotated[Path | None, typer.Option(help="Input 'video': a video file.")] = None,
@@ -96,9 +100,18 @@ def generate(
     ] = None,
     seed: Annotated[int, typer.Option(help="Base seed; same seed and profile give the same first frame.", min=0)] = 0,
     profile: Annotated[
-        str, typer.Option(help="Model profile: tiny (random weights, CPU), paper, or a .yaml.")
-    ] = "tiny",
-    review: Annotated[str, typer.Option(help="Who reviews each stage: auto, console, scripted, or judge.")] = "auto",
+        str | None,
+        typer.Option(
+            help="Model profile: tiny (random weights, CPU), paper, or a .yaml (default: tiny; the run's "
+            "with --resume)."
+        ),
+    ] = None,
+    review: Annotated[
+        str | None,
+        typer.Option(
+            help="Who reviews each stage: auto, console, scripted, or judge (default: auto; the run's with --resume)."
+        ),
+    ] = None,
     decision: Annotated[
         list[str] | None,
         typer.Option(help="A scripted review answer (repeat, in order): accept, regenerate, 'edit <instruction>'."),
@@ -114,6 +127,14 @@ def generate(
     sop_dir: SopDirOption = None,
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="RUN_DIR",
+            help="Continue the run in this folder (after a crash, a kill or a full disk): "
+            "its finished stages are kept, the rest run again.",
+        ),
+    ] = None,
 ) -> None:
     """Run a task: writes OUT/<run-id>/video.mp4, each stage's result and manifest.json."""
     import asyncio
@@ -122,19 +143,29 @@ def generate(
 
     from mora_agents.messages import VideoRequest
     from mora_agents.sop import find_sop
-    from mora_agents.studio import ConsoleEvents, Studio, StudioConfig
+    from mora_agents.studio import REVIEW_MODES, ConsoleEvents, Studio, StudioConfig
+    from mora_agents.workspace import Workspace, new_run_id
 
-    spec = find_sop(task, sop_dir)
-    flags = {"prompt": prompt, "image": image, "video": video, "video2": video2, "duration": duration}
-    inputs = {
-        name: str(value) if isinstance(value, Path) else value for name, value in flags.items() if value is not None
-    }
-    inputs.update(parse_key_values(input_ or []))
-    request = VideoRequest(task=spec.name, inputs=inputs, seed=seed)
+    if (task is None) == (resume is None):
+        raise MoraError("give a task to run, or --resume RUN_DIR to continue a run (not both)")
+    if resume is not None:
+        recorded = Workspace(resume).load_manifest()
+        # A server's run records its reviewer as "injected": resumed here, it is reviewed "auto" unless told.
+        profile = profile or recorded.profile
+        review = review or (recorded.review if recorded.review in REVIEW_MODES else None)
+    else:
+        spec = find_sop(task, sop_dir)
+        flags = {"prompt": prompt, "image": image, "video": video, "video2": video2, "duration": duration}
+        inputs = {
+            name: str(value) if isinstance(value, Path) else value for name, value in flags.items() if value is not None
+        }
+        inputs.update(parse_key_values(input_ or []))
+        request = VideoRequest(task=spec.name, inputs=inputs, seed=seed)
+        run_id = new_run_id(spec.name)
     config = StudioConfig(
-        profile=profile,
+        profile=profile or "tiny",
         llm=llm,
-        review=review,
+        review=review or "auto",
         decisions=list(decision or []),
         judges=list(judge or []),
         device=device,
@@ -148,9 +179,14 @@ def generate(
     token = CancellationToken()
     previous = signal.signal(signal.SIGINT, lambda *_: _cancel(token, previous))
     try:
-        with RichProgress(err) as progress:
+        run_dir = resume or out_dir / run_id
+        with RichProgress(err) as progress, resumable(run_dir, f"mora generate --resume {run_dir}"):
             studio = Studio(config)
-            run = studio.run(spec, request, out_dir, on_event=ConsoleEvents(progress), cancellation_token=token)
+            events = ConsoleEvents(progress)
+            if resume is not None:
+                run = studio.resume(resume, on_event=events, cancellation_token=token)
+            else:
+                run = studio.run(spec, request, out_dir, on_event=events, cancellation_token=token, run_id=run_id)
             workspace, manifest = asyncio.run(run)
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -162,6 +198,33 @@ def generate(
             f"{manifest.output.kind + ':':9} {workspace.path(manifest.output.path)}", highlight=False, soft_wrap=True
         )
     out.print(f"manifest: {workspace.path('manifest.json')}", highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def resumable(folder: Path, command: str, *, marker: str = "manifest.json") -> Iterator[None]:
+    """A full disk, raised anywhere in the block, as one sentence naming ``folder`` and what continues the work.
+
+    The writers raise :class:`DiskFullError` themselves; a disk-full ``OSError`` from elsewhere (a folder made by
+    ``mkdir``, a library's own write) becomes one here too. When ``folder`` holds ``marker`` (the work had started)
+    the sentence says to run ``command`` (the ``--resume`` that continues it), else to run the command again.
+
+    Raises:
+        DiskFullError: the block ran out of disk space.
+    """
+    try:
+        yield
+    except DiskFullError as error:
+        raise _resume_hint(error, folder, command, marker) from None
+    except OSError as error:
+        if not is_disk_full(error):
+            raise
+        raise _resume_hint(disk_full_error(error, folder), folder, command, marker) from None
+
+
+def _resume_hint(error: DiskFullError, folder: Path, command: str, marker: str) -> DiskFullError:
+    if (folder / marker).is_file():
+        return error.then(f"run `{command}` to continue", folder)
+    return error.then("run the same command again")
 
 
 def checked_adapters(path: Path | None) -> str | None:
@@ -445,7 +508,7 @@ def run_session(
     from autogen_core import CancellationToken
 
     from mora_agents.conversation import Conversation
-    from mora_agents.session import SCRIPT_FILE, Session, SessionScript, script_files
+    from mora_agents.session import SCRIPT_FILE, SESSION_FILE, Session, SessionScript, script_files
     from mora_agents.studio import StudioConfig
 
     if (script is None) == (resume is None):
@@ -457,13 +520,21 @@ def run_session(
     else:
         script_path = script
     spec = SessionScript.from_file(script_path)
+    folder = resume or out_dir or Path("sessions") / f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    # Resumable once its script and files are in: a session half made (a full disk) is none, so the same command
+    # makes it again.
+    resume_command = f"mora run --resume {folder}"
     if resume is None:
         # Checked before the session folder exists: a script naming a file outside its folder makes nothing.
         files = script_files(spec, script_path)
-        folder = out_dir or Path("sessions") / f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        session = Session.create(folder, spec.name, base_dir=script_path.resolve().parent)
-        write_copy(script_path, session.root / SCRIPT_FILE)
-        session.import_files(files)
+        with resumable(folder, resume_command, marker=SCRIPT_FILE):
+            session = Session.create(folder, spec.name, base_dir=script_path.resolve().parent)
+            try:
+                session.import_files(files)
+                write_copy(script_path, session.root / SCRIPT_FILE)
+            except BaseException:
+                (session.root / SESSION_FILE).unlink(missing_ok=True)
+                raise
     config = StudioConfig(
         profile=profile or spec.profile,
         llm=llm or spec.llm,
@@ -482,7 +553,7 @@ def run_session(
     token = CancellationToken()
     previous = signal.signal(signal.SIGINT, lambda *_: _cancel(token, previous))
     try:
-        with RichProgress(err) as progress:
+        with RichProgress(err) as progress, resumable(folder, resume_command, marker=SCRIPT_FILE):
             for index, turn in enumerate(spec.turns, start=1):
                 _play_turn(conversation, index, turn, spec.seed + index - 1, progress, token)
     finally:
@@ -520,16 +591,15 @@ def chat(
 
     from mora_agents.chat import ChatRepl
     from mora_agents.conversation import Conversation
-    from mora_agents.session import Session
+    from mora_agents.session import SESSION_FILE, Session
     from mora_agents.studio import StudioConfig
 
     if review not in ("console", "auto", "judge"):
         raise MoraError(f"chat reviews are console, auto or judge, not '{review}'")
     adapters_folder = checked_adapters(adapters)
-    if resume is not None:
-        session = Session.open(resume)
-    else:
-        session = Session.create(session_dir or Path("sessions") / f"chat-{time.strftime('%Y%m%d-%H%M%S')}", "chat")
+    folder = resume or session_dir or Path("sessions") / f"chat-{time.strftime('%Y%m%d-%H%M%S')}"
+    with resumable(folder, f"mora chat --resume {folder}", marker=SESSION_FILE):
+        session = Session.open(resume) if resume is not None else Session.create(folder, "chat")
     config = StudioConfig(
         profile=profile,
         llm=llm,
@@ -544,7 +614,8 @@ def chat(
         ray_address=ray_address,
     )
     conversation = Conversation(session, config, sop_dir, Path.cwd())
-    ChatRepl(conversation, out, lambda: RichProgress(err)).run()
+    with resumable(folder, f"mora chat --resume {folder}", marker=SESSION_FILE):
+        ChatRepl(conversation, out, lambda: RichProgress(err)).run()
 
 
 def _play_turn(conversation, index: int, turn, seed: int, progress: RichProgress, token) -> None:
