@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,7 +175,13 @@ def _embedded(key: str | None, seed: int) -> LlmBackend:
     }
     try:
         client = _repeatable(LlamaCppChatCompletionClient)(
-            model_path=str(path), n_ctx=2048, seed=seed, verbose=False, model_info=info, chat_format=model.chat_format
+            # llama.cpp's seed is 32 bits; a run's may be up to 2**63 - 1 (greedy decoding ignores it anyway).
+            model_path=str(path),
+            n_ctx=2048,
+            seed=seed % 2**32,
+            verbose=False,
+            model_info=info,
+            chat_format=model.chat_format,
         )
     except (ValueError, OSError, RuntimeError) as error:
         raise MoraError(f"cannot load the embedded LLM {path}: {error}") from None
@@ -182,21 +189,58 @@ def _embedded(key: str | None, seed: int) -> LlmBackend:
 
 
 def _repeatable(client_class: type) -> type:
-    """``client_class`` whose every call starts from an empty context. llama-cpp-python reuses the KV cache of the
-    previous call's common prefix, and evaluating the rest in other batch shapes changes the logits a little: the
-    same request on a used client could then give another greedy answer ("jumping" became "leaping"). Re-evaluating
-    the prompt costs well under a second for these models; repeatable runs are worth it."""
+    """``client_class`` whose loaded model has one user at a time, each call starting from an empty context (see
+    :class:`ExclusiveLlama`).
+
+    autogen-ext runs each completion in a worker thread and, when the call is cancelled, cancels only the future
+    that awaits it: the native completion ran on while the next job reset and sampled the same ``Llama`` (a
+    SIGABRT in llama.cpp's grammar sampler, issue 24). Here the next call waits until the model is free."""
 
     class RepeatableLlamaCppClient(client_class):
-        async def create(self, *args: Any, **kwargs: Any) -> Any:
-            self.llm.reset()
-            return await super().create(*args, **kwargs)
-
-        def create_stream(self, *args: Any, **kwargs: Any) -> Any:
-            self.llm.reset()
-            return super().create_stream(*args, **kwargs)
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.llm = ExclusiveLlama(self.llm)
 
     return RepeatableLlamaCppClient
+
+
+class ExclusiveLlama:
+    """A loaded ``llama_cpp.Llama`` used by one completion at a time, each from an empty context.
+
+    - One user at a time: a lock held for the whole native call. A call waits, in its worker thread and never on
+      the event loop, until the one before it has ended. A cancelled call cannot be interrupted (llama-cpp-python
+      runs its logits processors as ctypes callbacks, which swallow exceptions, and its chat API takes no stopping
+      criteria), so it runs to its end, at most :data:`MAX_TOKENS` tokens (a few seconds for SmolLM2 on 2 cores),
+      while the next one waits.
+    - Repeatable: ``reset()`` under the same lock before each call. llama-cpp-python reuses the KV cache of the
+      previous call's common prefix, and evaluating the rest in other batch shapes changes the logits a little: the
+      same request on a used model could give another greedy answer ("jumping" became "leaping").
+
+    Every other attribute is the model's own (``tokenize``, ``n_ctx``, ...); ``close()`` waits for the call in use.
+    """
+
+    def __init__(self, llm: Any) -> None:
+        self._llm = llm
+        self._lock = threading.Lock()
+
+    def create_chat_completion(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("stream"):
+            # A stream would be read after the lock is let go: the model would have two users again.
+            raise ValueError("streamed completions are not supported on the embedded LLM")
+        with self._lock:
+            self._llm.reset()
+            return self._llm.create_chat_completion(*args, **kwargs)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._llm.reset()
+
+    def close(self) -> None:
+        with self._lock:
+            self._llm.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._llm, name)
 
 
 def _openai(seed: int) -> LlmBackend:

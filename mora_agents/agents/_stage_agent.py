@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -39,6 +40,21 @@ def _torch_threads() -> int | None:
     """Torch's intra-op thread count in the calling thread; ``None`` while torch is not imported."""
     torch = sys.modules.get("torch")
     return torch.get_num_threads() if torch is not None else None
+
+
+async def until_finished(call: asyncio.Future[T], stop: Callable[[], None]) -> T:
+    """Await ``call`` (native work in another thread); if the awaiting task is cancelled, ``stop()`` it and wait for
+    the thread to let go before the cancellation goes on: cancelling never leaves a model in use behind."""
+    try:
+        return await asyncio.shield(call)
+    except asyncio.CancelledError:
+        stop()
+        while not call.done():
+            with contextlib.suppress(asyncio.CancelledError):  # cancelled again: still wait for the thread
+                await asyncio.wait([call])
+        if not call.cancelled():
+            call.exception()  # retrieved: its outcome (StageCancelled, most likely) does not matter any more
+        raise
 
 
 def _with_threads(threads: int | None, func: Callable[[CancelToken], T], cancel: CancelToken) -> T:
@@ -90,14 +106,17 @@ class StageAgent(BaseChatAgent):
         return content, last.metadata.get("stage", self.name)
 
     async def run_blocking(self, func: Callable[[CancelToken], T], stage: str, token: CancellationToken) -> T:
-        """Run a blocking pipeline call in a worker thread; AutoGen cancellation stops it at the next step."""
+        """Run a blocking pipeline call in the model thread; AutoGen cancellation stops it at the next step.
+
+        Cancelled in any way (the token, or the task awaiting this), it returns only once the native call has
+        ended: a model is never left running for a job that is gone while the next one uses it.
+        """
         cancel = CancelToken()
         token.add_callback(cancel.cancel)
         threads = _torch_threads()
+        call = asyncio.get_running_loop().run_in_executor(PIPELINE_THREAD, _with_threads, threads, func, cancel)
         try:
-            return await asyncio.get_running_loop().run_in_executor(
-                PIPELINE_THREAD, _with_threads, threads, func, cancel
-            )
+            return await until_finished(call, cancel.cancel)
         except StageCancelled:
             raise CancelledError(f"stage '{stage}' was cancelled") from None
 
