@@ -32,6 +32,11 @@ class InputBinding(BaseModel):
     """The input is that frame of the artifact (a video): the conversation extracts it before the run."""
 
 
+MAX_SEED = 2**63 - 1
+"""The largest seed a request may carry: a signed 64-bit integer, what torch's generators and SQLite store. Stages
+derive theirs by adding a few (reseeds, regenerations), which stays below torch's limit of 2**64 - 1."""
+
+
 class VideoRequest(BaseModel):
     """What the user asked for: which SOP to run and with which inputs."""
 
@@ -40,8 +45,8 @@ class VideoRequest(BaseModel):
     inputs: dict[str, str | float | int] = Field(default_factory=dict)
     """The SOP's inputs by name, e.g. ``{"prompt": "a corgi on a beach", "duration": 4}``. An image input bound to a
     frame (see :attr:`bindings`) holds the video's path until the conversation extracts the frame."""
-    seed: int = Field(default=0, ge=0)
-    """Base seed of the run; every stage derives its own seed from it."""
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
+    """Base seed of the run, 0 to :data:`MAX_SEED`; every stage derives its own seed from it."""
     explanation: str = ""
     """What the director understood, in one line, e.g. "extend clip 2 (a lighthouse at night) by 2 s"."""
     bindings: list[InputBinding] = Field(default_factory=list)
@@ -314,7 +319,7 @@ class DirectorTurn(BaseModel):
 
     text: str = Field(min_length=1)
     artifacts: list[SessionArtifact] = Field(default_factory=list)
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     """The seed the resulting request gets."""
 
 

@@ -62,3 +62,10 @@ def test_video_artifact_duration():
     )
     assert video.duration == 4.0
     assert ReviewRequest(stage="animate", iteration=1, max_iterations=3, artifact=video).artifact.kind == "video"
+
+
+def test_the_cli_refuses_the_same_seeds_as_the_messages():
+    # The CLI keeps its own copy of the bound (importing messages would slow `mora --help`): they must agree.
+    from mora_agents import cli, messages
+
+    assert cli.MAX_SEED == messages.MAX_SEED == 2**63 - 1

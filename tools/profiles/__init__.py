@@ -7,6 +7,7 @@ branches on a profile's name, only on its fields.
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -250,16 +251,30 @@ class ModelProfile(BaseModel):
         return {name: value for name, value in sections.items() if isinstance(value, RoleSettings)}
 
 
+MAX_FRAME_SIDE = 16384
+"""The longest side a size may ask for, in pixels (H.264's own limit is 16384 at the highest levels); a size past it
+is refused rather than fitted: it is a mistake, not a wish for the largest video."""
+MIN_FRAME_SIDE = 16
+"""The shortest side made: the VAE's /8 and H.264's even sides, rounded to 16."""
+
+
 def parse_frame_size(text: str) -> tuple[int, int]:
-    """``"WIDTHxHEIGHT"`` (e.g. ``"1280x720"``) as two integers.
+    """``"WIDTHxHEIGHT"`` (e.g. ``"1280x720"``) as two integers, each from 1 to :data:`MAX_FRAME_SIDE`.
 
     Raises:
-        MoraError: not two positive integers joined by ``x``.
+        MoraError: not two positive integers joined by ``x``, or a side longer than :data:`MAX_FRAME_SIDE`.
     """
     width, sep, height = str(text).strip().lower().partition("x")
-    if not (sep and width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
-        raise MoraError(f"size must be WIDTHxHEIGHT in pixels, e.g. 1280x720, not '{text}'")
+    # ASCII digits only: str.isdigit() accepts "²", which int() refuses.
+    if not (sep and _DIGITS.fullmatch(width) and _DIGITS.fullmatch(height) and int(width) > 0 and int(height) > 0):
+        raise MoraError(f"size must be WIDTHxHEIGHT in pixels, e.g. 1280x720, not '{str(text)[:40]}'")
+    if max(len(width), len(height)) > 5 or max(int(width), int(height)) > MAX_FRAME_SIDE:
+        shown = f"{width[:8]}{'...' if len(width) > 8 else ''}x{height[:8]}{'...' if len(height) > 8 else ''}"
+        raise MoraError(f"size {shown}: each side must be at most {MAX_FRAME_SIDE} pixels")
     return int(width), int(height)
+
+
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def fit_frame_size(profile: ModelProfile, width: int, height: int) -> tuple[int, int]:
@@ -268,11 +283,16 @@ def fit_frame_size(profile: ModelProfile, width: int, height: int) -> tuple[int,
     A size within the profile's own pixel count (its ``text_to_image`` width times height, what its models are
     made for) is kept, rounded to multiples of 16; a larger one is scaled down to that pixel count keeping its
     aspect ratio, so ``1280x720`` on a 1024x576 profile is ``1024x576`` and on the 64x64 ``tiny`` one ``80x48``.
+    Each side is at least 16 and the product never exceeds the budget: a very thin aspect (``100000x1``) keeps
+    its short side at 16 and gives up aspect on the long one (``256x16`` on ``tiny``).
     """
     budget = profile.text_to_image.width * profile.text_to_image.height
     scale = min(1.0, (budget / (width * height)) ** 0.5)
     # Round down to 16 (the VAE's /8 and H.264's even sides), never below 16.
-    fitted = [max(16, int(side * scale) // 16 * 16) for side in (width, height)]
+    fitted = [max(MIN_FRAME_SIDE, int(side * scale) // 16 * 16) for side in (width, height)]
+    # Raising the short side to 16 may overshoot the budget: the long side then takes what is left of it.
+    longest = max(MIN_FRAME_SIDE, budget // MIN_FRAME_SIDE // 16 * 16)
+    fitted = [min(side, longest) for side in fitted]
     return fitted[0], fitted[1]
 
 
