@@ -23,6 +23,10 @@ from mora_agents.console import LlmOption, RichProgress, err, out, user_errors
 from mora_agents.errors import DiskFullError, MoraError, disk_full_error, is_disk_full
 from mora_agents.learning.commands import learn_app
 
+MAX_SEED = 2**63 - 1
+"""The largest seed (:data:`mora_agents.messages.MAX_SEED`; not imported from there, so `mora --help` loads no
+pydantic models)."""
+
 app = typer.Typer(
     name="mora",
     help="A multi-agent video studio after the Mora paper: describe a video, agents make it, you review.",
@@ -98,7 +102,9 @@ def generate(
     input_: Annotated[
         list[str] | None, typer.Option("--input", "-i", help="Any other input as key=value (repeatable).")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Base seed; same seed and profile give the same first frame.", min=0)] = 0,
+    seed: Annotated[
+        int, typer.Option(help="Base seed; same seed and profile give the same first frame.", min=0, max=MAX_SEED)
+    ] = 0,
     profile: Annotated[
         str | None,
         typer.Option(
@@ -668,7 +674,7 @@ def route(
         Path | None,
         typer.Option(help="Session folder whose artifacts the request may refer to ('it', 'the first clip')."),
     ] = None,
-    seed: Annotated[int, typer.Option(help="The seed the request gets.", min=0)] = 0,
+    seed: Annotated[int, typer.Option(help="The seed the request gets.", min=0, max=MAX_SEED)] = 0,
     llm: Annotated[
         str | None, typer.Option(help="Director LLM for close calls: embedded (default), openai, or none.")
     ] = None,
@@ -809,7 +815,7 @@ def batch(
         ),
     ],
     out_dir: Annotated[Path, typer.Option("--out", help="Batch folder: one run folder per request, batch.json.")],
-    seed: Annotated[int, typer.Option(help="Seed of the requests that give none.", min=0)] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the requests that give none.", min=0, max=MAX_SEED)] = 0,
     duration: Annotated[
         float | None, typer.Option(help="Seconds of the requests that give none (default: each task's).", min=0.1)
     ] = None,
