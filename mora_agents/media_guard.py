@@ -325,6 +325,10 @@ def open_video(path: str | os.PathLike) -> VideoReader:
         raise unreadable_video(file.path, error) from None
     facts = VideoFacts(file, width, height, fps, duration, round(duration * fps) if fps and duration else 0)
     try:
+        if not facts.num_frames:
+            # The header's rate or duration is unusable (ffmpeg writes 1000 fps as "1k", which reads as 0): the
+            # frames are counted from the stream instead, stopping just past the cap.
+            facts = _with_counted_frames(facts)
         _check_header(facts, source)
     except MoraError:
         frames.close()
@@ -348,6 +352,34 @@ def _check_header(facts: VideoFacts, source: tuple[int, ...]) -> None:
             f"{path} has about {facts.num_frames:,} frames ({facts.fps:g} fps for {facts.duration:g} s); "
             f"the limit is {most:,} (MORA_MAX_VIDEO_FRAMES)"
         )
+
+
+def _with_counted_frames(facts: VideoFacts) -> VideoFacts:
+    """``facts`` with ``num_frames`` counted from the video stream's packets (no frame is decoded), and ``fps``
+    from that count where the duration is known. Counting stops at :data:`MAX_VIDEO_FRAMES` + 1."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    most = limit("MAX_VIDEO_FRAMES")
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-f", _DEMUXER[facts.file.format],
+               "-i", str(facts.file.resolved), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"]  # fmt: skip
+    count = 0
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as process:
+        try:
+            for line in process.stdout:
+                count += not line.startswith(b"#")  # one line per packet, after '#' comment lines
+                if count > most:
+                    break
+        finally:
+            process.kill()
+    if count > most:
+        raise MoraError(
+            f"{facts.file.path} has more than {most:,} frames (counted in its stream: its header gives no usable "
+            f"frame rate); the limit is {most:,} (MORA_MAX_VIDEO_FRAMES)"
+        )
+    fps = facts.fps or (count / facts.duration if facts.duration else 0.0)
+    return VideoFacts(facts.file, facts.width, facts.height, fps, facts.duration, count)
 
 
 class VideoReader:

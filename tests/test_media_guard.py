@@ -269,16 +269,25 @@ def test_too_many_frames_by_the_header(media, monkeypatch):
     )
 
 
-def test_too_many_frames_while_streaming_when_the_header_does_not_say(media, tmp_path, monkeypatch):
-    # Written to a pipe, the MKV has no duration: the header check passes and the stream's count must stop it.
+def test_too_many_frames_when_the_header_does_not_say(media, tmp_path, monkeypatch):
+    # Written to a pipe, the MKV has no duration: its frames are counted in the stream (packets, not decoded).
     unknown = remux(media["mp4"], tmp_path / "live.mkv", "matroska", pipe=True)
-    assert check_video(unknown).duration == 0.0
+    facts = check_video(unknown)
+    assert facts.duration == 0.0 and facts.num_frames == video_info(media["mp4"])["num_frames"]
     monkeypatch.setenv("MORA_MAX_VIDEO_FRAMES", "4")
-    reader = open_video(unknown)
+    assert error_of(check_video, unknown) == (
+        f"{unknown} has more than 4 frames (counted in its stream: its header gives no usable frame rate); "
+        "the limit is 4 (MORA_MAX_VIDEO_FRAMES)"
+    )
+
+
+def test_streaming_stops_past_the_cap_when_the_header_lied(media, monkeypatch):
+    reader = open_video(media["mp4"])
+    monkeypatch.setenv("MORA_MAX_VIDEO_FRAMES", "4")  # lowered after the header check: as if the header had lied
     with reader, pytest.raises(MoraError) as caught:
         for _ in reader:
             pass
-    assert str(caught.value) == f"{unknown} has more than 4 frames; the limit is 4 (MORA_MAX_VIDEO_FRAMES)"
+    assert str(caught.value) == f"{media['mp4']} has more than 4 frames; the limit is 4 (MORA_MAX_VIDEO_FRAMES)"
 
 
 def test_too_long(media, tmp_path, monkeypatch):

@@ -94,17 +94,21 @@ class SopRunner:
         self.manifest.status, self.manifest.error = "running", None
         try:
             bound = self.spec.bind_inputs(self.manifest.request.inputs)
+            # Media work (decoding an input video, re-encoding it) runs off the event loop: a server's other
+            # requests go on meanwhile. Here and below, the thread touches only this run's folder.
             if finished or self.manifest.inputs:
-                self.values.restore_inputs(bound, self.manifest.inputs)
+                await asyncio.to_thread(self.values.restore_inputs, bound, self.manifest.inputs)
             else:
-                self.values.import_inputs(bound)
+                await asyncio.to_thread(self.values.import_inputs, bound)
             self.manifest.inputs = {k: v for k, v in self.values.inputs.items() if isinstance(v, BaseModel)}
             for step in self.spec.steps:
                 if step.id in finished:
                     self._restore(finished[step.id])
                 else:
                     await self._run_step(step, token)
-            self.manifest.output = self._publish_output()
+            if not isinstance(self.spec.output, str):
+                self.note("output", "joining " + ", ".join(self.spec.output.join))
+            self.manifest.output = await asyncio.to_thread(self._publish_output)
             self.manifest.status = "completed"
         except BaseException as error:
             self.manifest.status = "failed"
@@ -146,7 +150,6 @@ class SopRunner:
                 raise MoraError(f"task '{self.spec.name}': the output step '{output}' was skipped")
             result = self.values.results[output]
         else:
-            self.note("output", "joining " + ", ".join(output.join))
             result = self.values.join(output.join, "output")
         if not isinstance(result, ImageArtifact | VideoArtifact):
             return None
@@ -164,10 +167,7 @@ class SopRunner:
             self.note(step.id, f"skipped (when: {step.when})")
             return
         self.workspace.save_manifest(self.manifest)
-        bound = {
-            name: self.values.resolve(binding, f"step '{step.id}' with.{name}")
-            for name, binding in step.parsed_bindings().items()
-        }
+        bound = await asyncio.to_thread(self._bind, step)  # may extract a frame from a long video
         seed = self.manifest.request.seed + self.manifest.reseeds.get(step.id, 0)
         max_iterations = step.review.max_iterations if step.review else 1
         edited_by: str | None = None
@@ -210,6 +210,12 @@ class SopRunner:
         record.seconds = round(time.perf_counter() - started, 3)
         self.workspace.save_manifest(self.manifest)
         self.on_stage_end()
+
+    def _bind(self, step: StepSpec) -> dict[str, Any]:
+        return {
+            name: self.values.resolve(binding, f"step '{step.id}' with.{name}")
+            for name, binding in step.parsed_bindings().items()
+        }
 
     def _note(self, step: StepSpec, output: BaseModel) -> None:
         if isinstance(output, EnhancedPrompt):
