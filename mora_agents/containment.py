@@ -17,6 +17,7 @@ so ``tools/`` may use it too.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from mora_agents.errors import MoraError
@@ -69,6 +70,50 @@ def resolve_inside(
     return resolved
 
 
+def servable_file(root: str | os.PathLike, name: str | os.PathLike, *, what: str, folder: str = "the folder") -> Path:
+    """The file ``name`` of ``root`` that a server may send: inside ``root`` (:func:`resolve_inside`), a regular file,
+    and not a hard link. The one check of every route that serves a file (the Videos API's content, the job API's
+    files, the web page's ``file=``).
+
+    A hard link is a second name for a file that may live anywhere on the same disk, and resolving it shows nothing:
+    a file with more names than ``root`` holds (one outside it) is refused. Names inside ``root`` are fine: a run
+    publishes ``video.mp4`` as a second name of its last stage's file.
+
+    Raises:
+        MoraError: one sentence naming ``what`` and ``name``: outside ``root``, missing, not a regular file, a hard
+            link to a file outside ``root``, or a name the operating system refuses (too long).
+    """
+    path = resolve_inside(root, name, what=what, folder=folder)
+    try:
+        info = path.stat()
+    except OSError as error:  # missing, or a name too long for the file system
+        reason = "no such file" if isinstance(error, FileNotFoundError) else error.strerror or type(error).__name__
+        raise MoraError(f"{what} has no file '{_short(name)}' ({reason})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise MoraError(f"{what} has no file '{_short(name)}' (it is not a regular file)")
+    if info.st_nlink > 1 and _names_inside(Path(root).resolve(), info) < info.st_nlink:
+        raise MoraError(f"{what}: '{_short(name)}' is a hard link to a file outside {folder}, which is never served")
+    return path
+
+
+def _names_inside(root: Path, info: os.stat_result) -> int:
+    """How many names under ``root`` the file ``info`` has (folders walked without following links)."""
+    count = 0
+    for current, _, files in os.walk(root, followlinks=False):
+        for entry in files:
+            try:
+                other = os.lstat(os.path.join(current, entry))
+            except OSError:
+                continue  # removed while walking: not a name of it any more
+            count += (other.st_ino, other.st_dev) == (info.st_ino, info.st_dev)
+    return count
+
+
+def _short(name: str | os.PathLike) -> str:
+    text = os.fspath(name)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def is_inside(root: str | os.PathLike, path: str | os.PathLike) -> bool:
     """Whether ``path`` (absolute, or relative to the working directory) resolves inside ``root``.
 
@@ -106,4 +151,4 @@ def check_tree_inside(root: str | os.PathLike, *, what: str, folder: str = "the 
                 resolve_inside(base, path.relative_to(base), what=what, folder=folder)
 
 
-__all__ = ["check_tree_inside", "is_inside", "resolve_inside"]
+__all__ = ["check_tree_inside", "is_inside", "resolve_inside", "servable_file"]

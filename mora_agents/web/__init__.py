@@ -20,7 +20,9 @@ def mount_studio(app: FastAPI, queue: JobQueue, api_key: str | None = None) -> F
         return api_key is not None and hmac.compare_digest(password.encode(), api_key.encode())
 
     return gr.mount_gradio_app(
-        app, build_page(queue), path="/", allowed_paths=[str(queue.workspace)], css=CSS,
+        # No allowed_paths: nothing of the workspace is fetched directly; results are shown as checked copies
+        # (mora_agents.web._shown). Uploads larger than the server's cap are refused by its body limit.
+        app, build_page(queue), path="/", css=CSS,
         auth=knows_the_key if api_key else None, auth_message="The server's API key (any user name).",
         footer_links=[], show_error=True,
     )  # fmt: skip

@@ -14,6 +14,7 @@ from mora_agents.messages import ReviewDecision
 from mora_agents.serve import sessions
 from mora_agents.serve.queue import UPLOADS_DIR, JobQueue, save_upload
 from mora_agents.serve.store import FINISHED
+from mora_agents.web._shown import shown_file, shown_files
 from mora_agents.web._snapshot import JobSnapshot, conversation_messages, job_snapshot
 from tools.profiles import available_profiles
 
@@ -142,7 +143,8 @@ def build_page(queue: JobQueue) -> gr.Blocks:
             kind = "image" if path.suffix.lower() in IMAGE_SUFFIXES else "video"
             try:
                 session_id = session_id or sessions.create_session(queue, "web")
-                sessions.add_upload(queue, session_id, path.read_bytes(), kind, path.name, path.stem.replace("_", " "))
+                data = path.read_bytes()
+                await sessions.add_upload(queue, session_id, data, kind, path.name, path.stem.replace("_", " "))
             except MoraError as error:
                 raise gr.Error(str(error)) from None
             return session_id, _choices(sessions.list_sessions(queue), session_id)
@@ -322,11 +324,12 @@ def _card(queue: JobQueue, job_id: str | None, seen: str, viewing: str | None = 
 
 
 def _card_updates(snapshot: JobSnapshot) -> list:
-    card = snapshot.card
+    card, folder = snapshot.card, snapshot.folder
     waiting = bool(card and card.waiting)
-    image = card.path if card and card.kind == "image" else None
-    video = card.path if card and card.kind == "video" else None
-    earlier = card.earlier if card else []
+    image = shown_file(card.path, folder) if card and card.kind == "image" else None
+    video = shown_file(card.path, folder) if card and card.kind == "video" else None
+    earlier = shown_files(card.earlier, folder) if card else []
+    files = shown_files(snapshot.files, folder)
     pickable = snapshot.finished and len(snapshot.stages) > 1
     return [
         gr.update(value=snapshot.line, visible=True),
@@ -339,7 +342,7 @@ def _card_updates(snapshot: JobSnapshot) -> list:
         gr.update(visible=waiting),
         gr.update(visible=waiting or (snapshot.finished and card is not None)),  # a finished stage: make it again
         gr.update(visible=waiting and "edit" in card.allowed),
-        gr.update(value=snapshot.files or None, visible=snapshot.finished and bool(snapshot.files)),
+        gr.update(value=files or None, visible=snapshot.finished and bool(files)),
     ]
 
 

@@ -10,9 +10,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mora_agents.errors import MoraError
+from mora_agents.errors import NotFoundError
 from mora_agents.serve.queue import JobQueue
 from mora_agents.serve.store import FINISHED, JobRecord
+from mora_agents.web._shown import shown_file
 
 STAGE_TITLES = {"first_frame": "First frame", "animate": "Video", "continuation": "Continuation", "edit": "Edit"}
 
@@ -56,6 +57,8 @@ class JobSnapshot:
     line: str
     """One line: the task, its state, the stage and step running."""
     card: StageCard | None = None
+    folder: Path | None = None
+    """The job's run folder: every file shown must be inside it (:func:`~mora_agents.web._shown.shown_file`)."""
     files: list[str] = field(default_factory=list)
     """Every artifact of the run folder and its manifest, for downloading."""
     stages: list[str] = field(default_factory=list)
@@ -81,13 +84,14 @@ def job_snapshot(queue: JobQueue, job_id: str, viewing: str | None = None) -> Jo
     """
     job = queue.store.get(job_id)
     if job is None:
-        raise MoraError(f"no job {job_id}")
+        raise NotFoundError(f"no job {job_id}")
     folder = queue.workspace / job.run_dir if job.run_dir else None
     manifest = _manifest(folder)
     pending = queue.store.pending_review(job_id) if job.status == "awaiting_review" else None
     card = _waiting_card(folder, manifest, pending.request) if pending else _last_card(folder, manifest, viewing)
     stages = [s["id"] for s in (manifest or {}).get("stages", []) if _iteration_files(folder, s)]
-    return JobSnapshot(job_id, job.status, job.progress, _line(job, manifest, queue), card, _files(folder), stages)
+    return JobSnapshot(job_id, job.status, job.progress, _line(job, manifest, queue), card, folder, _files(folder),
+                       stages)  # fmt: skip
 
 
 def _manifest(folder: Path | None) -> dict | None:
@@ -171,7 +175,7 @@ def conversation_messages(queue: JobQueue, session_id: str, jobs: dict[int, JobR
         artifact = outputs.get(turn.index)
         if turn.request is None and artifact is not None:  # a file the person gave
             messages.append({"role": "user", "content": f"(gave #{artifact.index}: {artifact.prompt})"})
-            messages.append({"role": "user", "content": _media(gr, artifact.kind, artifact.path)})
+            messages.append({"role": "user", "content": _media(gr, artifact.kind, artifact.path, session.root)})
             continue
         messages.append({"role": "user", "content": turn.text})
         if turn.status == "asked" and turn.question is not None:
@@ -183,7 +187,7 @@ def conversation_messages(queue: JobQueue, session_id: str, jobs: dict[int, JobR
         if artifact is not None and turn.status == "completed":
             stale = " (stale: made from an earlier version of its source; make it again)" if artifact.stale else ""
             messages.append({"role": "assistant", "content": f"#{artifact.index} {artifact.kind}{stale}"})
-            messages.append({"role": "assistant", "content": _media(gr, artifact.kind, artifact.path)})
+            messages.append({"role": "assistant", "content": _media(gr, artifact.kind, artifact.path, session.root)})
         elif turn.status == "undone":
             messages.append({"role": "assistant", "content": "(undone)"})
         elif job is not None and job.status in ("failed", "cancelled"):
@@ -193,8 +197,11 @@ def conversation_messages(queue: JobQueue, session_id: str, jobs: dict[int, JobR
     return messages
 
 
-def _media(gr, kind: str, path: str):
-    return gr.Video(value=path) if kind == "video" else gr.Image(value=path)
+def _media(gr, kind: str, path: str, root: Path):
+    shown = shown_file(path, root)
+    if shown is None:
+        return f"({kind} {Path(path).name} is not shown: it is not a file of this session)"
+    return gr.Video(value=shown) if kind == "video" else gr.Image(value=shown)
 
 
 __all__ = ["JobSnapshot", "StageCard", "conversation_messages", "job_snapshot"]
