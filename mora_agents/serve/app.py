@@ -16,14 +16,16 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mora_agents import __version__
-from mora_agents.errors import MoraError
+from mora_agents.errors import MoraError, NotFoundError
+from mora_agents.serve.body_limit import BodyLimit, RequestTooLarge
 from mora_agents.serve.jobs.api_router import router as jobs_router
+from mora_agents.serve.protocol import error_body, validation_message
 from mora_agents.serve.queue import JobQueue
 from mora_agents.serve.videos.api_router import router as videos_router
-from mora_agents.serve.videos.protocol import error_body
+from mora_agents.serve.videos.serving import ConflictError
 
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
-"""The largest request body accepted (an upload included): larger ones get 413 before they are read."""
+"""The largest request body accepted (an upload included): larger ones get 413, announced or chunked."""
 
 API_PATHS = ("/v1/", "/mora/")
 """What the API key guards as ``Authorization: Bearer``; the web studio's page asks for the same key itself."""
@@ -59,14 +61,10 @@ def create_app(
         path = request.url.path
         if api_key is not None and path.startswith(API_PATHS):
             given = request.headers.get("authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {api_key}".encode()):
+            if not hmac.compare_digest(given.encode("utf-8", "replace"), f"Bearer {api_key}".encode()):
                 body = error_body("a valid API key is required: Authorization: Bearer <key>", "authentication_error",
                                   code="invalid_api_key")  # fmt: skip
                 return JSONResponse(body, status_code=401)
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > max_request_bytes:
-            message = f"the request is {int(length)} bytes; the limit is {max_request_bytes}"
-            return JSONResponse(error_body(message, code="request_too_large"), status_code=413)
         return await call_next(request)
 
     @app.get("/healthz", include_in_schema=False)
@@ -75,16 +73,13 @@ def create_app(
 
     @app.exception_handler(MoraError)
     async def mora_error(request: Request, error: MoraError) -> JSONResponse:
-        message = str(error)
-        status = 404 if message.startswith("no job") or message.startswith("no video") else 400
-        return JSONResponse(error_body(message, code="not_found" if status == 404 else None), status_code=status)
+        status, code = next((_STATUS[kind] for kind in type(error).__mro__ if kind in _STATUS), (400, None))
+        return JSONResponse(error_body(str(error), code=code), status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "form"))
-        message = f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
-        return JSONResponse(error_body(message, param=where or None, code="invalid_value"), status_code=422)
+        message, where = validation_message(error)
+        return JSONResponse(error_body(message, param=where, code="invalid_value"), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException):
@@ -99,4 +94,18 @@ def create_app(
         from mora_agents.web import mount_studio
 
         app = mount_studio(app, queue, api_key)
+    # Outermost: the cap holds for every route, the web page's included, on the bytes actually read.
+    app.add_middleware(BodyLimit, limit=max_request_bytes, answer=_too_large)
     return app
+
+
+_STATUS: dict[type[MoraError], tuple[int, str | None]] = {
+    NotFoundError: (404, "not_found"),
+    ConflictError: (409, "video_not_ready"),
+    RequestTooLarge: (413, "request_too_large"),
+}
+"""The HTTP status and error code of each :class:`MoraError` type a request can meet; any other is 400."""
+
+
+def _too_large(error: RequestTooLarge) -> JSONResponse:
+    return JSONResponse(error_body(str(error), code="request_too_large"), status_code=413)

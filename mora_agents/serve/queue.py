@@ -11,7 +11,9 @@ nothing that was accepted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import re
 import shutil
 import time
 from collections.abc import AsyncIterator
@@ -21,7 +23,7 @@ from pathlib import Path
 from autogen_core import CancellationToken
 from pydantic import BaseModel
 
-from mora_agents.errors import CancelledError, MoraError
+from mora_agents.errors import CancelledError, DiskFullError, MoraError, NotFoundError, disk_full_as_error
 from mora_agents.messages import (
     ArtifactReady,
     ReviewDecision,
@@ -44,6 +46,8 @@ STORE_FILE = "jobs.sqlite"
 RAY_JOBS_IN_FLIGHT = 4
 """Engine ``ray``: jobs running at once (one per role of a text-to-video run: A1, A2, A4, and one queued)."""
 SESSIONS_DIR = "sessions"
+SESSION_ID = re.compile(r"session_[A-Za-z0-9_-]{1,64}")
+"""What a server's session id looks like (``session_`` + 16 hex digits when the server makes one)."""
 
 
 class JobQueue:
@@ -96,6 +100,9 @@ class JobQueue:
         while more:  # every queued job, page by page, oldest first
             page, more = self.store.list(order="asc", limit=100, after=after)
             for job in page:
+                if job.status == "failed" and DiskFullError.is_reason(job.error):
+                    # The disk was full: this start goes on from the run folder's last finished stage.
+                    job = self.store.update(job.id, status="queued", completed_at=None, error=None)
                 if job.status == "queued":
                     self._launch(job.id)
             after = page[-1].id if page else None
@@ -284,7 +291,7 @@ class JobQueue:
     def _job(self, job_id: str) -> JobRecord:
         job = self.store.get(job_id)
         if job is None:
-            raise MoraError(f"no job {job_id}")
+            raise NotFoundError(f"no job {job_id}")
         return job
 
     # -- running -----------------------------------------------------------------------------------------------
@@ -360,6 +367,9 @@ class JobQueue:
                 self.store.update(job_id, status="cancelled", completed_at=_now(), error=str(error))
             if isinstance(error, asyncio.CancelledError) and (job is None or job.status != "cancelled"):
                 raise  # the server is stopping: the row stays, the next start resumes it
+        except DiskFullError as error:
+            reason = error.then("restart the server: it goes on with this job from its last finished stage")
+            self.store.update(job_id, status="failed", completed_at=_now(), error=str(reason))
         except MoraError as error:
             self.store.update(job_id, status="failed", completed_at=_now(), error=str(error))
         except Exception as error:  # a bug must fail the job with its reason, not kill the queue
@@ -394,9 +404,12 @@ class JobQueue:
 
         if session_id in self._conversations:
             return self._conversations[session_id]
+        if not SESSION_ID.fullmatch(session_id):  # a closed grammar: no path, no name too long for the disk
+            shown = session_id if len(session_id) <= 40 else session_id[:37] + "..."
+            raise NotFoundError(f"no session {shown!r}: a session id is session_ and up to 64 letters, digits, - or _")
         folder = self.workspace / SESSIONS_DIR / session_id
-        if not session_id.startswith("session_") or not (folder / "session.json").is_file():
-            raise MoraError(f"no session {session_id}")
+        if not (folder / "session.json").is_file():
+            raise NotFoundError(f"no session {session_id}")
         conversation = Conversation(Session.open(folder), self.config, self.sop_dirs, base_dir=folder / "inputs",
                                     confine=True)  # fmt: skip
         conversation._memory = self.memory
@@ -454,14 +467,22 @@ def save_upload(path: Path, data: bytes, kind: str, what: str) -> Path:
     removed and named in one sentence (``what``: how the request called it)."""
     from mora_agents.media_guard import check_media_file, check_video, read_image
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    made = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with disk_full_as_error(path.parent, partial=path):
+            path.write_bytes(data)
         check_media_file(path, kind)
         read_image(path) if kind == "image" else check_video(path)
-    except MoraError as error:
+    except BaseException as error:
+        # A refused (or cancelled) upload leaves nothing behind: its file and the folders made for it.
         path.unlink(missing_ok=True)
-        raise MoraError(f"{what}: {error}") from None
+        for folder in made:  # innermost first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        if isinstance(error, MoraError):
+            raise MoraError(f"{what}: {error}") from None
+        raise
     return path
 
 

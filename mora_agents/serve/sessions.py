@@ -4,6 +4,7 @@ by the director and run as a queued job. The HTTP API and the web studio both ac
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from mora_agents.errors import MoraError
 from mora_agents.messages import InputAdded, SessionArtifact, TurnPlanned
+from mora_agents.serve.protocol import storable_text
 from mora_agents.serve.queue import SESSIONS_DIR, JobQueue, save_upload
 from mora_agents.serve.store import JobRecord
 
@@ -86,12 +88,13 @@ def upload_suffix(filename: str | None, kind: str) -> str:
     name = filename or ""
     suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if suffix not in UPLOAD_SUFFIXES[kind]:
-        raise MoraError(f"an {kind} upload must end in {', '.join(UPLOAD_SUFFIXES[kind])}, not '{filename}'")
+        shown = name if len(name) <= 60 else "..." + name[-57:]
+        raise MoraError(f"an {kind} upload must end in {', '.join(UPLOAD_SUFFIXES[kind])}, not '{shown}'")
     return suffix
 
 
-def add_upload(queue: JobQueue, session_id: str, data: bytes, kind: str, filename: str,
-               description: str = "") -> SessionArtifact:  # fmt: skip
+async def add_upload(queue: JobQueue, session_id: str, data: bytes, kind: str, filename: str,
+                     description: str = "") -> SessionArtifact:  # fmt: skip
     """A file given to the session: checked by content and size, saved in its ``inputs/``, and recorded as its next
     artifact, which later turns point at by number or by ``description`` ("animate the harbour photo").
 
@@ -100,9 +103,11 @@ def add_upload(queue: JobQueue, session_id: str, data: bytes, kind: str, filenam
     """
     session = queue.conversation(session_id).session
     suffix = upload_suffix(filename, kind)
+    description = storable_text(description.strip(), "description")
     name = f"upload-{len(session.record.artifacts) + 1:02d}-{secrets.token_hex(4)}{suffix}"
-    path = save_upload(session.inputs_dir / name, data, kind, f"upload {Path(filename).name}")
-    artifact = session.add_input(path, kind, description.strip() or f"the uploaded {kind} {Path(filename).name}")
+    # Checked off the event loop (a video's header, its frames counted); recorded on it, where the session lives.
+    path = await asyncio.to_thread(save_upload, session.inputs_dir / name, data, kind, f"upload {Path(filename).name}")
+    artifact = session.add_input(path, kind, description or f"the uploaded {kind} {Path(filename).name}")
     queue.note_session(session_id, InputAdded(artifact=artifact))
     return artifact
 

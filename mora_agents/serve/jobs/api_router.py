@@ -17,19 +17,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 import secrets
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from sse_starlette.sse import EventSourceResponse
 
-from mora_agents.containment import resolve_inside
-from mora_agents.errors import MoraError
-from mora_agents.messages import ReviewDecision, ReviewRequest, SessionArtifact, VideoRequest
+from mora_agents.containment import resolve_inside, servable_file
+from mora_agents.errors import MoraError, NotFoundError
+from mora_agents.messages import MAX_SEED, ReviewDecision, ReviewRequest, SessionArtifact, VideoRequest
 from mora_agents.serve import sessions
+from mora_agents.serve.protocol import Text, last_event_id, storable_text, validation_message
 from mora_agents.serve.queue import UPLOADS_DIR, JobQueue, save_upload
 from mora_agents.serve.store import JobRecord
 
@@ -41,11 +44,29 @@ def _queue(request: Request) -> JobQueue:
 
 
 class JobCreate(BaseModel):
-    task: str = Field(description="The SOP's name, e.g. connect_videos, or a user SOP from --sop-dir.")
-    inputs: dict[str, str | float | int] = Field(default_factory=dict)
-    seed: int = Field(default=0, ge=0)
+    task: Text = Field(max_length=200, description="The SOP's name, e.g. connect_videos, or a user SOP from --sop-dir.")
+    inputs: dict[Text, Any] = Field(default_factory=dict)
+    """The SOP's inputs by name: text (a prompt, an uploaded file's ``path``) or a number (``duration``)."""
+    seed: int = Field(default=0, ge=0, le=MAX_SEED, description="The run's base seed, 0 to 2**63-1.")
     review: Literal["auto", "human", "judge"] = "auto"
     """``human``: the job waits at each reviewed stage for ``POST /mora/v1/jobs/{id}/review``."""
+
+    @field_validator("inputs")
+    @classmethod
+    def _text_or_number(cls, inputs: dict[str, Any]) -> dict[str, str | float | int]:
+        # Not `str | float | int`: pydantic would store `true` as 1.0 and `"\ud800"` would fail the store later.
+        for name, value in inputs.items():
+            if isinstance(value, str):
+                try:
+                    storable_text(value, f"input '{name}'")
+                except MoraError as error:
+                    raise ValueError(str(error)) from None
+            elif isinstance(value, bool) or not isinstance(value, int | float):
+                shown = json.dumps(value)[:40]
+                raise ValueError(f"input '{name}' is {shown}: each input is text or a number")
+            elif not math.isfinite(value) or abs(value) > MAX_SEED:
+                raise ValueError(f"input '{name}' is {value}: a number input must be finite and at most {MAX_SEED}")
+        return inputs
 
 
 class JobView(BaseModel):
@@ -68,7 +89,8 @@ class JobView(BaseModel):
 
 class Decision(BaseModel):
     action: Literal["accept", "regenerate", "edit"]
-    instruction: str | None = None
+    instruction: Text | None = Field(default=None, max_length=2000)
+    """What to change, for ``edit`` (required there, refused with the others)."""
 
 
 def _view(queue: JobQueue, job: JobRecord) -> JobView:
@@ -85,7 +107,7 @@ def _view(queue: JobQueue, job: JobRecord) -> JobView:
 def _job(queue: JobQueue, job_id: str) -> JobRecord:
     job = queue.store.get(job_id)
     if job is None or job.kind != "job":
-        raise MoraError(f"no job {job_id}")
+        raise NotFoundError(f"no job {job_id}")
     return job
 
 
@@ -96,12 +118,10 @@ async def upload(
     queue = _queue(request)
     suffix = sessions.upload_suffix(file.filename, kind)
     folder = queue.workspace / UPLOADS_DIR / ("upload_" + secrets.token_hex(8))
-    try:
-        # By content: a PNG named .mp4 is refused here, before any pipeline sees it.
-        path = save_upload(folder / f"{kind}{suffix}", await file.read(), kind, f"upload {file.filename}")
-    except MoraError:
-        folder.rmdir()
-        raise
+    data = await file.read()
+    # By content, off the event loop: a PNG named .mp4 is refused here, before any pipeline sees it; a refused
+    # upload leaves no file or folder behind.
+    path = await asyncio.to_thread(save_upload, folder / f"{kind}{suffix}", data, kind, f"upload {file.filename}")
     return {"path": str(path.relative_to(queue.workspace)), "kind": kind, "bytes": path.stat().st_size}
 
 
@@ -121,10 +141,13 @@ async def create_job(body: JobCreate, request: Request) -> JobView:
 
 @router.get("/jobs", response_model=list[JobView], summary="List jobs")
 async def list_jobs(
-    request: Request, after: str | None = None, limit: int = Query(20, ge=1, le=100), order: str = "desc"
+    request: Request,
+    after: str | None = None,
+    limit: int = Query(20, ge=1, le=100),
+    order: Literal["asc", "desc"] = "desc",
 ) -> list[JobView]:
     queue = _queue(request)
-    jobs, _ = queue.store.list(kind="job", after=after, limit=limit, order="asc" if order == "asc" else "desc")
+    jobs, _ = queue.store.list(kind="job", after=after, limit=limit, order=order)
     return [_view(queue, job) for job in jobs]
 
 
@@ -148,13 +171,15 @@ async def decide(job_id: str, body: Decision, request: Request) -> JobView:
     _job(queue, job_id)
     try:
         decision = ReviewDecision(action=body.action, instruction=body.instruction, by="http")
-    except ValueError as error:
-        raise MoraError(str(error).splitlines()[-1]) from None
+    except ValidationError as error:
+        raise MoraError(f"review: {validation_message(error)[0]}") from None
     return _view(queue, queue.decide(job_id, decision))
 
 
 class Rerun(BaseModel):
-    stage: str | None = Field(default=None, description="The stage to make again, e.g. first_frame; none: all.")
+    stage: Text | None = Field(
+        default=None, max_length=200, description="The stage to make again, e.g. first_frame; none: all."
+    )
     review: Literal["auto", "human", "judge"] | None = None
 
 
@@ -186,8 +211,7 @@ async def delete(job_id: str, request: Request) -> dict:
 async def events(job_id: str, request: Request) -> EventSourceResponse:
     queue = _queue(request)
     _job(queue, job_id)
-    last = request.headers.get("last-event-id", "0")
-    after = int(last) if last.isdigit() else 0
+    after = last_event_id(request)
 
     async def stream():
         async for seq, data in queue.events(job_id, after):
@@ -203,14 +227,11 @@ async def job_file(job_id: str, path: str, request: Request) -> FileResponse:
     queue = _queue(request)
     job = _job(queue, job_id)
     if not job.run_dir:
-        raise MoraError(f"no job {job_id} file {path}: the job has not started")
-    folder = queue.workspace / job.run_dir
+        raise NotFoundError(f"no job {job_id} file {path[:80]}: the job has not started")
     try:
-        target = resolve_inside(folder, path, what=f"job {job_id}", folder="its run folder")
-    except MoraError:
-        raise MoraError(f"no job {job_id} file {path}") from None  # traversal reads as "not found": 404
-    if not target.is_file():
-        raise MoraError(f"no job {job_id} file {path}")
+        target = servable_file(queue.workspace / job.run_dir, path, what=f"job {job_id}", folder="its run folder")
+    except MoraError as error:
+        raise NotFoundError(str(error)) from None  # outside, missing or a link: all read as "not found"
     return FileResponse(target)
 
 
@@ -218,11 +239,13 @@ async def job_file(job_id: str, path: str, request: Request) -> FileResponse:
 
 
 class SessionCreate(BaseModel):
-    name: str = Field(default="chat", min_length=1, max_length=80)
+    name: Text = Field(default="chat", min_length=1, max_length=80)
 
 
 class TurnCreate(BaseModel):
-    text: str = Field(min_length=1, description="What the person says, e.g. 'make the kite one snowy'.")
+    text: Text = Field(
+        min_length=1, max_length=4000, description="What the person says, e.g. 'make the kite one snowy'."
+    )
     review: Literal["auto", "human", "judge"] = "auto"
 
 
@@ -278,7 +301,8 @@ async def session_upload(
 ) -> SessionArtifact:
     """The file, checked by content and size, goes into the session's ``inputs/`` and becomes its next artifact:
     later turns point at it by number or by its ``description`` ("animate the photo of the harbour")."""
-    return sessions.add_upload(_queue(request), session_id, await file.read(), kind, file.filename or "", description)
+    data = await file.read()
+    return await sessions.add_upload(_queue(request), session_id, data, kind, file.filename or "", description)
 
 
 @router.get("/sessions/{session_id}/events", summary="The session's events as server-sent events")
@@ -288,8 +312,7 @@ async def session_events(session_id: str, request: Request) -> EventSourceRespon
     stream stays open: a session goes on for as long as someone talks in it."""
     queue = _queue(request)
     queue.conversation(session_id)
-    last = request.headers.get("last-event-id", "0")
-    after = int(last) if last.isdigit() else 0
+    after = last_event_id(request)
     names = {"turn_planned": "turn", "input_added": "input", "job_event": "studio"}
 
     async def stream():

@@ -18,6 +18,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from mora_agents.serve.protocol import ErrorDetail, ErrorResponse, error_body
+
 ApiStatus = Literal["queued", "in_progress", "completed", "failed"]
 """A video's status as the API says it."""
 
@@ -108,29 +110,15 @@ class VideoDeleted(BaseModel):
     """Always ``True``: a video that cannot be deleted gets an error response instead."""
 
 
-class ErrorDetail(BaseModel):
-    """OpenAI's error object: what the SDK raises as ``openai.APIStatusError`` (``.message``, ``.type``,
-    ``.param``, ``.code``); the HTTP status picks the subclass (400 BadRequestError, 404 NotFoundError ...)."""
-
-    message: str
-    """One sentence: a :class:`~mora_agents.errors.MoraError`'s message, or what was wrong with the request."""
-    type: str
-    """``invalid_request_error``, ``authentication_error``, ``server_error`` ..."""
-    param: str | None = None
-    """The request field at fault, e.g. ``"seconds"``; ``None`` when no one field is."""
-    code: str | None = None
-    """Machine-readable, e.g. ``"video_not_ready"``, ``"not_found"``; ``None`` when there is none."""
-
-
-class ErrorResponse(BaseModel):
-    """The body of every error response: ``{"error": {...}}``."""
-
-    error: ErrorDetail
-
-
-def error_body(
-    message: str, type: str = "invalid_request_error", param: str | None = None, code: str | None = None
-) -> dict:
-    """An error response's JSON body, ``{"error": {"message", "type", "param", "code"}}`` (``None`` kept as
-    ``null``, as OpenAI sends it)."""
-    return ErrorResponse(error=ErrorDetail(message=message, type=type, param=param, code=code)).model_dump()
+__all__ = [
+    "MEDIA_TYPES",
+    "VIDEO_STATUS",
+    "ApiStatus",
+    "ErrorDetail",
+    "ErrorResponse",
+    "VideoDeleted",
+    "VideoError",
+    "VideoList",
+    "VideoObject",
+    "error_body",
+]

@@ -20,7 +20,7 @@ import secrets
 import time
 from pathlib import Path
 
-from mora_agents.errors import MoraError
+from mora_agents.errors import MoraError, NotFoundError
 from mora_agents.messages import VideoRequest
 from mora_agents.serve.queue import UPLOADS_DIR, JobQueue, save_upload
 from mora_agents.serve.store import JobRecord
@@ -55,10 +55,11 @@ def frame_size(profile: str, size: str | tuple[int, int] | None = None) -> str:
 
 
 def size_of_video(path: str | Path) -> tuple[int, int]:
-    """An input video's frame size: extensions and edits keep it."""
-    from mora_agents.media import video_info
+    """An input video's frame size, from its header (no frame is decoded): extensions and edits keep it."""
+    from mora_agents.media_guard import check_video
 
-    return tuple(video_info(Path(path))["size"])
+    facts = check_video(Path(path))
+    return facts.width, facts.height
 
 
 def seconds_of(value: str | None, field: str = "seconds") -> float:
@@ -126,7 +127,7 @@ def completed_video(queue: JobQueue, video_id: str, what: str) -> Path:
     """The MP4 of a completed video job, for an extension, an edit or a remix."""
     job = queue.store.get(video_id)
     if job is None:
-        raise MoraError(f"no video {video_id}")
+        raise NotFoundError(f"no video {video_id}")
     if job.status != "completed" or not job.run_dir:
         raise ConflictError(f"video {video_id} is {VIDEO_STATUS[job.status]}: only a completed video can be {what}")
     return queue.workspace / job.run_dir / "video.mp4"
