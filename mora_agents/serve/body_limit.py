@@ -24,8 +24,8 @@ class RequestTooLarge(MoraError):
     """The request body passed the server's cap (HTTP 413)."""
 
     def __init__(self, limit: int, received: int | None = None) -> None:
-        said = f"the request is {received} bytes" if received is not None else "the request body is larger"
-        super().__init__(f"{said}; the limit is {limit} bytes")
+        said = f"the request is {received} bytes" if received is not None else "the request body passed the limit"
+        super().__init__(f"{said}; the limit is {limit} bytes (mora serve --max-request-mb)")
         self.limit = limit
 
 
