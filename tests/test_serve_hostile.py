@@ -93,6 +93,22 @@ def test_a_job_cancelled_during_each_stage_leaves_the_models_to_the_next_job(htt
     _healthy(server)
 
 
+@pytest.mark.parametrize("progress", [0, 67])
+def test_a_video_deleted_while_it_is_made_leaves_the_models_to_the_next_one(http, server, progress):
+    # The Videos API has no cancel: DELETE is how its clients stop a video, at any moment: here at once (A1 runs
+    # first) or once two of its three stages are done (A4 animating).
+    made = http.post("/v1/videos", data={"prompt": f"a kite to delete at {progress}%", "seconds": "2"}).json()
+    seen = wait(lambda: http.get(f"/v1/videos/{made['id']}").json(), lambda v: v["progress"] >= progress, every=0.05)
+    assert seen["status"] != "completed"
+    assert http.delete(f"/v1/videos/{made['id']}").status_code == 200
+    assert http.get(f"/v1/videos/{made['id']}").status_code == 404
+    assert not (server.workspace / "runs" / made["id"]).exists()
+    after = http.post("/v1/videos", data={"prompt": "a boat after the deleted one", "seconds": "0.5"}).json()
+    done = wait(lambda: http.get(f"/v1/videos/{after['id']}").json(), lambda v: v["status"] in ("completed", "failed"))
+    assert done["status"] == "completed", done["error"]
+    _healthy(server)
+
+
 def test_cancel_then_create_at_once_five_times_keeps_the_server_up(http, server):
     # The exact sequence: five rounds of create, cancel within a second (here: at once, during A1), create.
     ids = []
