@@ -84,7 +84,14 @@ class StageAgent(BaseChatAgent):
 
     async def on_messages(self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken) -> Response:
         request, stage = self._read_request(messages)
-        result = await self.handle(request, stage, cancellation_token)
+        try:
+            result = await self.handle(request, stage, cancellation_token)
+        except asyncio.CancelledError:
+            if not cancellation_token.is_cancelled():
+                raise  # the task itself was cancelled (a server stopping): not the user's cancel
+            # The token cancelled a future the handler awaited (an LLM call: AutoGen's link_future): the user's
+            # cancel, reported as the run's own CancelledError, like a pipeline's.
+            raise CancelledError(f"stage '{stage}' was cancelled") from None
         message = StructuredMessage[self.output_type](content=result, source=self.name, metadata={"stage": stage})
         return Response(chat_message=message)
 
