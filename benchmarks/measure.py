@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import socket
 import subprocess
 import sys
 import time
@@ -60,6 +61,13 @@ def run_child(script: str, *args: str, timeout: float = 1800) -> dict:
     result = json.loads(done.stdout.strip().splitlines()[-1])
     result.setdefault("process_wall_s", round(time.perf_counter() - started, 2))
     return result
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback interface now (for a server a benchmark starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def print_table(title: str, rows: Sequence[dict], columns: Sequence[str]) -> None:

@@ -4,12 +4,13 @@ One fresh process holds one session: the first request pays for importing the li
 every model (the director's router and LLM, A1's LLM, A2's and A4's pipelines); the second, a different
 request of the same task, finds them loaded. Both go through the director, as in ``mora chat``.
 
-    python benchmarks/warm_cold.py [--profile bench-cpu] [--duration 2]
+    python benchmarks/warm_cold.py [--profile bench-cpu] [--duration 2] [--smoke]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import tempfile
 import time
@@ -19,13 +20,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from measure import emit, print_table, run_child  # noqa: E402
 
+SMOKE = {"profile": "tiny", "duration": 1.0}
+"""The smallest run (``--smoke``, ``run.py --smoke``): it checks the benchmark works, its figures mean little."""
 REQUESTS = (
     "make a {d} second video of a red kite flying over a green hill",
     "make a {d} second video of a sailing boat on a calm lake at dawn",
 )
 
 
-def child(profile: str, duration: float) -> None:
+async def child(profile: str, duration: float) -> None:
     from mora_agents.conversation import Conversation
     from mora_agents.session import Session
     from mora_agents.studio import StudioConfig
@@ -36,7 +39,7 @@ def child(profile: str, duration: float) -> None:
     seconds, tasks = [], []
     for index, text in enumerate(REQUESTS):
         started = time.perf_counter()
-        turn = conversation.take_turn(text.format(d=int(duration)), seed=index)
+        turn = await conversation.take_turn(text.format(d=int(duration)), seed=index)
         seconds.append(round(time.perf_counter() - started, 3))
         tasks.append(turn.request.task if turn.request else turn.status)
     emit({"cold_s": seconds[0], "warm_s": seconds[1], "tasks": tasks, "model_loads": conversation.memory.loads})
@@ -58,12 +61,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="bench-cpu")
     parser.add_argument("--duration", type=float, default=2.0)
+    parser.add_argument("--smoke", action="store_true", help=f"Smallest run, to check the benchmark works: {SMOKE}.")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.profile, args.duration)
+        asyncio.run(child(args.profile, args.duration))
         return
-    result = measure(args.profile, args.duration)
+    result = measure(**SMOKE) if args.smoke else measure(args.profile, args.duration)
     report(result)
     emit(result)
 
