@@ -1,24 +1,28 @@
 """Orchestration overhead: a whole text_to_video SOP run (agents, SOP engine, scripted accepts, manifest,
 atomic files) against the same model calls made directly in a plain script, in one process, alternately.
 
-Both paths use the very same loaded models (one ``keep`` memory), the same parameters and seeds; the
-direct path calls llama.cpp and the diffusers pipelines itself, with no progress callback, and writes
-the frame and the video with plain library calls. A warm-up run of each comes first and is not timed.
-The first frames of both paths are compared pixel for pixel, to show the work really is the same.
+Both paths use the very same loaded models (one ``keep`` memory), the same parameters and seeds. The direct
+path sends A1's very request to the same LLM client (system prompt, A1's worked examples, its JSON schema and its
+create args: greedy decoding, repetition penalty, token cap; :func:`enhance_directly`), calls the diffusers
+pipelines itself with no progress callback, and writes the frame and the video with plain library calls. A warm-up
+run of each comes first and is not timed. The enhanced prompts and the first frames of both paths are compared
+(the frames pixel for pixel): if they differ the paths do not do the same work, and the benchmark fails
+(:class:`NotTheSameWork`) rather than print a ratio of unlike things.
 
-    python benchmarks/overhead.py [--profile bench-cpu] [--rounds 3] [--duration 2]
+    python benchmarks/overhead.py [--profile bench-cpu] [--rounds 3] [--duration 2] [--smoke]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
-import json
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,9 +30,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from measure import emit, print_table  # noqa: E402
 
+if TYPE_CHECKING:
+    from mora_agents.llm import LlmBackend
+    from tools.memory import ModelMemory
+    from tools.profiles import ModelProfile
+
 PROMPT = "a paper boat drifting down a rainy street gutter"
 SEED = 7
 STAGES = 3  # enhance, first_frame, animate
+SMOKE = {"profile_name": "tiny", "rounds": 1, "duration": 1.0}
+"""The smallest run (``--smoke``, ``run.py --smoke``): it checks the benchmark works, its figures mean little."""
+
+
+class NotTheSameWork(RuntimeError):
+    """The SOP run and the plain script made different outputs: their times cannot be compared."""
 
 
 def sop_run(spec, memory, profile: str, duration: float, out: Path):
@@ -41,32 +56,36 @@ def sop_run(spec, memory, profile: str, duration: float, out: Path):
     return workspace.path(manifest.stages[1].result.path), manifest
 
 
-def direct_run(memory, profile, duration: float, out: Path) -> tuple[Path, dict[str, float]]:
-    """The plain script: the same calls, straight to llama.cpp and diffusers. Returns the first frame's file
-    and the seconds of each part, named as the SOP's stages."""
+def enhance_directly(backend: LlmBackend, request: str) -> str:
+    """A1's model call without the agent: the messages A1 sends for a plain enhancement (its system prompt, its worked
+    examples, the request), its JSON schema and its create args, to the same client; the answer parsed as A1 parses
+    it. Built from A1's own functions, so a change to A1's request changes this one too."""
+    from autogen_core.models import SystemMessage, UserMessage
+
+    from mora_agents.agents._prompt_enhancer import _PromptDraft, example_turns, parse_prompt_answer
+    from mora_agents.resources import role_prompt
+
+    messages = [
+        SystemMessage(content=role_prompt("prompt_enhancer")),
+        *example_turns(),
+        UserMessage(content=f"Request: {request}", source="user"),
+    ]
+    create = backend.client.create(messages, json_output=_PromptDraft, extra_create_args=backend.create_args)
+    return parse_prompt_answer(asyncio.run(create).content)
+
+
+def direct_run(
+    memory: ModelMemory, profile: ModelProfile, duration: float, out: Path
+) -> tuple[Path, str, dict[str, float]]:
+    """The plain script: the same calls, straight to the LLM client and diffusers. Returns the first frame's file,
+    the enhanced prompt and the seconds of each part, named as the SOP's stages."""
     import torch
 
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     from diffusers.utils import export_to_video
 
-    from mora_agents.llm import MAX_TOKENS
-    from mora_agents.resources import role_prompt
-
-    llm = memory.acquire("llm/default", None).client.llm
-    answer = llm.create_chat_completion(
-        messages=[
-            {"role": "system", "content": role_prompt("prompt_enhancer")},
-            {"role": "user", "content": f"Request: {PROMPT}"},
-        ],
-        response_format={
-            "type": "json_object",
-            "schema": {"type": "object", "properties": {"prompt": {"type": "string"}}, "required": ["prompt"]},
-        },
-        temperature=0.0,
-        max_tokens=MAX_TOKENS,
-    )
-    prompt = json.loads(answer["choices"][0]["message"]["content"])["prompt"].strip()
+    prompt = enhance_directly(memory.acquire("llm/default", None), PROMPT)
     seconds["enhance"], started = time.perf_counter() - started, time.perf_counter()
 
     frame_tool = memory.acquire(f"{profile.name}/text_to_image", None)
@@ -110,7 +129,7 @@ def direct_run(memory, profile, duration: float, out: Path) -> tuple[Path, dict[
         current = segment[-1]
     export_to_video(frames[:wanted], str(out / "video.mp4"), fps=v.fps)
     seconds["animate"] = time.perf_counter() - started
-    return frame_path, seconds
+    return frame_path, prompt, seconds
 
 
 class ModelClock:
@@ -156,8 +175,19 @@ def measure(profile_name: str = "bench-cpu", rounds: int = 3, duration: float = 
         root = Path(folder)
         sop_frame, manifest = sop_run(spec, memory, profile_name, duration, root / "warm-sop")
         (root / "warm-direct").mkdir()
-        direct_frame, _ = direct_run(memory, profile, duration, root / "warm-direct")
-        same = bool(np.array_equal(np.asarray(_image(sop_frame)), np.asarray(_image(direct_frame))))
+        direct_frame, direct_prompt, _ = direct_run(memory, profile, duration, root / "warm-direct")
+        sop_prompt = manifest.enhanced_prompt.prompt if manifest.enhanced_prompt else None
+        if sop_prompt != direct_prompt:
+            raise NotTheSameWork(
+                f"the enhanced prompts differ: the SOP run's A1 gave {sop_prompt!r} "
+                f"({manifest.enhanced_prompt.source if manifest.enhanced_prompt else 'no prompt'}), "
+                f"the direct call {direct_prompt!r}: make the direct path send what A1 sends"
+            )
+        if not np.array_equal(np.asarray(_image(sop_frame)), np.asarray(_image(direct_frame))):
+            raise NotTheSameWork(
+                f"the first frames differ ({sop_frame} against {direct_frame}) although the prompts agree: make "
+                "the direct path call the pipelines as A2's tool does"
+            )
         clock = _clock_models(memory)
         outside: dict[str, list[float]] = {"sop": [], "direct": []}
         for index in range(rounds):
@@ -168,7 +198,7 @@ def measure(profile_name: str = "bench-cpu", rounds: int = 3, duration: float = 
             _collect(parts["sop"], {stage.id: stage.seconds for stage in manifest.stages})
             (root / f"direct-{index}").mkdir()
             clock.seconds, started = 0.0, time.perf_counter()
-            _, seconds = direct_run(memory, profile, duration, root / f"direct-{index}")
+            _, _, seconds = direct_run(memory, profile, duration, root / f"direct-{index}")
             totals["direct"].append(time.perf_counter() - started)
             outside["direct"].append(totals["direct"][-1] - clock.seconds)
             _collect(parts["direct"], seconds)
@@ -194,8 +224,8 @@ def measure(profile_name: str = "bench-cpu", rounds: int = 3, duration: float = 
             "direct_median_s": round(direct, 3),
             "stage_overhead_ms": per_stage,
             "stage_s": {side: {k: [round(t, 3) for t in v] for k, v in p.items()} for side, p in parts.items()},
-            "same_first_frame": same,
-            "enhanced_prompt": manifest.enhanced_prompt.prompt if manifest.enhanced_prompt else None,
+            "same_first_frame": True,  # checked after the warm-up: NotTheSameWork otherwise
+            "enhanced_prompt": sop_prompt,
         },
     }
 
@@ -251,8 +281,9 @@ def main() -> None:
     parser.add_argument("--profile", default="bench-cpu")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=2.0)
+    parser.add_argument("--smoke", action="store_true", help=f"Smallest run, to check the benchmark works: {SMOKE}.")
     args = parser.parse_args()
-    result = measure(args.profile, args.rounds, args.duration)
+    result = measure(**SMOKE) if args.smoke else measure(args.profile, args.rounds, args.duration)
     report(result)
     emit(result)
 
