@@ -4,47 +4,85 @@ Prints, per corpus file, the median and 95th-percentile time of one routed turn:
 seen for the first time: its artifacts' descriptions are embedded then) and "warm" (the same turn again, as
 in a chat where the session's artifacts were embedded on an earlier turn). The model load is excluded.
 
-    python benchmarks/director_routing.py [--llm none|embedded]
+    python benchmarks/director_routing.py [--llm none|embedded] [--corpora dev.yaml ...] [--limit N] [--json OUT]
+        [--smoke]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))  # the corpus reader, after the packages
 
-from test_director_corpus import CORPORA, load  # noqa: E402
+from measure import emit, print_table  # noqa: E402
 
-from mora_agents.conversation import make_director  # noqa: E402
-from mora_agents.messages import DirectorTurn  # noqa: E402
+SMOKE = {"llm": "embedded", "corpora": ("dev.yaml",), "limit": 4}
+"""The smallest run (``--smoke``, ``run.py --smoke``): it checks the benchmark works, its figures mean little."""
+
+
+def measure(llm: str = "embedded", corpora: tuple[str, ...] | None = None, limit: int | None = None) -> dict:
+    """Route every case of ``corpora`` (default: all of ``tests/test_director_corpus.CORPORA``; the first ``limit``
+    cases of each) twice, cold then warm; returns the medians over all cases and, in ``raw``, each file's."""
+    from test_director_corpus import CORPORA, load
+
+    from mora_agents.conversation import make_director
+    from mora_agents.messages import DirectorTurn
+
+    director = make_director(llm)
+    director.router.warm_up(director.sops.values())
+    rows, every = [], {"cold": [], "warm": []}
+    for name in corpora or tuple(CORPORA):
+        cold, warm = [], []
+        for case in load(name)[:limit]:
+            for times in (cold, warm):
+                started = time.perf_counter()
+                asyncio.run(director.direct(DirectorTurn(text=case.say, artifacts=case.artifacts)))
+                times.append((time.perf_counter() - started) * 1000)
+        every["cold"] += cold
+        every["warm"] += warm
+        rows.append({"corpus": name, "cases": len(cold), "cold median": round(statistics.median(cold), 1),
+                     "cold p95": round(_p95(cold), 1), "warm median": round(statistics.median(warm), 1),
+                     "warm p95": round(_p95(warm), 1)})  # fmt: skip
+    return {
+        "routing_cold_median_ms": round(statistics.median(every["cold"]), 1),
+        "routing_warm_median_ms": round(statistics.median(every["warm"]), 1),
+        "raw": {"llm": llm, "cases": len(every["cold"]), "corpora": rows},
+    }
+
+
+def _p95(values: list[float]) -> float:
+    return sorted(values)[int(0.95 * (len(values) - 1))]
+
+
+def report(result: dict) -> None:
+    raw = result["raw"]
+    print_table(f"director routing time, llm={raw['llm']} (ms per turn)", raw["corpora"],
+                ["corpus", "cases", "cold median", "cold p95", "warm median", "warm p95"])  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--llm", default="embedded", choices=["embedded", "none"])
+    parser.add_argument("--corpora", nargs="+", help="Corpus files (default: all of them).")
+    parser.add_argument("--limit", type=int, help="Route only the first N cases of each file.")
+    parser.add_argument("--json", type=Path, help="Also write the figures to this file.")
+    parser.add_argument("--smoke", action="store_true", help=f"Smallest run, to check the benchmark works: {SMOKE}.")
     args = parser.parse_args()
-    director = make_director(args.llm)
-    director.router.warm_up(director.sops.values())
-    print(f"director routing time, llm={args.llm} (ms per turn)")
-    print(f"{'corpus':<16}{'cases':>6}{'cold median':>13}{'cold p95':>10}{'warm median':>13}{'warm p95':>10}")
-    for name in CORPORA:
-        cold, warm = [], []
-        for case in load(name):
-            for times in (cold, warm):
-                started = time.perf_counter()
-                asyncio.run(director.direct(DirectorTurn(text=case.say, artifacts=case.artifacts)))
-                times.append((time.perf_counter() - started) * 1000)
-        print(f"{name:<16}{len(cold):>6}{statistics.median(cold):>13.1f}{_p95(cold):>10.1f}"
-              f"{statistics.median(warm):>13.1f}{_p95(warm):>10.1f}")  # fmt: skip
-
-
-def _p95(values: list[float]) -> float:
-    return sorted(values)[int(0.95 * (len(values) - 1))]
+    if args.smoke:
+        result = measure(**SMOKE)
+    else:
+        result = measure(args.llm, tuple(args.corpora) if args.corpora else None, args.limit)
+    report(result)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    emit(result)
 
 
 if __name__ == "__main__":

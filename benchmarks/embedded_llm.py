@@ -1,6 +1,6 @@
 """The embedded LLMs as A1 (30 varied prompts) and as the director's tie-breaker (30 varied requests).
 
-    python benchmarks/embedded_llm.py [--models smollm2,gemma3] [--json OUT.json]
+    python benchmarks/embedded_llm.py [--models smollm2,gemma3] [--limit N] [--json OUT.json] [--smoke]
 
 For each embedded model (``mora_agents.llm.EMBEDDED_MODELS``):
 
@@ -13,7 +13,7 @@ For each embedded model (``mora_agents.llm.EMBEDDED_MODELS``):
   choose between the embedding's top two, as the director always allows).
 
 The requests are written for this benchmark, none copied from an SOP's examples or the test routing table.
-Nothing here asserts: it prints a table and, with ``--json``, the figures.
+Nothing here asserts: it prints a table and the figures as JSON (the last stdout line, and ``--json``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from measure import print_table  # noqa: E402
+from measure import emit, print_table  # noqa: E402
+
+SMOKE = {"models": ("smollm2",), "limit": 2}
+"""The smallest run (``--smoke``, ``run.py --smoke``): it checks the benchmark works, its figures mean little."""
 
 T2V, I2V, EXT, EDIT, CONN, DW = (
     "text_to_video image_to_video extend_video edit_video connect_videos digital_world".split()
@@ -140,7 +143,9 @@ async def route(director, text: str, kind: str | None):
     return await director.choose_task(turn, TurnFacts.read(text), CancellationToken())
 
 
-def measure_model(key: str, sops, router) -> dict:
+def measure_model(key: str, sops, router, limit: int | None = None) -> dict:
+    """One embedded model as A1 on :data:`A1_PROMPTS` and as the tie-breaker on :data:`REQUESTS` (the first
+    ``limit`` of each)."""
     from mora_agents.agents import PromptEnhancerAgent
     from mora_agents.director import DirectorAgent
     from mora_agents.llm import create_llm
@@ -150,7 +155,8 @@ def measure_model(key: str, sops, router) -> dict:
     load_s = time.perf_counter() - started
     a1 = PromptEnhancerAgent("a1", backend.client, model_name=backend.name, create_args=backend.create_args)
     passed, enhanced, words, seconds, examples = 0, 0, [], [], []
-    for text in A1_PROMPTS:
+    prompts, requests = A1_PROMPTS[:limit], REQUESTS[:limit]
+    for text in prompts:
         answer = asyncio.run(enhance(a1, text))
         passed += answer.source == "llm"
         enhanced += answer.source == "llm" and len(answer.prompt.split()) >= len(text.split()) + 4
@@ -161,14 +167,14 @@ def measure_model(key: str, sops, router) -> dict:
     tie_breaker = DirectorAgent("director", backend.client, sops, backend.create_args, router=router)
     always = DirectorAgent("director", backend.client, sops, backend.create_args, router=router, decide_margin=2.0)
     right = close = llm_right = always_right = 0
-    for text, kind, task in REQUESTS:
+    for text, kind, task in requests:
         trace = asyncio.run(route(tie_breaker, text, kind))
         right += trace.ranking.top == task
         if trace.decided_by in ("llm", "fallback"):
             close += 1
             llm_right += trace.decided_by == "llm" and trace.ranking.top == task
         always_right += asyncio.run(route(always, text, kind)).ranking.top == task
-    n, m = len(REQUESTS), len(A1_PROMPTS)
+    n, m = len(requests), len(prompts)
     return {
         "model": backend.name,
         "load_s": round(load_s, 2),
@@ -184,31 +190,39 @@ def measure_model(key: str, sops, router) -> dict:
     }
 
 
-def embedding_only(sops, router) -> float:
+def embedding_only(sops, router, limit: int | None = None) -> float:
     from mora_agents.director import DirectorAgent
 
     director = DirectorAgent("director", None, sops, router=router)
+    requests = REQUESTS[:limit]
     return round(
-        sum(asyncio.run(route(director, t, k)).ranking.top == task for t, k, task in REQUESTS) / len(REQUESTS), 3
+        sum(asyncio.run(route(director, t, k)).ranking.top == task for t, k, task in requests) / len(requests), 3
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="smollm2,gemma3", help="Comma-separated embedded model keys.")
-    parser.add_argument("--json", type=Path, help="Where to write the figures.")
-    args = parser.parse_args()
+def measure(models: tuple[str, ...] = ("smollm2", "gemma3"), limit: int | None = None) -> dict:
+    """Every model of ``models`` as A1 and as the tie-breaker, and the embedding router alone, on the first ``limit``
+    prompts and requests (default: all); returns ``{"embedding_only_accuracy": ..., "embedded_llms": {model: {...}},
+    "raw": {...}}``."""
     from mora_agents.director import EmbeddingRouter
     from mora_agents.sop import SopSpec, list_sops
 
     sops = {name: SopSpec.from_file(entry.path) for name, entry in list_sops().items()}
     router = EmbeddingRouter()
-    results = {"requests": len(REQUESTS), "embedding_only_accuracy": embedding_only(sops, router), "models": {}}
-    for key in args.models.split(","):
-        results["models"][key] = measure_model(key.strip(), sops, router)
+    accuracy = embedding_only(sops, router, limit)
+    figures = {key: measure_model(key, sops, router, limit) for key in models}
+    return {
+        "embedding_only_accuracy": accuracy,
+        "embedded_llms": figures,
+        "raw": {"requests": len(REQUESTS[:limit]), "a1_prompts": len(A1_PROMPTS[:limit])},
+    }
+
+
+def report(result: dict) -> None:
+    raw = result["raw"]
     print(
-        f"A1: {len(A1_PROMPTS)} prompts; routing: {len(REQUESTS)} requests; "
-        f"the embedding router alone: {results['embedding_only_accuracy']:.0%}"
+        f"A1: {raw['a1_prompts']} prompts; routing: {raw['requests']} requests; "
+        f"the embedding router alone: {result['embedding_only_accuracy']:.0%}"
     )
     columns = (
         "model",
@@ -222,13 +236,28 @@ def main() -> None:
         "llm_always_accuracy",
         "load_s",
     )
-    rows = [{**m, "model": key} for key, m in results["models"].items()]
+    rows = [{**m, "model": key} for key, m in result["embedded_llms"].items()]
     print_table("Embedded LLMs as A1 and as the director's tie-breaker", rows, columns)
-    for key, m in results["models"].items():
+    for key, m in result["embedded_llms"].items():
         for example in m["a1_examples"]:
             print(f"{key}: {example['request']!r} -> [{example['source']}] {example['prompt']!r}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="smollm2,gemma3", help="Comma-separated embedded model keys.")
+    parser.add_argument("--limit", type=int, help="Only the first N A1 prompts and routing requests.")
+    parser.add_argument("--json", type=Path, help="Where to write the figures.")
+    parser.add_argument("--smoke", action="store_true", help=f"Smallest run, to check the benchmark works: {SMOKE}.")
+    args = parser.parse_args()
+    if args.smoke:
+        result = measure(**SMOKE)
+    else:
+        result = measure(tuple(key.strip() for key in args.models.split(",")), args.limit)
+    report(result)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+        args.json.write_text(json.dumps(result, indent=2))
+    emit(result)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ one at a time on top of the baseline, so the table says which helped:
 
 Runs anywhere (``--profile tiny --device cpu`` checks the harness); the figures mean something on a GPU.
 
-    python benchmarks/gpu_text_to_video.py [--profile bench] [--configs baseline bf16 compile ...]
+    python benchmarks/gpu_text_to_video.py [--profile bench] [--configs baseline bf16 compile ...] [--smoke]
 """
 
 from __future__ import annotations
@@ -41,6 +41,9 @@ CONFIGS = {
     "decode-chunk-25": ("bfloat16", "free", False, "sdpa", 25),
     "offload": ("bfloat16", "offload", False, "sdpa", None),
 }
+SMOKE = {"profile": "tiny", "configs": ("baseline",), "device": "cpu", "duration": 1.0}
+"""The smallest run (``--smoke``, ``run.py --smoke``): the harness on tiny models on the CPU, on any machine; its
+figures say nothing about the paper's (``gpu_time_vs_paper`` of a tiny CPU run is no GPU figure)."""
 
 
 def child(config_name: str, profile_name: str, device: str | None, duration: float) -> None:
@@ -94,7 +97,9 @@ def _eager_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal
     return torch.softmax(weights, dim=-1) @ value
 
 
-def measure(profile: str = "bench", configs=tuple(CONFIGS), device: str | None = None, duration: float = 3.0) -> dict:
+def measure(
+    profile: str = "bench", configs: tuple[str, ...] = tuple(CONFIGS), device: str | None = None, duration: float = 3.0
+) -> dict:
     extra = ["--device", device] if device else []
     runs = {name: run_child("gpu_text_to_video.py", "--child", name, "--profile", profile, "--duration", str(duration),
                             *extra, timeout=3600) for name in configs}  # fmt: skip
@@ -124,12 +129,13 @@ def main() -> None:
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--device", default=None)
     parser.add_argument("--duration", type=float, default=3.0)
+    parser.add_argument("--smoke", action="store_true", help=f"Smallest run, to check the harness works: {SMOKE}.")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.profile, args.device, args.duration)
         return
-    result = measure(args.profile, tuple(args.configs), args.device, args.duration)
+    result = measure(**SMOKE) if args.smoke else measure(args.profile, tuple(args.configs), args.device, args.duration)
     report(result)
     emit(result)
 

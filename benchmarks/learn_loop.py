@@ -6,7 +6,7 @@ time dominates. Then what finding work done costs: the same loop again on the fi
 (``learn_loop_rerun_s``), and ``mora learn synthesize`` again on the first iteration's finished DATA with the settings
 it recorded (``synthesize_rerun_s``: no run made, no model loaded).
 
-    python benchmarks/learn_loop.py [--iterations 2] [--prompts 2] [--candidates 4] [--steps 12]
+    python benchmarks/learn_loop.py [--iterations 2] [--prompts 2] [--candidates 4] [--steps 12] [--smoke]
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from measure import emit, peak_rss_mib, print_table  # noqa: E402
 
+SMOKE = {"iterations": 1, "prompts": 1, "candidates": 2, "steps": 1}
+"""The smallest run (``--smoke``, ``run.py --smoke``): one prompt's two candidates, so it keeps no pair and trains
+nothing (``tests/test_learn_loop.py`` covers training); it checks the benchmark works, its figures mean little."""
 PROMPTS = ["a red kite over a green hill", "a paper boat on a pond at dawn", "a lighthouse in fog", "a fox in snow"]
 
 
@@ -100,8 +103,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--duration", type=float, default=1.0)
     parser.add_argument("--profile", default="tiny")
+    parser.add_argument("--smoke", action="store_true", help=f"Smallest run, to check the benchmark works: {SMOKE}.")
     args = parser.parse_args()
-    result = measure(args.iterations, args.prompts, args.candidates, args.steps, args.duration, args.profile)
+    if args.smoke:
+        result = measure(**SMOKE)
+    else:
+        result = measure(args.iterations, args.prompts, args.candidates, args.steps, args.duration, args.profile)
     report(result)
     emit(result)
 

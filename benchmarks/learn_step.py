@@ -5,7 +5,7 @@ one modulation token appended. On the ``bench`` profile (the paper's architectur
 SDXL base at 1024x576, SVD-XT with 25 frames) this is the figure for planning GPU time; with ``--profile tiny
 --device cpu`` it checks the harness. Each agent runs in a fresh process, so peak memory is its own.
 
-    python benchmarks/learn_step.py [--profile bench] [--batch-size 4] [--steps 5] [--agents a2 a4]
+    python benchmarks/learn_step.py [--profile bench] [--batch-size 4] [--steps 5] [--agents a2 a4] [--smoke]
 """
 
 from __future__ import annotations
@@ -21,9 +21,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from measure import emit, peak_cuda_mib, peak_rss_mib, print_table, run_child  # noqa: E402
 
 ROLES = {"a2": "text_to_image", "a4": "image_to_video"}
+SMOKE = {"profile": "tiny", "agents": ("a2", "a4"), "batch_size": 1, "steps": 1, "device": "cpu", "frames": 2}
+"""The smallest run (``--smoke``, ``run.py --smoke``): the harness on tiny models on the CPU, on any machine; its
+figures say nothing about a full-size step."""
 
 
-def measure(role: str, profile_name: str, batch_size: int, steps: int, device: str | None, frames: int | None) -> dict:
+def measure_step(
+    role: str, profile_name: str, batch_size: int, steps: int, device: str | None, frames: int | None
+) -> dict:
+    """In this process: load ``role``'s trainable agent, then time ``steps`` training steps after a warm-up one."""
     import torch
 
     from tools.modulation import ModulationEmbedding, attach_modulation
@@ -92,7 +98,7 @@ COLUMNS = ["agent", "profile", "device", "dtype", "batch", "size", "trained_para
            "peak_cuda_mib", "peak_rss_mib"]  # fmt: skip
 
 
-def measure_agents(
+def measure(
     profile: str = "bench",
     agents: tuple[str, ...] = ("a2", "a4"),
     batch_size: int = 4,
@@ -123,12 +129,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5, help="timed steps after one warm-up step")
     parser.add_argument("--frames", type=int, default=None, help="A4 frames (default: the profile's per segment)")
     parser.add_argument("--device", default=None)
+    parser.add_argument("--smoke", action="store_true", help=f"Smallest run, to check the harness works: {SMOKE}.")
     parser.add_argument("--child", choices=sorted(ROLES), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        emit(measure(ROLES[args.child], args.profile, args.batch_size, args.steps, args.device, args.frames))
+        emit(measure_step(ROLES[args.child], args.profile, args.batch_size, args.steps, args.device, args.frames))
         return
-    result = measure_agents(args.profile, tuple(args.agents), args.batch_size, args.steps, args.device, args.frames)
+    if args.smoke:
+        result = measure(**SMOKE)
+    else:
+        result = measure(args.profile, tuple(args.agents), args.batch_size, args.steps, args.device, args.frames)
     report(result)
     emit(result)
 

@@ -3,7 +3,7 @@
 Each duration runs in a fresh process (peak RSS is per process). The first frame is drawn by A2 first,
 then A4 chains segments into a streamed MP4.
 
-    python benchmarks/long_video_memory.py [--profile tiny] [--durations 4 60]
+    python benchmarks/long_video_memory.py [--profile tiny] [--durations 4 60] [--smoke]
 """
 
 from __future__ import annotations
@@ -17,6 +17,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from measure import emit, peak_cuda_mib, peak_rss_mib, print_table, run_child  # noqa: E402
+
+SMOKE = {"profile": "tiny", "durations": (1.0,)}
+"""The smallest run (``--smoke``, ``run.py --smoke``): one short video, so the ratio is 1 by construction; it checks the
+benchmark works, its figures mean nothing."""
 
 
 def child(profile_name: str, seconds: float) -> None:
@@ -40,7 +44,7 @@ def child(profile_name: str, seconds: float) -> None:
           "mp4_bytes": out.stat().st_size})  # fmt: skip
 
 
-def measure(profile: str = "tiny", durations=(4.0, 60.0)) -> dict:
+def measure(profile: str = "tiny", durations: tuple[float, ...] = (4.0, 60.0)) -> dict:
     runs = [run_child("long_video_memory.py", "--child", str(s), "--profile", profile) for s in durations]
     short, long = runs[0], runs[-1]
     return {
@@ -61,12 +65,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="tiny")
     parser.add_argument("--durations", type=float, nargs="+", default=[4.0, 60.0])
+    parser.add_argument("--smoke", action="store_true", help=f"Smallest run, to check the benchmark works: {SMOKE}.")
     parser.add_argument("--child", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
         child(args.profile, args.child)
         return
-    result = measure(args.profile, tuple(args.durations))
+    result = measure(**SMOKE) if args.smoke else measure(args.profile, tuple(args.durations))
     report(result)
     emit(result)
 

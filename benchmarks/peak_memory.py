@@ -6,6 +6,7 @@ the same imports. The paper's rule (App. B.4) is that a run's peak is its heavie
 run / heaviest stage is ~1 when a stage's models are gone before the next stage loads.
 
     python benchmarks/peak_memory.py [--profile bench-cpu] [--duration 2] [--policies free offload keep]
+        [--stages enhance first_frame animate] [--smoke]
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ STAGES = {
         {"image": "$inputs.image", "duration": "$inputs.duration"},
     ),
 }
+
+SMOKE = {"profile": "tiny", "duration": 1.0, "policies": ("free",), "stages": ("animate",)}
+"""The smallest run (``--smoke``, ``run.py --smoke``): one stage alone (A4's, the heaviest on every profile so far)
+and one policy; it checks the benchmark works, its figures mean little."""
 
 
 def stage_sop(stage: str, folder: Path) -> Path:
@@ -78,9 +83,16 @@ def child(what: str, profile: str, policy: str, duration: float) -> None:
           "peak_rss_mib": peak_rss_mib(), "peak_cuda_mib": peak_cuda_mib()})  # fmt: skip
 
 
-def measure(profile: str = "bench-cpu", duration: float = 2.0, policies=("free", "offload", "keep")) -> dict:
+def measure(
+    profile: str = "bench-cpu",
+    duration: float = 2.0,
+    policies: tuple[str, ...] = ("free", "offload", "keep"),
+    stages: tuple[str, ...] = tuple(STAGES),
+) -> dict:
+    """Each of ``stages`` alone, then the whole task under each of ``policies``, each in a fresh process; the ratio is
+    a run's peak over the heaviest of the stages measured."""
     stages = {name: run_child("peak_memory.py", "--child", name, "--profile", profile, "--duration", str(duration))
-              for name in STAGES}  # fmt: skip
+              for name in stages}  # fmt: skip
     heaviest = max(stages, key=lambda name: stages[name]["peak_rss_mib"])
     runs = {policy: run_child("peak_memory.py", "--child", "run", "--policy", policy, "--profile", profile,
                               "--duration", str(duration)) for policy in policies}  # fmt: skip
@@ -121,13 +133,18 @@ def main() -> None:
     parser.add_argument("--profile", default="bench-cpu")
     parser.add_argument("--duration", type=float, default=2.0)
     parser.add_argument("--policies", nargs="+", default=["free", "offload", "keep"])
+    parser.add_argument("--stages", nargs="+", default=list(STAGES), choices=list(STAGES))
+    parser.add_argument("--smoke", action="store_true", help=f"Smallest run, to check the benchmark works: {SMOKE}.")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--policy", default="free", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.profile, args.policy, args.duration)
         return
-    result = measure(args.profile, args.duration, tuple(args.policies))
+    if args.smoke:
+        result = measure(**SMOKE)
+    else:
+        result = measure(args.profile, args.duration, tuple(args.policies), tuple(args.stages))
     report(result)
     emit(result)
 

@@ -1,6 +1,7 @@
 """Quality of every built-in task, laid out like the Mora paper's Tables 1-2, with the published numbers beside ours.
 
-    python benchmarks/quality.py [--quick] [--profile tiny] [--metrics-profile tiny] [--out DIR] [--json OUT.json]
+    python benchmarks/quality.py [--quick] [--profile tiny] [--metrics-profile tiny] [--tasks TASK ...] [--out DIR]
+        [--json OUT.json] [--smoke]
 
 Runs each SOP on a small fixed prompt set of our own (2 requests per task; ``--quick``: 1 request, 1 s), with input
 media made here (a photo scikit-image ships, and two short pans over another of its photos), scores every output
@@ -25,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from measure import print_table  # noqa: E402
+from measure import emit, print_table  # noqa: E402
 
 # The paper's published numbers: Table 1 (text-to-video) and Table 2 (the other five tasks), rows "Mora
 # (Open-Sora-Plan)" (fine-tuned: the paper's headline model) and "Sora". None: the table has no such column.
@@ -94,6 +95,9 @@ EVAL_PROMPTS = {"extend_video": "a slow pan across the face of a tabby cat"}
 """Text for the text-conditioned metrics of tasks whose request has no prompt (extend_video's Temporal Style)."""
 
 FPS = 8  # the tiny profile's frame rate: clips made at it keep their frame counts
+SMOKE = {"quick": True, "tasks": ("text_to_video", "connect_videos")}
+"""The smallest run (``--smoke``, ``run.py --smoke``): a task from text and one from two input clips, one request
+each; it checks the benchmark works, its figures mean little."""
 
 
 def make_media(folder: Path) -> dict[str, Path]:
@@ -136,14 +140,17 @@ def run_one(task: str, inputs: dict, media: dict[str, Path], out: Path, profile:
     return workspace.root
 
 
-def benchmark(quick: bool, profile: str, metrics_profile: str, out: Path) -> dict:
-    """Run and score every task; returns ``{task: {"runs": [...], "metrics": {name: {...}}}}``."""
+def benchmark(
+    quick: bool, profile: str, metrics_profile: str, out: Path, tasks: tuple[str, ...] = tuple(REQUESTS)
+) -> dict:
+    """Run and score ``tasks`` (default: every task); returns ``{task: {"runs": [...], "metrics": {name: {...}}}}``."""
     from mora_agents.evaluation import evaluate_run
 
     media = make_media(out / "media")
     duration = 1.0 if quick else 2.0
     results: dict = {}
-    for task, requests in REQUESTS.items():
+    for task in tasks:
+        requests = REQUESTS[task]
         requests = requests[:1] if quick else requests
         runs, scores, seconds = [], {}, {"generate": 0.0, "evaluate": 0.0}
         for inputs in requests:
@@ -173,6 +180,27 @@ def benchmark(quick: bool, profile: str, metrics_profile: str, out: Path) -> dic
         }
         results[task] = {"runs": runs, "metrics": metrics, "seconds": seconds}
     return results
+
+
+def measure(
+    quick: bool = False,
+    profile: str = "tiny",
+    metrics_profile: str = "tiny",
+    tasks: tuple[str, ...] = tuple(REQUESTS),
+    out: Path | None = None,
+) -> dict:
+    """:func:`benchmark` in ``out`` (default: a temporary folder, removed after); returns ``{"quality_means": {task:
+    {metric: our mean}}, "raw": {..., "tasks": what benchmark returned}}``."""
+    with tempfile.TemporaryDirectory(prefix="mora-quality-") as scratch:
+        results = benchmark(quick, profile, metrics_profile, out or Path(scratch), tasks)
+    means = {task: {name: m["mean"] for name, m in r["metrics"].items()} for task, r in results.items()}
+    raw = {"profile": profile, "metrics_profile": metrics_profile, "quick": quick, "tasks": results}
+    return {"quality_means": means, "raw": raw}
+
+
+def report(result: dict) -> None:
+    raw = result["raw"]
+    print_tables(raw["tasks"], raw["profile"], raw["metrics_profile"])
 
 
 def print_tables(results: dict, profile: str, metrics_profile: str) -> None:
@@ -222,20 +250,24 @@ def main() -> None:
     parser.add_argument("--profile", default="tiny", help="model profile for the runs (default: tiny)")
     parser.add_argument("--metrics-profile", default="tiny", help="metrics profile (default: tiny)")
     parser.add_argument("--out", type=Path, help="folder for media and runs (default: a temporary folder)")
+    parser.add_argument("--tasks", nargs="+", default=list(REQUESTS), choices=list(REQUESTS), help="default: all")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--smoke", action="store_true", help=f"smallest run, to check the benchmark works: {SMOKE}")
     args = parser.parse_args()
 
     from mora_agents.errors import MoraError
 
-    with tempfile.TemporaryDirectory(prefix="mora-quality-") as scratch:
-        out = args.out or Path(scratch)
-        try:
-            results = benchmark(args.quick, args.profile, args.metrics_profile, out)
-        except MoraError as error:
-            sys.exit(f"error: {error}")
-        print_tables(results, args.profile, args.metrics_profile)
-        if args.json:
-            args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    try:
+        if args.smoke:
+            result = measure(**SMOKE, out=args.out)
+        else:
+            result = measure(args.quick, args.profile, args.metrics_profile, tuple(args.tasks), args.out)
+    except MoraError as error:
+        sys.exit(f"error: {error}")
+    report(result)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    emit(result)
 
 
 if __name__ == "__main__":

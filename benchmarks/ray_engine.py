@@ -11,6 +11,7 @@ the figures are only meaningful if both engines made the same files.
   the same cores, so expect about 1; on a GPU machine with a GPU per role the roles truly overlap.
 
     python benchmarks/ray_engine.py [--profile bench-cpu] [--requests 8] [--rounds 3] [--duration 1] [--cpus N]
+        [--smoke]
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from measure import emit, print_table  # noqa: E402
 
+SMOKE = {"profile": "tiny", "count": 0, "rounds": 1, "duration": 1.0, "cpus": 2}
+"""The smallest run (``--smoke``, ``run.py --smoke``): one request per engine after the warm-up, no batch; it checks the
+benchmark works, its figures mean little."""
 PROMPTS = [
     "a paper boat drifting down a rainy street gutter",
     "a red kite over a green hill",
@@ -68,35 +72,41 @@ def run_batch(items: list, engine: str, profile: str, out: Path) -> tuple[float,
     return seconds, [r.sha256 for r in results]
 
 
-def measure(profile: str = "bench-cpu", count: int = 8, rounds: int = 3, duration: float = 1.0, cpus=None) -> dict:
+def measure(
+    profile: str = "bench-cpu", count: int = 8, rounds: int = 3, duration: float = 1.0, cpus: int | None = None
+) -> dict:
     import ray
 
     cpus = cpus or os.cpu_count()
     ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
     raw: dict = {"single": {"local": [], "ray": []}, "cold_s": {}, "batch_s": {}}
     same = True
-    with tempfile.TemporaryDirectory() as tmp:
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
 
-        def timed(engine: str, items: list, name: str) -> tuple[float, list[str]]:
-            return run_batch(items, engine, profile, Path(tmp) / f"{name}-{engine}")
+            def timed(engine: str, items: list, name: str) -> tuple[float, list[str]]:
+                return run_batch(items, engine, profile, Path(tmp) / f"{name}-{engine}")
 
-        for engine in ("local", "ray"):  # warm-up: the ray actors start and load here
-            raw["cold_s"][engine] = round(timed(engine, requests(1, duration, 0), "warm")[0], 2)
-        for n in range(rounds):  # alternately, so drift in the machine's speed hits both
-            shas = {}
-            for engine in ("local", "ray"):
-                seconds, shas[engine] = timed(engine, requests(1, duration, 100 + n), f"one{n}")
-                raw["single"][engine].append(round(seconds, 3))
-            same &= shas["local"] == shas["ray"]
-        for engine in ("local", "ray"):
-            seconds, shas[engine] = timed(engine, requests(count, duration, 200), "batch")
-            raw["batch_s"][engine] = round(seconds, 2)
-        same &= shas["local"] == shas["ray"]
-    ray.shutdown()
+            for engine in ("local", "ray"):  # warm-up: the ray actors start and load here
+                raw["cold_s"][engine] = round(timed(engine, requests(1, duration, 0), "warm")[0], 2)
+            for n in range(rounds):  # alternately, so drift in the machine's speed hits both
+                shas = {}
+                for engine in ("local", "ray"):
+                    seconds, shas[engine] = timed(engine, requests(1, duration, 100 + n), f"one{n}")
+                    raw["single"][engine].append(round(seconds, 3))
+                same &= shas["local"] == shas["ray"]
+            if count:  # 0: no batch
+                shas = {}
+                for engine in ("local", "ray"):
+                    seconds, shas[engine] = timed(engine, requests(count, duration, 200), "batch")
+                    raw["batch_s"][engine] = round(seconds, 2)
+                same &= shas["local"] == shas["ray"]
+    finally:
+        ray.shutdown()
     local, remote = (statistics.median(raw["single"][engine]) for engine in ("local", "ray"))
     return {
         "ray_overhead_ratio": round(remote / local, 3),
-        "batch_throughput_ratio": round(raw["batch_s"]["local"] / raw["batch_s"]["ray"], 3),
+        "batch_throughput_ratio": round(raw["batch_s"]["local"] / raw["batch_s"]["ray"], 3) if count else None,
         "same_files": same,
         "raw": {**raw, "profile": profile, "requests": count, "duration": duration, "cpus": cpus},
     }
@@ -107,8 +117,9 @@ def report(result: dict) -> None:
     rows = [
         {"figure": "one request, warm (median s)", **{e: statistics.median(raw["single"][e]) for e in raw["single"]}},
         {"figure": "first request (actors start, models load)", **raw["cold_s"]},
-        {"figure": f"{raw['requests']} requests (s)", **raw["batch_s"]},
     ]
+    if raw["batch_s"]:
+        rows.append({"figure": f"{raw['requests']} requests (s)", **raw["batch_s"]})
     title = f"engine ray vs local ({raw['profile']}, {raw['duration']} s clips, {raw['cpus']} CPUs)"
     print_table(title, rows, ["figure", "local", "ray"])
     print(f"ray_overhead_ratio {result['ray_overhead_ratio']}, ", end="")
@@ -118,12 +129,16 @@ def report(result: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="bench-cpu", help="Model profile (bench on a GPU machine).")
-    parser.add_argument("--requests", type=int, default=8, help="Requests in the batch.")
+    parser.add_argument("--requests", type=int, default=8, help="Requests in the batch (0: no batch).")
     parser.add_argument("--rounds", type=int, default=3, help="Single-request rounds per engine.")
     parser.add_argument("--duration", type=float, default=1.0, help="Seconds of each clip.")
     parser.add_argument("--cpus", type=int, default=None, help="CPUs of the local Ray cluster (default: all).")
+    parser.add_argument("--smoke", action="store_true", help=f"Smallest run, to check the benchmark works: {SMOKE}.")
     args = parser.parse_args()
-    result = measure(args.profile, args.requests, args.rounds, args.duration, args.cpus)
+    if args.smoke:
+        result = measure(**SMOKE)
+    else:
+        result = measure(args.profile, args.requests, args.rounds, args.duration, args.cpus)
     report(result)
     emit(result)
 
