@@ -9,7 +9,7 @@ from autogen_core.models import ModelFamily
 from autogen_ext.models.replay import ReplayChatCompletionClient
 
 from mora_agents.agents import PromptEnhancerAgent
-from mora_agents.agents._prompt_enhancer import MAX_WORDS, check_prompt, parse_prompt_answer
+from mora_agents.agents._prompt_enhancer import MAX_WORDS, check_prompt, content_words, parse_prompt_answer
 from mora_agents.llm import create_llm
 from mora_agents.messages import EnhancedPrompt, PromptEnhancementRequest
 
@@ -27,34 +27,40 @@ def embedded():
     return create_llm("embedded")
 
 
-def assert_usable(result: EnhancedPrompt, backend, fallback: str, must_keep: str) -> None:
-    """What holds for any answer of the real model, whatever its words (they differ between CPU builds)."""
+def assert_enhanced(result: EnhancedPrompt, backend, request: str, must_keep: str) -> None:
+    """The LLM's own prompt was used: it passed validation, keeps every content word of ``must_keep`` and adds at
+    least four words to ``request`` (an echo passes validation but enhances nothing)."""
+    assert (result.source, result.warning) == ("llm", None), result
     assert result.model == backend.name and result.model.startswith("embedded:")
-    assert result.prompt.strip() and len(result.prompt.split()) <= MAX_WORDS
-    if result.source == "llm":
-        assert result.warning is None
-        assert check_prompt(result.prompt, must_keep=must_keep) is None
-    else:
-        assert result.source == "fallback" and "unusable" in result.warning
-        assert result.prompt == fallback
+    assert check_prompt(result.prompt, must_keep=must_keep) is None
+    assert content_words(must_keep) <= content_words(result.prompt), result.prompt
+    assert len(request.split()) + 4 <= len(result.prompt.split()) <= MAX_WORDS, result.prompt
+
+
+# Greedy decoding makes SmolLM2's answer a function of the request: on these it writes a longer prompt that keeps
+# every word asked for (on others it drops one, e.g. "a red car in the rain" loses the rain, and A1 falls back: the
+# replayed answers below test that path).
+ENHANCED = ["a lighthouse on a cliff", "a hummingbird hovering over red flowers"]
 
 
 @pytest.mark.slow
-def test_embedded_llm_returns_a_usable_prompt_or_says_why_not(embedded):
+@pytest.mark.parametrize("request_text", ENHANCED)
+def test_embedded_llm_enhances_a_prompt(embedded, request_text):
     agent = PromptEnhancerAgent("a1", embedded.client, model_name=embedded.name, create_args=embedded.create_args)
-    result = enhance(agent, "a red fox jumping over a frozen river")
-    assert result.original == "a red fox jumping over a frozen river"
-    assert_usable(result, embedded, fallback=result.original, must_keep=result.original)
+    result = enhance(agent, request_text)
+    assert result.original == request_text
+    assert_enhanced(result, embedded, request_text, must_keep=request_text)
     # Greedy decoding: the same request gives the same prompt.
-    assert enhance(agent, "a red fox jumping over a frozen river").prompt == result.prompt
+    assert enhance(agent, request_text).prompt == result.prompt
 
 
 @pytest.mark.slow
-def test_embedded_llm_edit_always_carries_the_instruction(embedded):
+def test_embedded_llm_edit_carries_the_instruction(embedded):
     agent = PromptEnhancerAgent("a1", embedded.client, model_name=embedded.name, create_args=embedded.create_args)
     result = enhance(agent, "a lighthouse on a cliff", instruction="stormy night")
-    # An answer that dropped the instruction is not used: the fallback appends it.
-    assert_usable(result, embedded, fallback="a lighthouse on a cliff, stormy night", must_keep="stormy night")
+    assert result.original == "a lighthouse on a cliff"
+    assert_enhanced(result, embedded, "a lighthouse on a cliff, stormy night", must_keep="a lighthouse on a cliff")
+    assert "stormy night" in result.prompt.lower(), result.prompt
 
 
 def replay(*answers):
