@@ -1,5 +1,6 @@
 """The director on the pointing corpus (tests/director_corpus/): task and clip bindings per case, with the
-embedded defaults (SmolLM2 on close calls, all-MiniLM-L6-v2). Prints the accuracy per category."""
+embedded defaults (SmolLM2 on close calls, all-MiniLM-L6-v2). Prints the accuracy per category; fails on any case
+wrong that is not a known failure, and on a known failure that is right now."""
 
 from __future__ import annotations
 
@@ -27,8 +28,14 @@ CORPORA = {"dev.yaml": 80, "heldout.yaml": 48, "heldout2.yaml": 60, "heldout3.ya
            "heldout11.yaml": 60, "heldout12.yaml": 60, "heldout13.yaml": 60, "heldout14.yaml": 60,
            "heldout15.yaml": 60, "heldout16.yaml": 60}  # fmt: skip
 """Each file and the fewest cases it must hold (see README.md: held-out files were measured once when written)."""
-GOAL = 0.95
-"""Issue 14: at least 95% of cases with the task and every clip binding right."""
+KNOWN_FAILURES = {
+    "h11-intent-05": "'turn the sailboat thing into a game where i get to steer the boat': edit_video, where the file "
+    "wants digital_world (which takes no video); both readings hold",
+}
+"""Every case the director gets wrong today, by id: what the READMEs claim (1,061 cases, every one but
+h11-intent-05 right). A case missing here that fails is a regression; a case listed here that passes is fixed, and
+comes off the list, so the claim stays true."""
+README = Path(__file__).parent.parent / "README.md"
 
 
 @dataclass
@@ -102,8 +109,9 @@ def director() -> DirectorAgent:
     )
 
 
-def run_corpus(director: DirectorAgent, cases: list[Case]) -> tuple[dict[str, list[str | None]], list[float]]:
-    results: dict[str, list[str | None]] = defaultdict(list)
+def run_corpus(director: DirectorAgent, cases: list[Case]) -> tuple[dict[str, dict[str, str | None]], list[float]]:
+    """Per category, each case's id and what is wrong with the director's answer (``None``: right); routing times."""
+    results: dict[str, dict[str, str | None]] = defaultdict(dict)
     seconds = []
     director.router.warm_up(director.sops.values())  # the model load is not a routing time
     for case in cases:
@@ -111,23 +119,23 @@ def run_corpus(director: DirectorAgent, cases: list[Case]) -> tuple[dict[str, li
         answer, _ = asyncio.run(director.direct(DirectorTurn(text=case.say, artifacts=case.artifacts)))
         seconds.append(time.perf_counter() - started)
         problem = verdict(case, answer)
-        results[case.category].append(None if problem is None else f"{case.id} '{case.say}': {problem}")
+        results[case.category][case.id] = None if problem is None else f"{case.id} '{case.say}': {problem}"
     return results, seconds
 
 
-def report(title: str, results: dict[str, list[str | None]], seconds: list[float]) -> tuple[float, str]:
+def report(title: str, results: dict[str, dict[str, str | None]], seconds: list[float]) -> str:
     lines = [f"\n{title}: task + clip bindings right, per category (embedded defaults)"]
     right = total = 0
     for category in CATEGORIES:
-        outcomes = results.get(category, [])
+        outcomes = list(results.get(category, {}).values())
         good = sum(problem is None for problem in outcomes)
         right, total = right + good, total + len(outcomes)
         lines.append(f"  {category:<10} {good:>3}/{len(outcomes):<3} {good / max(len(outcomes), 1):6.1%}")
     lines.append(f"  {'all':<10} {right:>3}/{total:<3} {right / total:6.1%}")
     lines.append(f"  median routing time {statistics.median(seconds) * 1000:.0f} ms, max {max(seconds) * 1000:.0f} ms")
-    wrong = [problem for outcomes in results.values() for problem in outcomes if problem]
+    wrong = [problem for outcomes in results.values() for problem in outcomes.values() if problem]
     lines.extend(f"  wrong: {problem}" for problem in wrong)
-    return right / total, "\n".join(lines)
+    return "\n".join(lines)
 
 
 def test_corpora_are_well_formed():
@@ -144,11 +152,27 @@ def test_corpora_are_well_formed():
             assert ("ask" in case.expect) != ("task" in case.expect), case.id
 
 
+def test_the_known_failures_are_cases_and_the_readme_claims_them():
+    cases = [case.id for name in CORPORA for case in load(name)]
+    assert set(KNOWN_FAILURES) <= set(cases), f"no such case: {sorted(set(KNOWN_FAILURES) - set(cases))}"
+    # README.md: "Measured on `tests/director_corpus/` (1,061 multi-turn cases in the test, ...): every case but one
+    # right": the count and the one are what this file asserts.
+    readme = " ".join(README.read_text(encoding="utf-8").split())
+    claimed = re.search(r"\(([\d,]+) multi-turn cases in the test", readme)
+    assert claimed and int(claimed[1].replace(",", "")) == len(cases), "README.md's case count is not the corpus'"
+    assert "every case but one right" in readme, "README.md no longer says 'every case but one right'"
+    assert len(KNOWN_FAILURES) == 1, f"README.md claims one wrong case; KNOWN_FAILURES lists {len(KNOWN_FAILURES)}"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(CORPORA))
 def test_director_understands_pointing(director, name, capsys):
     results, seconds = run_corpus(director, load(name))
-    accuracy, table = report(name, results, seconds)
+    table = report(name, results, seconds)
     with capsys.disabled():
         print(table)
-    assert accuracy >= GOAL, table
+    outcomes = {case_id: problem for per_category in results.values() for case_id, problem in per_category.items()}
+    new = sorted(case_id for case_id, problem in outcomes.items() if problem and case_id not in KNOWN_FAILURES)
+    fixed = sorted(case_id for case_id, problem in outcomes.items() if not problem and case_id in KNOWN_FAILURES)
+    assert not new, f"{name}: {len(new)} case(s) wrong that were right ({', '.join(new)}):{table}"
+    assert not fixed, f"{name}: {', '.join(fixed)} now right: take them off KNOWN_FAILURES (and the READMEs){table}"
