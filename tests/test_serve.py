@@ -40,13 +40,18 @@ def client(server) -> openai.OpenAI:
 
 @pytest.mark.slow
 def test_every_videos_endpoint_through_the_openai_sdk(client, server, tmp_path):
+    # A job on the device (cancelled once the check below is done) keeps the video queued behind it.
+    blocker = _job(server, task="text_to_video", inputs={"prompt": "a long wait", "duration": 4})
+    wait(lambda: _get(server, blocker["id"]), lambda j: j["status"] == "running")
     video = client.videos.create(prompt="a red kite over a green hill", seconds="1", model="sora-2")
-    assert video.object == "video" and video.status in ("queued", "in_progress") and video.model == "tiny"
+    assert video.object == "video" and video.status == "queued" and video.model == "tiny"
     assert video.prompt == "a red kite over a green hill" and video.seconds == "1" and video.size == "64x64"
     # Not finished: no content yet, as an error the SDK raises (409).
-    if client.videos.retrieve(video.id).status != "completed":
-        with pytest.raises(openai.ConflictError, match="no content"):
-            client.videos.download_content(video.id)
+    assert client.videos.retrieve(video.id).status == "queued"
+    with pytest.raises(openai.ConflictError, match="no content"):
+        client.videos.download_content(video.id)
+    assert _get(server, blocker["id"])["status"] == "running", "the video was queued behind it all along"
+    assert httpx.post(f"{server.url}/mora/v1/jobs/{blocker['id']}/cancel", timeout=30).json()["status"] == "cancelled"
     done = client.videos.poll(video.id, poll_interval_ms=200)
     assert done.status == "completed" and done.progress == 100 and done.completed_at >= done.created_at
     mp4 = client.videos.download_content(done.id).read()
@@ -126,6 +131,13 @@ def _get(server, job_id: str) -> dict:
     return httpx.get(f"{server.url}/mora/v1/jobs/{job_id}", timeout=30).json()
 
 
+def _events(server, job_id: str) -> list[dict]:
+    """A finished job's events as its stream replays them (the stream ends with the job's status, left out)."""
+    with httpx.stream("GET", f"{server.url}/mora/v1/jobs/{job_id}/events", timeout=30) as stream:
+        lines = [line[5:] for line in stream.iter_lines() if line.startswith("data:")]
+    return [json.loads(line) for line in lines[:-1]]
+
+
 @pytest.mark.slow
 def test_a_person_reviews_a_job_from_another_client_and_events_arrive_in_order(server):
     job = _job(server, task="text_to_video", inputs={"prompt": "a lighthouse at dusk", "duration": 0.5}, seed=4,
@@ -176,16 +188,22 @@ def test_jobs_queue_behind_the_running_one_and_cancel_works_queued_or_waiting(se
     first = _job(server, task="text_to_video", inputs={"prompt": "a boat", "duration": 0.5})
     second = _job(server, task="text_to_video", inputs={"prompt": "a tram", "duration": 0.5})
     third = _job(server, task="text_to_video", inputs={"prompt": "a crane", "duration": 0.5})
-    seen = wait(lambda: [_get(server, j["id"])["status"] for j in (first, second, third)],
-                lambda s: s[0] == "running" or s[0] == "completed", every=0.05)  # fmt: skip
-    assert seen[1:] == ["queued", "queued"] or seen[0] == "completed"
+    # The third, behind two runs of seconds each, is cancelled while it waits for the device.
     cancelled = httpx.post(f"{server.url}/mora/v1/jobs/{third['id']}/cancel", timeout=30).json()
     assert cancelled["status"] == "cancelled"
     done = [wait(lambda j=j: _get(server, j["id"]), lambda j: j["status"] in ("completed", "failed"))
             for j in (first, second)]  # fmt: skip
     assert [j["status"] for j in done] == ["completed", "completed"]
     assert done[0]["completed_at"] <= done[1]["completed_at"]
-    assert _get(server, third["id"])["status"] == "cancelled"
+    # One at a time, in order: the second job's first event comes after the first job's last (the server's clock).
+    first_events, second_events = _events(server, first["id"]), _events(server, second["id"])
+    assert first_events[-1]["type"] == "run_finished"
+    assert first_events[-1]["time"] <= second_events[0]["time"], (first_events[-1], second_events[0])
+    # The cancelled one never started: no run folder, no event.
+    never = _get(server, third["id"])
+    assert (never["status"], never["files"], _events(server, third["id"])) == ("cancelled", [], [])
+    # And the job waiting for a person waited through all of it.
+    assert _get(server, waiting["id"])["status"] == "awaiting_review"
     # Cancelling the job that waits for its review ends it.
     assert httpx.post(f"{server.url}/mora/v1/jobs/{waiting['id']}/cancel").json()["status"] == "cancelled"
     assert wait(lambda: _get(server, waiting["id"]), lambda j: j["status"] == "cancelled")
@@ -217,7 +235,7 @@ def test_uploads_are_checked_by_content_and_size_and_paths_stay_in_the_workspace
 
 @pytest.mark.slow
 def test_kill_9_mid_stage_then_restart_finishes_with_the_same_files(server, tmp_path):
-    body = {"task": "text_to_video", "inputs": {"prompt": "a paper boat on a pond", "duration": 1}, "seed": 9}
+    body = {"task": "text_to_video", "inputs": {"prompt": "a paper boat on a pond", "duration": 2}, "seed": 9}
     # The uninterrupted run, on the module's server (its own process and workspace).
     job = _job(server, **body)
     wait(lambda: _get(server, job["id"]), lambda j: j["status"] == "completed")
@@ -228,6 +246,12 @@ def test_kill_9_mid_stage_then_restart_finishes_with_the_same_files(server, tmp_
     wait(lambda: httpx.get(f"{crashing.url}/mora/v1/jobs/{job['id']}").json(),
          lambda j: "first_frame.png" in j["files"], every=0.05)  # fmt: skip
     crashing.kill()
+    # It died unfinished: the run folder the dead server left has no video and a manifest that says running.
+    left = tmp_path / "crashing" / "runs" / job["id"]
+    manifest = json.loads((left / "manifest.json").read_text())
+    completed = [stage["id"] for stage in manifest["stages"] if stage["status"] == "completed"]
+    assert manifest["status"] == "running" and "animate" not in completed, manifest
+    assert not (left / "video.mp4").exists()
     restarted = Server(tmp_path / "crashing").start()
     try:
         done = wait(lambda: _get(restarted, job["id"]), lambda j: j["status"] in ("completed", "failed"))
