@@ -21,6 +21,8 @@ from mora_agents.doctor import CHECKS, format_result, run_in_child, select_check
 MORA = Path(sysconfig.get_path("scripts")) / "mora"
 """The console script ``pip install`` made for this interpreter (``[project.scripts]``)."""
 FIX = "reinstall the thing that crashed"
+HANG_TIMEOUT_S = 5
+"""How long the deliberately hung child gets: ample for a shell to start its grandchild, however busy the machine."""
 
 
 def doctor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -120,15 +122,19 @@ def test_a_child_killed_by_a_segfault_is_reported_with_the_fix():
 
 
 def test_a_hung_child_is_killed_after_its_timeout_with_what_it_started(tmp_path):
-    # The child starts a grandchild (as imageio starts ffmpeg) and hangs; both must go.
+    # The child starts a grandchild (as imageio starts ffmpeg) and hangs; both must go. A shell, not Python: it has
+    # written the grandchild's pid within milliseconds, so the timeout races nothing however busy the machine is
+    # (a Python child took seconds to start under load, longer than a tight timeout).
     pid_file = tmp_path / "grandchild.pid"
-    code = (
-        "import subprocess, sys, time; "
-        f"p = subprocess.Popen(['sleep', '300']); open({str(pid_file)!r}, 'w').write(str(p.pid)); time.sleep(300)"
-    )
-    result = run_in_child([sys.executable, "-c", code], name="hang", label="hang", timeout_s=3, fix=FIX)
+    # The grandchild keeps the child's stdout open: a runner that killed the child alone would wait for it.
+    script = f"sleep 100 & echo $! > {pid_file}; wait"
+    started = time.monotonic()
+    result = run_in_child(["/bin/sh", "-c", script], name="hang", label="hang", timeout_s=HANG_TIMEOUT_S, fix=FIX)
 
-    assert (result.status, result.detail, result.fix) == ("FAIL", "did not finish in 3 s and was killed", FIX)
+    assert HANG_TIMEOUT_S <= time.monotonic() - started < HANG_TIMEOUT_S + 30, "not killed at its timeout"
+    assert (result.status, result.detail, result.fix) == ("FAIL", f"did not finish in {HANG_TIMEOUT_S:g} s and was "
+                                                          "killed", FIX)  # fmt: skip
+    assert pid_file.is_file(), f"the child did not start its grandchild within {HANG_TIMEOUT_S} s"
     grandchild = int(pid_file.read_text())
     deadline = time.monotonic() + 10
     while _alive(grandchild) and time.monotonic() < deadline:
