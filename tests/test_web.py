@@ -20,6 +20,7 @@ expect.set_options(timeout=30_000)  # a loaded machine may render a step seconds
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.slow
 STEP_MS = 120_000
+RUN_ENDS = ("run_finished", "run_failed", "run_cancelled")
 
 
 @pytest.fixture(scope="module")
@@ -136,9 +137,31 @@ def test_cancel_a_running_job(browser_page, studio):
     page.get_by_role("button", name="New session").click()
     say(page, "a paper boat drifting on a pond, 1 second")
     page.get_by_role("button", name="Cancel").wait_for()
+    # Running (or waiting for its first review, as the chat's jobs do): started, not finished.
+    job = wait(lambda: newest_job(studio, "a paper boat drifting on a pond"),
+               lambda j: j is not None and j["status"] in ("running", "awaiting_review"), every=0.1)  # fmt: skip
     page.get_by_role("button", name="Cancel").click()
     page.get_by_text("cancelled").first.wait_for()
     shots.take("cancelled")
+    # The store says so, and the run stopped there: it recorded why, made no video, and stays cancelled.
+    events = wait(lambda: job_events(studio, job["id"]), lambda e: bool(e) and e[-1]["type"] in RUN_ENDS)
+    assert events[-1]["type"] == "run_cancelled", events[-1]
+    stored = httpx.get(f"{studio.url}/mora/v1/jobs/{job['id']}", timeout=30).json()
+    assert (stored["status"], stored["error"]) == ("cancelled", "cancelled by a client"), stored
+    assert "video.mp4" not in stored["files"]
+
+
+def newest_job(studio, prompt: str) -> dict | None:
+    """The newest job of the server's job API whose prompt is ``prompt``."""
+    jobs = httpx.get(f"{studio.url}/mora/v1/jobs", params={"limit": 10}, timeout=30).json()
+    return next((j for j in jobs if j["request"]["inputs"].get("prompt") == prompt), None)
+
+
+def job_events(studio, job_id: str) -> list[dict]:
+    """A job's events so far (its stream replays them and ends once the job has finished)."""
+    with httpx.stream("GET", f"{studio.url}/mora/v1/jobs/{job_id}/events", timeout=30) as stream:
+        lines = [line[5:] for line in stream.iter_lines() if line.startswith("data:")]
+    return [json.loads(line) for line in lines[:-1]]
 
 
 def test_a_finished_stage_made_again_marks_what_came_from_it_stale(browser_page, studio, tmp_path):
