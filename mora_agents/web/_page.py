@@ -94,8 +94,9 @@ def build_page(queue: JobQueue) -> gr.Blocks:
         async def tick(session_id, job_id, seen, stage):
             chat_update, chat_key = _chat(queue, session_id, seen["chat"])
             latest = _latest_job(queue, session_id)
+            shown_job = gr.skip()  # a tick never writes back the job it was given: a Run meanwhile would be lost
             if latest is not None and latest != seen.get("latest"):
-                job_id = latest  # a new turn's job (from this tab or another): show it
+                job_id = shown_job = latest  # a new turn's job (from this tab or another): show it
             updates, job_key = _card(queue, job_id, seen["job"], stage)
             if chat_key != seen["chat"] or latest != seen.get("latest") or job_id != seen.get("job_id"):
                 stale = gr.update(visible=_next_stale(queue, session_id) is not None)
@@ -103,7 +104,7 @@ def build_page(queue: JobQueue) -> gr.Blocks:
             else:
                 stale = turns = gr.skip()
             seen = {"job": job_key, "chat": chat_key, "latest": latest, "job_id": job_id}
-            return [chat_update, job_id, seen, stale, turns, *updates]
+            return [chat_update, shown_job, seen, stale, turns, *updates]
 
         gr.Timer(1.0).tick(tick, inputs=[session, job, shown, viewing],
                            outputs=[chat, job, shown, remake, job_pick, *card])  # fmt: skip
