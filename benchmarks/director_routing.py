@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import sys
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))  # the corpus reader, after the packages
 
-from measure import emit, print_table  # noqa: E402
+from measure import print_table, publish  # noqa: E402
 
 SMOKE = {"llm": "embedded", "corpora": ("dev.yaml",), "limit": 4}
 """The smallest run (``--smoke``, ``run.py --smoke``): it checks the benchmark works, its figures mean little."""
@@ -79,10 +78,7 @@ def main() -> None:
         result = measure(**SMOKE)
     else:
         result = measure(args.llm, tuple(args.corpora) if args.corpora else None, args.limit)
-    report(result)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
-    emit(result)
+    publish(result, report, args.json)
 
 
 if __name__ == "__main__":

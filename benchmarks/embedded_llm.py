@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from measure import emit, print_table  # noqa: E402
+from measure import print_table, publish  # noqa: E402
 
 SMOKE = {"models": ("smollm2",), "limit": 2}
 """The smallest run (``--smoke``, ``run.py --smoke``): it checks the benchmark works, its figures mean little."""
@@ -254,10 +253,7 @@ def main() -> None:
         result = measure(**SMOKE)
     else:
         result = measure(tuple(key.strip() for key in args.models.split(",")), args.limit)
-    report(result)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
-    emit(result)
+    publish(result, report, args.json)
 
 
 if __name__ == "__main__":

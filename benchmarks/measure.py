@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,3 +91,11 @@ def _cell(value) -> str:
 def emit(result: dict) -> None:
     """The last stdout line of a benchmark (or child) is its JSON result."""
     print(json.dumps(result), flush=True)
+
+
+def publish(result: dict, report: Callable[[dict], None], path: Path | None = None) -> None:
+    """A benchmark's end: its tables (``report``), its JSON in ``path`` if given, and the JSON as the last line."""
+    report(result)
+    if path is not None:
+        path.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    emit(result)

@@ -17,7 +17,6 @@ the metric models in the Hugging Face cache (``mora models check``; the metric m
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from measure import emit, print_table  # noqa: E402
+from measure import print_table, publish  # noqa: E402
 
 # The paper's published numbers: Table 1 (text-to-video) and Table 2 (the other five tasks), rows "Mora
 # (Open-Sora-Plan)" (fine-tuned: the paper's headline model) and "Sora". None: the table has no such column.
@@ -264,10 +263,7 @@ def main() -> None:
             result = measure(args.quick, args.profile, args.metrics_profile, tuple(args.tasks), args.out)
     except MoraError as error:
         sys.exit(f"error: {error}")
-    report(result)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
-    emit(result)
+    publish(result, report, args.json)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from measure import emit, free_port, print_table  # noqa: E402
+from measure import free_port, print_table, publish  # noqa: E402
 
 PROMPT = "a paper boat on a pond"
 READY_SECONDS = 120
@@ -121,10 +121,7 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help=f"Smallest run, to check the benchmark works: {SMOKE}.")
     args = parser.parse_args()
     result = measure(**SMOKE) if args.smoke else measure(args.profile, args.runs, args.duration)
-    report(result)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
-    emit(result)
+    publish(result, report, args.json)
 
 
 if __name__ == "__main__":
