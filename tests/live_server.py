@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -63,6 +64,16 @@ class Server:
     def tail(self) -> str:
         path = Path(self.log.name)
         return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+
+def serving(tmp_path_factory, name: str, *args: str) -> Iterator[Server]:
+    """A module's live server (for a ``scope="module"`` fixture to ``yield from``): `mora serve ARGS` in a fresh
+    workspace named ``name``, stopped after the module's tests."""
+    running = Server(tmp_path_factory.mktemp(name) / "ws", *args).start()
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 def wait(fetch, done, seconds: float = 240, every: float = 0.3):

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from live_server import Server, sha256, wait
+from live_server import Server, serving, sha256, wait
 from PIL import Image
 
 from mora_agents.media import iter_frames
@@ -24,9 +24,7 @@ from mora_agents.media import iter_frames
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
-    running = Server(tmp_path_factory.mktemp("serve") / "ws", "--max-request-mb", "2").start()
-    yield running
-    running.stop()
+    yield from serving(tmp_path_factory, "serve", "--max-request-mb", "2")
 
 
 @pytest.fixture
@@ -270,10 +268,7 @@ REJECTS_ALL = "metric:motion_smoothness=1,threshold=1.5"
 @pytest.fixture(scope="module")
 def judged(tmp_path_factory) -> Iterator[Server]:
     """A server with a judge panel that always disagrees; the crash test (after the judge test) kills it once."""
-    running = Server(tmp_path_factory.mktemp("judged") / "ws", "--review", "judge", "--judge", ACCEPTS_ALL,
-                     "--judge", REJECTS_ALL).start()  # fmt: skip
-    yield running
-    running.stop()
+    yield from serving(tmp_path_factory, "judged", "--review", "judge", "--judge", ACCEPTS_ALL, "--judge", REJECTS_ALL)
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from live_server import Server, free_port, sha256, wait
+from live_server import Server, free_port, serving, sha256, wait
 from PIL import Image
 
 from mora_agents import crash_report
@@ -28,9 +28,7 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 @pytest.fixture(scope="module")
 def keyed(tmp_path_factory) -> Iterator[Server]:
     """One server for the whole file, started with an API key (on loopback, where a key is optional but enforced)."""
-    running = Server(tmp_path_factory.mktemp("claims") / "ws", "--api-key", KEY).start()
-    yield running
-    running.stop()
+    yield from serving(tmp_path_factory, "claims", "--api-key", KEY)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from live_server import Server, wait
+from live_server import Server, serving, wait
 
 pytestmark = pytest.mark.slow
 
@@ -31,9 +31,7 @@ CRASHED = ("crashed", "restarting mora serve", "Traceback")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
-    running = Server(tmp_path_factory.mktemp("hostile") / "ws", "--max-request-mb", "1").start()
-    yield running
-    running.stop()
+    yield from serving(tmp_path_factory, "hostile", "--max-request-mb", "1")
 
 
 @pytest.fixture
@@ -291,9 +289,7 @@ def test_refused_uploads_leave_no_file_or_folder(http, server):
 
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory) -> Iterator[Server]:
-    running = Server(tmp_path_factory.mktemp("fuzzed") / "ws", "--max-request-mb", "1").start()
-    yield running
-    running.stop()
+    yield from serving(tmp_path_factory, "fuzzed", "--max-request-mb", "1")
 
 
 @pytest.fixture(scope="module")

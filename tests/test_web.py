@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from live_server import Server, wait
+from live_server import serving, wait
 from PIL import Image
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -25,9 +25,7 @@ RUN_ENDS = ("run_finished", "run_failed", "run_cancelled")
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
-    server = Server(tmp_path_factory.mktemp("web") / "ws").start()
-    yield server
-    server.stop()
+    yield from serving(tmp_path_factory, "web")
 
 
 @pytest.fixture
