@@ -126,6 +126,21 @@ def test_a_session_script_on_a_full_disk_fails_in_one_sentence_and_resumes(small
     assert partials(small_disk.folder) == []
 
 
+@pytest.mark.slow
+def test_a_chat_turn_stopped_by_a_full_disk_is_finished_by_chat_resume(small_disk):
+    folder = small_disk.folder / "chat"
+    said = mora_here("chat", "--session", str(folder), "--review", "auto", stdin="a kite over a beach, 1 second\n")
+    assert "no space left on the disk of" in said.stderr + said.stdout
+    (turn,) = Session.open(folder).record.turns
+    assert turn.status == "failed" and DiskFullError.is_reason(turn.error)
+    small_disk.resize("16m")
+    resumed = mora_here("chat", "--resume", str(folder), "--review", "auto", stdin="")
+    assert "finishing turn 1, interrupted last time" in resumed.stdout + resumed.stderr
+    (turn,) = Session.open(folder).record.turns
+    assert turn.status == "completed", turn.error
+    assert partials(small_disk.folder) == []
+
+
 def a_manifest(workspace: Workspace) -> RunManifest:
     request = VideoRequest(task="text_to_video", inputs={"prompt": "a kite"}, seed=0)
     return RunManifest(run_id=workspace.root.name, mora_version="0", created="now", sop="text_to_video",

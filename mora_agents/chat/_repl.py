@@ -20,7 +20,7 @@ from rich.table import Table
 
 from mora_agents.conversation import Conversation
 from mora_agents.director import artifact_label
-from mora_agents.errors import CancelledError, MoraError
+from mora_agents.errors import CancelledError, DiskFullError, MoraError
 from mora_agents.messages import VideoRequest
 from mora_agents.studio import ConsoleEvents
 
@@ -91,7 +91,9 @@ class ChatRepl:
 
     def finish_interrupted_turn(self) -> None:
         turns = self.conversation.session.record.turns
-        if turns and turns[-1].status in ("running", "routed") and turns[-1].request is not None:
+        # A turn the disk stopped counts as interrupted: the sentence said `mora chat --resume` continues it.
+        stopped = turns and turns[-1].status == "failed" and DiskFullError.is_reason(turns[-1].error)
+        if turns and (turns[-1].status in ("running", "routed") or stopped) and turns[-1].request is not None:
             self.say(f"finishing turn {turns[-1].index}, interrupted last time: {turns[-1].text}", "bold")
             self._guarded(lambda token, events: self.conversation.resume(
                 turns[-1], on_event=events, cancellation_token=token))  # fmt: skip
