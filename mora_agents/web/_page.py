@@ -5,6 +5,7 @@ the page redraws from them once a second, so a closed tab loses nothing and a re
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import gradio as gr
@@ -248,8 +249,8 @@ def _task_form(queue: JobQueue, task: gr.Dropdown, job: gr.State) -> None:
                 for (input_name, item), value in zip(spec.inputs.items(), values, strict=True):
                     if value in (None, ""):
                         continue
-                    if item.type in ("image", "video"):
-                        value = _workspace_copy(queue, Path(value), item.type, input_name)
+                    if item.type in ("image", "video"):  # checked off the event loop, like every upload
+                        value = await asyncio.to_thread(_workspace_copy, queue, Path(value), item.type, input_name)
                     inputs[input_name] = value
                 created = queue.submit_task(spec.name, inputs, review=REVIEW_MODES[mode])
             except MoraError as error:
