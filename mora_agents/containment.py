@@ -20,7 +20,7 @@ import os
 import stat
 from pathlib import Path
 
-from mora_agents.errors import MoraError
+from mora_agents.errors import MoraError, NotFoundError
 
 
 def resolve_inside(
@@ -70,7 +70,9 @@ def resolve_inside(
     return resolved
 
 
-def servable_file(root: str | os.PathLike, name: str | os.PathLike, *, what: str, folder: str = "the folder") -> Path:
+def servable_file(
+    root: str | os.PathLike, name: str | os.PathLike, *, what: str, folder: str = "the folder", absolute: bool = False
+) -> Path:
     """The file ``name`` of ``root`` that a server may send: inside ``root`` (:func:`resolve_inside`), a regular file,
     and not a hard link. The one check of every route that serves a file (the Videos API's content, the job API's
     files, the web page's ``file=``).
@@ -79,20 +81,29 @@ def servable_file(root: str | os.PathLike, name: str | os.PathLike, *, what: str
     a file with more names than ``root`` holds (one outside it) is refused. Names inside ``root`` are fine: a run
     publishes ``video.mp4`` as a second name of its last stage's file.
 
+    Args:
+        absolute: accept an absolute ``name`` too, as long as it resolves inside ``root`` (see :func:`resolve_inside`).
+
     Raises:
-        MoraError: one sentence naming ``what`` and ``name``: outside ``root``, missing, not a regular file, a hard
-            link to a file outside ``root``, or a name the operating system refuses (too long).
+        NotFoundError: one sentence naming ``what`` and ``name``: outside ``root``, missing, not a regular file, a
+            hard link to a file outside ``root``, or a name the operating system refuses (too long). To a client, a
+            file it may not have reads as one that is not there.
     """
-    path = resolve_inside(root, name, what=what, folder=folder)
+    try:
+        path = resolve_inside(root, name, what=what, folder=folder, absolute=absolute)
+    except MoraError as error:
+        raise NotFoundError(str(error)) from None
     try:
         info = path.stat()
     except OSError as error:  # missing, or a name too long for the file system
         reason = "no such file" if isinstance(error, FileNotFoundError) else error.strerror or type(error).__name__
-        raise MoraError(f"{what} has no file '{_short(name)}' ({reason})") from None
+        raise NotFoundError(f"{what} has no file '{_short(name)}' ({reason})") from None
     if not stat.S_ISREG(info.st_mode):
-        raise MoraError(f"{what} has no file '{_short(name)}' (it is not a regular file)")
+        raise NotFoundError(f"{what} has no file '{_short(name)}' (it is not a regular file)")
     if info.st_nlink > 1 and _names_inside(Path(root).resolve(), info) < info.st_nlink:
-        raise MoraError(f"{what}: '{_short(name)}' is a hard link to a file outside {folder}, which is never served")
+        raise NotFoundError(
+            f"{what}: '{_short(name)}' is a hard link to a file outside {folder}, which is never served"
+        )
     return path
 
 

@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 
 from mora_agents.containment import servable_file
-from mora_agents.errors import MoraError
+from mora_agents.errors import NotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +26,8 @@ def shown_file(path: str | None, root: Path | None) -> str | None:
     from gradio.utils import get_upload_folder
 
     try:
-        checked = servable_file(root, Path(path).resolve().relative_to(root.resolve()), what=f"folder {root.name}")
-    except (MoraError, ValueError) as error:  # ValueError: not under root at all
+        checked = servable_file(root, path, what=f"folder {root.name}", absolute=True)
+    except NotFoundError as error:
         logger.warning("the studio page does not show %s: %s", path, error)
         return None
     return save_file_to_cache(checked, get_upload_folder())

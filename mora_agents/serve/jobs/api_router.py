@@ -228,11 +228,10 @@ async def job_file(job_id: str, path: str, request: Request) -> FileResponse:
     job = _job(queue, job_id)
     if not job.run_dir:
         raise NotFoundError(f"no job {job_id} file {path[:80]}: the job has not started")
-    try:
-        target = servable_file(queue.workspace / job.run_dir, path, what=f"job {job_id}", folder="its run folder")
-    except MoraError as error:
-        raise NotFoundError(str(error)) from None  # outside, missing or a link: all read as "not found"
-    return FileResponse(target)
+    # Outside the run folder, missing or a link out of it: all read as "not found" (404).
+    return FileResponse(
+        servable_file(queue.workspace / job.run_dir, path, what=f"job {job_id}", folder="its run folder")
+    )
 
 
 # -- chat sessions: turns through the director, each run a job ------------------------------------------------------

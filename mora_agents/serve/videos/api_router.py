@@ -195,12 +195,7 @@ async def video_content(
     if job.status != "completed" or not job.run_dir:
         state = "finished without a video" if job.status in FINISHED else "not finished yet"
         raise ConflictError(f"video {video_id} is {state} ({job.status}): it has no content")
-    try:
-        path = servable_file(
-            queue.workspace / job.run_dir, "video.mp4", what=f"video {video_id}", folder="its run folder"
-        )
-    except MoraError as error:
-        raise NotFoundError(str(error)) from None
+    path = servable_file(queue.workspace / job.run_dir, "video.mp4", what=f"video {video_id}", folder="its run folder")
     if variant == "video":
         return FileResponse(path, media_type=MEDIA_TYPES["video"], filename=f"{video_id}.mp4")
     make = thumbnail if variant == "thumbnail" else spritesheet
