@@ -73,8 +73,7 @@ def create_app(
 
     @app.exception_handler(MoraError)
     async def mora_error(request: Request, error: MoraError) -> JSONResponse:
-        status, code = next((_STATUS[kind] for kind in type(error).__mro__ if kind in _STATUS), (400, None))
-        return JSONResponse(error_body(str(error), code=code), status_code=status)
+        return error_response(error)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -95,7 +94,7 @@ def create_app(
 
         app = mount_studio(app, queue, api_key)
     # Outermost: the cap holds for every route, the web page's included, on the bytes actually read.
-    app.add_middleware(BodyLimit, limit=max_request_bytes, answer=_too_large)
+    app.add_middleware(BodyLimit, limit=max_request_bytes, answer=error_response)
     return app
 
 
@@ -107,5 +106,7 @@ _STATUS: dict[type[MoraError], tuple[int, str | None]] = {
 """The HTTP status and error code of each :class:`MoraError` type a request can meet; any other is 400."""
 
 
-def _too_large(error: RequestTooLarge) -> JSONResponse:
-    return JSONResponse(error_body(str(error), code="request_too_large"), status_code=413)
+def error_response(error: MoraError) -> JSONResponse:
+    """The response to ``error``: its status and code by type (:data:`_STATUS`, else 400), in OpenAI's shape."""
+    status, code = next((_STATUS[kind] for kind in type(error).__mro__ if kind in _STATUS), (400, None))
+    return JSONResponse(error_body(str(error), code=code), status_code=status)
