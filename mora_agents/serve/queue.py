@@ -470,7 +470,7 @@ def save_upload(path: Path, data: bytes, kind: str, what: str) -> Path:
     made = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with disk_full_as_error(path.parent, partial=path):
+        with disk_full_as_error(path.parent):  # the file itself goes below, whatever stopped it
             path.write_bytes(data)
         check_media_file(path, kind)
         read_image(path) if kind == "image" else check_video(path)
