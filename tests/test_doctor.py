@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
 from pathlib import Path
 
@@ -22,6 +23,8 @@ MORA = Path(sysconfig.get_path("scripts")) / "mora"
 """The console script ``pip install`` made for this interpreter (``[project.scripts]``)."""
 FIX = "reinstall the thing that crashed"
 HANG_TIMEOUT_S = 5
+HANG_GUARD_S = 600
+"""How long the test waits for a runner that may never return (a hang guard, far past any busy machine)."""
 """How long the deliberately hung child gets: ample for a shell to start its grandchild, however busy the machine."""
 
 
@@ -126,12 +129,20 @@ def test_a_hung_child_is_killed_after_its_timeout_with_what_it_started(tmp_path)
     # written the grandchild's pid within milliseconds, so the timeout races nothing however busy the machine is
     # (a Python child took seconds to start under load, longer than a tight timeout).
     pid_file = tmp_path / "grandchild.pid"
-    # The grandchild keeps the child's stdout open: a runner that killed the child alone would wait for it.
-    script = f"sleep 100 & echo $! > {pid_file}; wait"
-    started = time.monotonic()
-    result = run_in_child(["/bin/sh", "-c", script], name="hang", label="hang", timeout_s=HANG_TIMEOUT_S, fix=FIX)
+    # The grandchild keeps the child's stdout open and never ends on its own: a runner that killed the child alone
+    # would wait for it forever. The thread's join is a hang guard, not a timing: the runner returns, or it hangs.
+    script = f"sleep 100000 & echo $! > {pid_file}; wait"
+    results = []
 
-    assert HANG_TIMEOUT_S <= time.monotonic() - started < HANG_TIMEOUT_S + 30, "not killed at its timeout"
+    def run() -> None:
+        command = ["/bin/sh", "-c", script]
+        results.append(run_in_child(command, name="hang", label="hang", timeout_s=HANG_TIMEOUT_S, fix=FIX))
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    runner.join(timeout=HANG_GUARD_S)
+    assert not runner.is_alive(), "the runner did not return: it waited for the hung check's grandchild"
+    (result,) = results
     assert (result.status, result.detail, result.fix) == ("FAIL", f"did not finish in {HANG_TIMEOUT_S:g} s and was "
                                                           "killed", FIX)  # fmt: skip
     assert pid_file.is_file(), f"the child did not start its grandchild within {HANG_TIMEOUT_S} s"
