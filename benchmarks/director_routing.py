@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))  # the corpus reader, after the packages
 
-from measure import print_table, publish  # noqa: E402
+from measure import add_smoke_flag, print_table, publish  # noqa: E402
 
 SMOKE = {"llm": "embedded", "corpora": ("dev.yaml",), "limit": 4}
 """The smallest run (``--smoke``, ``run.py --smoke``): it checks the benchmark works, its figures mean little."""
@@ -72,7 +72,7 @@ def main() -> None:
     parser.add_argument("--corpora", nargs="+", help="Corpus files (default: all of them).")
     parser.add_argument("--limit", type=int, help="Route only the first N cases of each file.")
     parser.add_argument("--json", type=Path, help="Also write the figures to this file.")
-    parser.add_argument("--smoke", action="store_true", help=f"Smallest run, to check the benchmark works: {SMOKE}.")
+    add_smoke_flag(parser, SMOKE)
     args = parser.parse_args()
     if args.smoke:
         result = measure(**SMOKE)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from measure import print_table, publish  # noqa: E402
+from measure import add_smoke_flag, print_table, publish  # noqa: E402
 
 SMOKE = {"models": ("smollm2",), "limit": 2}
 """The smallest run (``--smoke``, ``run.py --smoke``): it checks the benchmark works, its figures mean little."""
@@ -247,7 +247,7 @@ def main() -> None:
     parser.add_argument("--models", default="smollm2,gemma3", help="Comma-separated embedded model keys.")
     parser.add_argument("--limit", type=int, help="Only the first N A1 prompts and routing requests.")
     parser.add_argument("--json", type=Path, help="Where to write the figures.")
-    parser.add_argument("--smoke", action="store_true", help=f"Smallest run, to check the benchmark works: {SMOKE}.")
+    add_smoke_flag(parser, SMOKE)
     args = parser.parse_args()
     if args.smoke:
         result = measure(**SMOKE)

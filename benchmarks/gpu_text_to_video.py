@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from measure import emit, peak_cuda_mib, peak_rss_mib, print_table, run_child  # noqa: E402
+from measure import add_smoke_flag, emit, peak_cuda_mib, peak_rss_mib, print_table, run_child  # noqa: E402
 
 PAPER = {"seconds": 261.0, "peak_gb": 46.98}
 PROMPT = "a red vintage car driving along a coastal road at sunset"
@@ -129,7 +129,7 @@ def main() -> None:
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--device", default=None)
     parser.add_argument("--duration", type=float, default=3.0)
-    parser.add_argument("--smoke", action="store_true", help=f"Smallest run, to check the harness works: {SMOKE}.")
+    add_smoke_flag(parser, SMOKE)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from measure import emit, peak_rss_mib, print_table  # noqa: E402
+from measure import add_smoke_flag, emit, peak_rss_mib, print_table  # noqa: E402
 
 SMOKE = {"iterations": 1, "prompts": 1, "candidates": 2, "steps": 1}
 """The smallest run (``--smoke``, ``run.py --smoke``): one prompt's two candidates, so it keeps no pair and trains
@@ -103,7 +103,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--duration", type=float, default=1.0)
     parser.add_argument("--profile", default="tiny")
-    parser.add_argument("--smoke", action="store_true", help=f"Smallest run, to check the benchmark works: {SMOKE}.")
+    add_smoke_flag(parser, SMOKE)
     args = parser.parse_args()
     if args.smoke:
         result = measure(**SMOKE)

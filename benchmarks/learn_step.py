@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from measure import emit, peak_cuda_mib, peak_rss_mib, print_table, run_child  # noqa: E402
+from measure import add_smoke_flag, emit, peak_cuda_mib, peak_rss_mib, print_table, run_child  # noqa: E402
 
 ROLES = {"a2": "text_to_image", "a4": "image_to_video"}
 SMOKE = {"profile": "tiny", "agents": ("a2", "a4"), "batch_size": 1, "steps": 1, "device": "cpu", "frames": 2}
@@ -129,7 +129,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5, help="timed steps after one warm-up step")
     parser.add_argument("--frames", type=int, default=None, help="A4 frames (default: the profile's per segment)")
     parser.add_argument("--device", default=None)
-    parser.add_argument("--smoke", action="store_true", help=f"Smallest run, to check the harness works: {SMOKE}.")
+    add_smoke_flag(parser, SMOKE)
     parser.add_argument("--child", choices=sorted(ROLES), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

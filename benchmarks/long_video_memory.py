@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from measure import emit, peak_cuda_mib, peak_rss_mib, print_table, run_child  # noqa: E402
+from measure import add_smoke_flag, emit, peak_cuda_mib, peak_rss_mib, print_table, run_child  # noqa: E402
 
 SMOKE = {"profile": "tiny", "durations": (1.0,)}
 """The smallest run (``--smoke``, ``run.py --smoke``): one short video, so the ratio is 1 by construction; it checks the
@@ -65,7 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="tiny")
     parser.add_argument("--durations", type=float, nargs="+", default=[4.0, 60.0])
-    parser.add_argument("--smoke", action="store_true", help=f"Smallest run, to check the benchmark works: {SMOKE}.")
+    add_smoke_flag(parser, SMOKE)
     parser.add_argument("--child", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:

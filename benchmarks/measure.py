@@ -5,6 +5,7 @@ Benchmarks print their figures as a table and as JSON; none of them asserts a ti
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
@@ -99,3 +100,8 @@ def publish(result: dict, report: Callable[[dict], None], path: Path | None = No
     if path is not None:
         path.write_text(json.dumps(result, indent=2), encoding="utf-8")
     emit(result)
+
+
+def add_smoke_flag(parser: argparse.ArgumentParser, smoke: dict) -> None:
+    """``--smoke``: the benchmark's smallest run (``smoke``, its settings), to check it still works."""
+    parser.add_argument("--smoke", action="store_true", help=f"Smallest run, to check the benchmark works: {smoke}.")

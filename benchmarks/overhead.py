@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from measure import emit, print_table  # noqa: E402
+from measure import add_smoke_flag, emit, print_table  # noqa: E402
 
 if TYPE_CHECKING:
     from mora_agents.llm import LlmBackend
@@ -281,7 +281,7 @@ def main() -> None:
     parser.add_argument("--profile", default="bench-cpu")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=2.0)
-    parser.add_argument("--smoke", action="store_true", help=f"Smallest run, to check the benchmark works: {SMOKE}.")
+    add_smoke_flag(parser, SMOKE)
     args = parser.parse_args()
     result = measure(**SMOKE) if args.smoke else measure(args.profile, args.rounds, args.duration)
     report(result)

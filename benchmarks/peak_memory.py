@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from measure import emit, peak_cuda_mib, peak_rss_mib, print_table, run_child  # noqa: E402
+from measure import add_smoke_flag, emit, peak_cuda_mib, peak_rss_mib, print_table, run_child  # noqa: E402
 
 PROMPT = "a lighthouse on a cliff in a storm, waves breaking"
 STAGES = {
@@ -134,7 +134,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=2.0)
     parser.add_argument("--policies", nargs="+", default=["free", "offload", "keep"])
     parser.add_argument("--stages", nargs="+", default=list(STAGES), choices=list(STAGES))
-    parser.add_argument("--smoke", action="store_true", help=f"Smallest run, to check the benchmark works: {SMOKE}.")
+    add_smoke_flag(parser, SMOKE)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--policy", default="free", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from measure import print_table, publish  # noqa: E402
+from measure import add_smoke_flag, print_table, publish  # noqa: E402
 
 # The paper's published numbers: Table 1 (text-to-video) and Table 2 (the other five tasks), rows "Mora
 # (Open-Sora-Plan)" (fine-tuned: the paper's headline model) and "Sora". None: the table has no such column.
@@ -251,7 +251,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="folder for media and runs (default: a temporary folder)")
     parser.add_argument("--tasks", nargs="+", default=list(REQUESTS), choices=list(REQUESTS), help="default: all")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
-    parser.add_argument("--smoke", action="store_true", help=f"smallest run, to check the benchmark works: {SMOKE}")
+    add_smoke_flag(parser, SMOKE)
     args = parser.parse_args()
 
     from mora_agents.errors import MoraError

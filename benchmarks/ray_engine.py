@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from measure import emit, print_table  # noqa: E402
+from measure import add_smoke_flag, emit, print_table  # noqa: E402
 
 SMOKE = {"profile": "tiny", "count": 0, "rounds": 1, "duration": 1.0, "cpus": 2}
 """The smallest run (``--smoke``, ``run.py --smoke``): one request per engine after the warm-up, no batch; it checks the
@@ -133,7 +133,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="Single-request rounds per engine.")
     parser.add_argument("--duration", type=float, default=1.0, help="Seconds of each clip.")
     parser.add_argument("--cpus", type=int, default=None, help="CPUs of the local Ray cluster (default: all).")
-    parser.add_argument("--smoke", action="store_true", help=f"Smallest run, to check the benchmark works: {SMOKE}.")
+    add_smoke_flag(parser, SMOKE)
     args = parser.parse_args()
     if args.smoke:
         result = measure(**SMOKE)

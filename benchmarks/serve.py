@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from measure import free_port, print_table, publish  # noqa: E402
+from measure import add_smoke_flag, free_port, print_table, publish  # noqa: E402
 
 PROMPT = "a paper boat on a pond"
 READY_SECONDS = 120
@@ -118,7 +118,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="Warm runs, after one run that loads the models.")
     parser.add_argument("--duration", type=float, default=1.0)
     parser.add_argument("--json", type=Path, help="Also write the figures to this file.")
-    parser.add_argument("--smoke", action="store_true", help=f"Smallest run, to check the benchmark works: {SMOKE}.")
+    add_smoke_flag(parser, SMOKE)
     args = parser.parse_args()
     result = measure(**SMOKE) if args.smoke else measure(args.profile, args.runs, args.duration)
     publish(result, report, args.json)

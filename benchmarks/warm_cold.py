@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from measure import emit, print_table, run_child  # noqa: E402
+from measure import add_smoke_flag, emit, print_table, run_child  # noqa: E402
 
 SMOKE = {"profile": "tiny", "duration": 1.0}
 """The smallest run (``--smoke``, ``run.py --smoke``): it checks the benchmark works, its figures mean little."""
@@ -61,7 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="bench-cpu")
     parser.add_argument("--duration", type=float, default=2.0)
-    parser.add_argument("--smoke", action="store_true", help=f"Smallest run, to check the benchmark works: {SMOKE}.")
+    add_smoke_flag(parser, SMOKE)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
