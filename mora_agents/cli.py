@@ -678,7 +678,13 @@ def route(
     llm: Annotated[
         str | None, typer.Option(help="Director LLM for close calls: embedded (default), openai, or none.")
     ] = None,
-    explain: Annotated[bool, typer.Option(help="Also say on stderr how the task was chosen.")] = False,
+    explain: Annotated[
+        bool, typer.Option(help="Also say on stderr how the task was chosen: the plan, its confidence, why it asked.")
+    ] = False,
+    director: Annotated[
+        str | None,
+        typer.Option(help="How the turn is read: rules (default), learned (the trained model) or llm (MORA_DIRECTOR)."),
+    ] = None,
     sop_dir: SopDirOption = None,
 ) -> None:
     """Show what the director makes of a request: the task, its inputs, what it understood (``explanation``) and
@@ -695,15 +701,40 @@ def route(
     if not request.strip():
         raise MoraError('the request is empty: say what you want, e.g. mora route "a corgi on a beach, 4 seconds"')
     artifacts = read_session_artifacts(session) if session is not None else []
-    director = make_director(llm, sop_dir, seed=seed)
+    agent = make_director(llm, sop_dir, seed=seed, director=director)
     turn = StructuredMessage[DirectorTurn](
         content=DirectorTurn(text=request, artifacts=artifacts, seed=seed), source="user"
     )
-    response = asyncio.run(director.on_messages([turn], CancellationToken()))
+    response = asyncio.run(agent.on_messages([turn], CancellationToken()))
     if explain:
-        details = ", ".join(f"{key}: {value}" for key, value in response.chat_message.metadata.items())
-        err.print(details, highlight=False, markup=False, soft_wrap=True)
+        err.print(
+            _explanation(response.chat_message.metadata, artifacts), highlight=False, markup=False, soft_wrap=True
+        )
     typer.echo(response.chat_message.content.model_dump_json(indent=2))
+
+
+def _explanation(metadata: dict[str, str], artifacts: list) -> str:
+    """``route --explain``: the session as the director sees it, and how it decided (a resolver's plan, line by
+    line: the task, each input with its probability, the confidence, why it asked)."""
+    from mora_agents.director import TurnPlan, describe
+
+    lines = [f"session: {describe(a, artifacts)}" for a in artifacts]
+    if "plan" not in metadata:
+        return "\n".join([*lines, ", ".join(f"{key}: {value}" for key, value in metadata.items())])
+    plan = TurnPlan.model_validate_json(metadata["plan"])
+    lines.append(f"plan ({plan.resolver}): {plan.task}, confidence {plan.confidence:.2f}")
+    for bound in plan.bindings:
+        if bound.artifact is not None:
+            frame = f" ({bound.frame} frame)" if bound.frame else ""
+            lines.append(f"  {bound.input} = #{bound.artifact}{frame}, p {bound.probability:.2f}, by {bound.how}")
+        else:
+            lines.append(f"  {bound.input} = {bound.file or bound.value!r} ({bound.how})")
+    if plan.ranking:
+        lines.append("  tasks: " + ", ".join(f"{task} {p:.2f}" for task, p in plan.ranking[:3]))
+    if plan.question is not None:
+        about = f" about {plan.question.input}" if plan.question.input else ""
+        lines.append(f"asked{about}: {plan.question.reason}")
+    return "\n".join(lines)
 
 
 @app.command()

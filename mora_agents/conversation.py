@@ -4,6 +4,7 @@ run and recorded in a session folder. ``mora run`` replays a script through it, 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -274,14 +275,34 @@ class Conversation:
         return str(target.resolve())
 
 
-def make_director(llm: str | None, sop_dirs: list[Path] | None = None, seed: int = 0):
+DIRECTORS = ("rules", "learned", "llm")
+"""How the director reads a turn (``MORA_DIRECTOR``): ``rules`` (closed grammars, word tables, the embedding and an
+LLM on near-ties: the default while it measures best on its corpus), ``learned`` (the trained model fills a typed
+plan, offline) or ``llm`` (the configured LLM fills the plan through its schema; the learned model when it fails)."""
+
+
+def make_director(llm: str | None, sop_dirs: list[Path] | None = None, seed: int = 0, director: str | None = None):
     """The director over every task on the search path, with the LLM (``none``: without one) and the embedding
-    router; an OpenAI-compatible LLM also settles near-ties between artifacts."""
-    from mora_agents.director import DirectorAgent, EmbeddingRouter
+    router; an OpenAI-compatible LLM also settles near-ties between artifacts. ``director`` (else
+    ``MORA_DIRECTOR``, else ``rules``) picks how turns are read: :data:`DIRECTORS`."""
+    from mora_agents.director import DirectorAgent, EmbeddingRouter, LearnedResolver, LlmResolver
     from mora_agents.llm import create_llm
 
+    director = director or os.environ.get("MORA_DIRECTOR") or "rules"
+    if director not in DIRECTORS:
+        raise MoraError(f"unknown director '{director}': choose one of {', '.join(DIRECTORS)}")
     sops = {name: SopSpec.from_file(entry.path) for name, entry in list_sops(sop_dirs).items()}
-    backend = None if llm == "none" else create_llm(llm, seed=seed)
+    if director == "llm" and llm == "none":
+        raise MoraError("the llm director needs an LLM: drop --llm none, or choose --director learned")
+    backend = None if llm == "none" or director == "learned" else create_llm(llm, seed=seed)
+    resolver = None
+    if director == "learned":
+        resolver = LearnedResolver()
+    elif director == "llm":
+        assert backend is not None
+        resolver = LlmResolver(
+            backend.client, backend.create_args, fallback=LearnedResolver(), schema_format=backend.schema_format
+        )
     return DirectorAgent(
         "director",
         model_client=backend.client if backend else None,
@@ -289,4 +310,5 @@ def make_director(llm: str | None, sop_dirs: list[Path] | None = None, seed: int
         sops=sops,
         router=EmbeddingRouter(),
         reference_client=backend.client if backend and backend.resolves_references else None,
+        resolver=resolver,
     )

@@ -11,7 +11,8 @@ OpenAI-compatible endpoint when configured.
 
 ``MORA_LLM_BACKEND`` picks one; without it, a set ``MORA_LLM_BASE_URL`` means ``openai``. With a base URL
 the server is asked for JSON mode; ``MORA_LLM_STRUCTURED=1`` asks for a JSON schema instead, for servers that
-support ``response_format: json_schema`` (OpenAI, vLLM; not llama-cpp-python's server). ``MORA_LLM_TIMEOUT``
+support ``response_format: json_schema`` (OpenAI, vLLM); ``MORA_LLM_STRUCTURED=json_object`` sends the schema inside
+JSON mode, as llama-cpp-python's server wants it (it turns the schema into a grammar). ``MORA_LLM_TIMEOUT``
 bounds one request in seconds (default 60).
 """
 
@@ -80,6 +81,10 @@ class LlmBackend:
     """How the manifest names the model, e.g. ``embedded:SmolLM2-135M-Instruct.Q4_1.gguf``."""
     create_args: dict[str, Any] = field(default_factory=dict)
     """``extra_create_args`` for every call: greedy decoding and a token cap, so runs are repeatable."""
+    schema_format: str | None = None
+    """How a JSON schema reaches the server: ``json_schema`` (OpenAI's structured output), ``json_object``
+    (llama-cpp-python's server: the schema inside ``response_format``, turned into a grammar) or ``None`` (JSON
+    mode only). From ``MORA_LLM_STRUCTURED``: ``1`` / ``json_object`` / unset."""
 
     @property
     def resolves_references(self) -> bool:
@@ -261,6 +266,12 @@ def _openai(seed: int) -> LlmBackend:
     # A hung server must not block a run for the client's default 10 minutes x 3 attempts.
     timeout = float(os.environ.get("MORA_LLM_TIMEOUT", "60"))
     kwargs: dict[str, Any] = {"model": model, "api_key": api_key or "not-needed", "timeout": timeout, "max_retries": 1}
+    structured = os.environ.get("MORA_LLM_STRUCTURED", "0")
+    if structured not in ("0", "1", "json_object"):
+        raise MoraError(
+            f"MORA_LLM_STRUCTURED={structured!r}: use 1 (a JSON schema), json_object (llama-cpp-python's "
+            "server: a schema in JSON mode) or 0 (JSON mode only)"
+        )
     if base_url:
         kwargs["base_url"] = base_url
         # A local server's model is unknown to autogen-ext: describe it; JSON mode only (schemas vary by server).
@@ -268,7 +279,7 @@ def _openai(seed: int) -> LlmBackend:
             "vision": False,
             "function_calling": False,
             "json_output": True,
-            "structured_output": os.environ.get("MORA_LLM_STRUCTURED", "0") == "1",
+            "structured_output": structured == "1",
             "family": ModelFamily.UNKNOWN,
         }
     try:
@@ -276,7 +287,9 @@ def _openai(seed: int) -> LlmBackend:
     except ValueError as error:
         raise MoraError(f"cannot configure the openai LLM backend: {error}") from None
     where = base_url or "api.openai.com"
-    return LlmBackend(client, f"openai:{model}@{where}", {"temperature": 0.0, "max_tokens": MAX_TOKENS, "seed": seed})
+    schema_format = {"1": "json_schema", "json_object": "json_object"}.get(structured) if base_url else "json_schema"
+    create_args = {"temperature": 0.0, "max_tokens": MAX_TOKENS, "seed": seed}
+    return LlmBackend(client, f"openai:{model}@{where}", create_args, schema_format)
 
 
 def managed_client(load: Callable[[], Any]) -> Any:

@@ -65,3 +65,21 @@ def minilm_encoder(texts: list[str]) -> np.ndarray:
         texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
     )
     return np.asarray(vectors, dtype=np.float32)
+
+
+def minilm_tokens(texts: list[str]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per text: its word pieces' vectors (L2-normalised, ``[CLS]``/``[SEP]`` left out), their character spans in
+    the text, and the sentence vector (the mean of all pieces, normalised: what :func:`minilm_encoder` gives)."""
+    with _load_lock:
+        model = _sentence_model()
+    pieces = model.encode(texts, batch_size=32, output_value="token_embeddings", show_progress_bar=False)
+    found = []
+    for text, vectors in zip(texts, pieces, strict=True):
+        vectors = vectors.detach().float().cpu().numpy()
+        spans = np.asarray(model.tokenizer(text, return_offsets_mapping=True)["offset_mapping"], dtype=np.int32)
+        spans = spans[: len(vectors)]
+        sentence = vectors.mean(axis=0)
+        inner = vectors[1:-1] if len(vectors) > 2 else vectors[:0]
+        norms = np.linalg.norm(inner, axis=1, keepdims=True).clip(min=1e-6)
+        found.append((inner / norms, spans[1:-1], sentence / max(float(np.linalg.norm(sentence)), 1e-6)))
+    return found

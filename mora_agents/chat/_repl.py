@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mora_agents.conversation import Conversation
-from mora_agents.director import artifact_label
+from mora_agents.director import artifact_label, made_from
 from mora_agents.errors import CancelledError, DiskFullError, MoraError
 from mora_agents.messages import VideoRequest
 from mora_agents.studio import ConsoleEvents
@@ -138,10 +138,10 @@ class ChatRepl:
         if not artifacts:
             self.say("no artifacts yet")
             return
-        table = Table("#", "name", "turn", "task", "what", "file")
+        table = Table("#", "name", "turn", "made", "what", "file")
         for a in artifacts:
             name = artifact_label(a, artifacts)
-            table.add_row(str(a.index), name, str(a.turn), a.task, escape(a.prompt or ""), escape(a.path))
+            table.add_row(str(a.index), name, str(a.turn), made_from(a), escape(a.prompt or ""), escape(a.path))
         self.console.print(table)
 
     def open_artifact(self, argument: str) -> None:

@@ -39,12 +39,15 @@ from autogen_agentchat.base import Response
 from autogen_agentchat.messages import BaseChatMessage, StructuredMessage
 from autogen_core import CancellationToken
 from autogen_core.models import AssistantMessage, ChatCompletionClient, LLMMessage, SystemMessage, UserMessage
-from pydantic import BaseModel, Field, ValidationError, create_model
+from pydantic import BaseModel, Field, create_model
 
+from mora_agents.director._answer import answer
 from mora_agents.director._content import bind_content
 from mora_agents.director._embedding import EmbeddingRouter, Ranking
 from mora_agents.director._explanation import explain
+from mora_agents.director._front import read_turn
 from mora_agents.director._inputs import clarifying_question, fill_inputs
+from mora_agents.director._plan import PlanResolver, TurnPlan, check_plan, validate_answer
 from mora_agents.director._settle import settle_with_llm
 from mora_agents.director._slots import MediaKind, TurnFacts, bind_relative, embedding_query
 from mora_agents.messages import ClarifyingQuestion, DirectorTurn, SessionArtifact, VideoRequest
@@ -92,7 +95,7 @@ class _Choice(BaseModel):
 class RouteTrace:
     """How a task was chosen, carried in the answer's metadata (and useful in tests)."""
 
-    decided_by: Literal["only", "cue", "embedding", "llm", "fallback"]
+    decided_by: Literal["only", "cue", "embedding", "llm", "fallback", "learned", "llm-plan"]
     """``only`` (one task left after the media filter), a keyword ``cue``, the ``embedding`` margin, the
     ``llm`` on a close call, or ``fallback`` (the LLM failed or chose outside the top 2: the embedding)."""
     ranking: Ranking
@@ -101,6 +104,8 @@ class RouteTrace:
     llm_problem: str | None = None
     reference_answers: tuple[str, ...] = ()
     """The reference LLM's raw answers, when it was asked to choose between artifacts."""
+    plan: TurnPlan | None = None
+    """The plan a resolver filled (``--director learned``)."""
 
     def metadata(self) -> dict[str, str]:
         """``decided_by``; ``ranking`` (``task=score``, the chosen task first); ``margin`` (first minus second
@@ -116,6 +121,11 @@ class RouteTrace:
             data["llm_problem"] = self.llm_problem
         if self.reference_answers:
             data["reference_answers"] = json.dumps(list(self.reference_answers))
+        if self.plan is not None:
+            data["plan"] = self.plan.model_dump_json(exclude_none=True)
+            data["confidence"] = f"{self.plan.confidence:.3f}"
+            if self.plan.question is not None:
+                data["asked_because"] = self.plan.question.reason
         return data
 
 
@@ -139,6 +149,9 @@ class DirectorAgent(BaseChatAgent):
         reference_client: the LLM that chooses between artifacts a phrase fits about equally ("the beach
             one" with two beach clips), through a JSON schema of their numbers; ``None`` (the default, and
             what the embedded 135M model gets) asks the user instead.
+        resolver: a :class:`~._plan.PlanResolver` that reads each turn into a typed plan instead of the rules
+            (:class:`~._learned.LearnedResolver`, :class:`~._llm_plan.LlmResolver`); the metadata then carries
+            the plan, its confidence and why it asked.
     """
 
     def __init__(
@@ -151,6 +164,7 @@ class DirectorAgent(BaseChatAgent):
         system_message: str | None = None,
         decide_margin: float = DECIDE_MARGIN,
         reference_client: ChatCompletionClient | None = None,
+        resolver: PlanResolver | None = None,
     ) -> None:
         system_message = system_message or role_prompt("director")
         super().__init__(name=name, description="Director: " + system_message.splitlines()[0])
@@ -163,6 +177,7 @@ class DirectorAgent(BaseChatAgent):
         self.system_message = system_message
         self.decide_margin = decide_margin
         self.reference_client = reference_client
+        self.resolver = resolver
 
     @property
     def produced_message_types(self) -> Sequence[type[BaseChatMessage]]:
@@ -189,6 +204,8 @@ class DirectorAgent(BaseChatAgent):
     ) -> tuple[VideoRequest | ClarifyingQuestion, RouteTrace]:
         """The answer to ``turn`` and how its task was chosen."""
         token = cancellation_token or CancellationToken()
+        if self.resolver is not None:
+            return await self._direct_by_plan(turn, token)
         facts = TurnFacts.read(turn.text)
         if turn.artifacts:
             quiet = self._cue_spans(facts) if self._acts_on_clips(facts) else None
@@ -209,6 +226,19 @@ class DirectorAgent(BaseChatAgent):
             task=spec.name, inputs=filled.inputs, seed=turn.seed, explanation=explanation, bindings=filled.bindings
         )
         return request, trace
+
+    async def _direct_by_plan(
+        self, turn: DirectorTurn, token: CancellationToken
+    ) -> tuple[VideoRequest | ClarifyingQuestion, RouteTrace]:
+        """The resolver's plan for ``turn``, checked against its task, as the answer."""
+        assert self.resolver is not None
+        reading = read_turn(turn.text, turn.artifacts)
+        plan = await self.resolver.resolve(reading, turn.artifacts, self.sops, token)
+        spec = self.sops[plan.task]
+        plan = check_plan(plan, spec, turn.artifacts)
+        ranking = Ranking(tuple(plan.ranking) or ((plan.task, plan.confidence),))
+        trace = RouteTrace("learned" if plan.resolver == "learned" else "llm-plan", ranking, plan=plan)
+        return answer(plan, spec, turn.artifacts, turn.seed), trace
 
     def _acts_on_clips(self, facts: TurnFacts) -> bool:
         """The turn says to do something to clips ("stitch em together", "bees +3s"): its bare words may name them.
@@ -339,19 +369,10 @@ class DirectorAgent(BaseChatAgent):
 
 def parse_choice(content: str, names: Sequence[str]) -> tuple[str | None, str | None]:
     """The task named by an LLM answer, or ``(None, problem)`` with the validation error in words."""
-    text = content.strip()
-    if text.startswith("```"):
-        text = text.strip("`").removeprefix("json").strip()
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        return None, f"it is not JSON ({error.msg} at character {error.pos})"
-    try:
-        task = _Choice.model_validate(data).task.strip()
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "the answer"
-        return None, f"{where}: {first['msg']}"
+    choice, problem = validate_answer(content, _Choice)
+    if choice is None:
+        return None, problem
+    task = choice.task.strip()
     if task not in names:
         return None, f"'{task}' is not a task (choose one of {', '.join(names)})"
     return task, None

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from mora_agents.director._describe import content
 from mora_agents.director._slots import (
     _FIRST_FRAME,
     _FRAME,
@@ -348,13 +349,7 @@ MADE_BY_WORDS = {
 
 def describe(artifact: SessionArtifact, artifacts: Sequence[SessionArtifact], depth: int = 2) -> str:
     """What an artifact shows, in words: its prompt, and what the artifacts it was made from show."""
-    parts = [artifact.prompt or ""]
-    if depth > 0:
-        by_index = {a.index: a for a in artifacts}
-        for number in artifact.sources:
-            if number in by_index and number != artifact.index:
-                parts.append(describe(by_index[number], artifacts, depth - 1))
-    return "; ".join(p for p in parts if p)
+    return content(artifact, artifacts, depth)
 
 
 @dataclass(frozen=True)

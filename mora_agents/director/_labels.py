@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from mora_agents.director._describe import made_from
 from mora_agents.messages import SessionArtifact
 
 SHOWS_CHARS = 48
@@ -25,5 +26,7 @@ def shows(artifact: SessionArtifact) -> str:
 
 
 def artifact_line(artifact: SessionArtifact, artifacts: Sequence[SessionArtifact]) -> str:
-    """``#3 clip 2 (a lighthouse at night)``: the number /list shows, the label, what it shows."""
-    return f"#{artifact.index} {artifact_label(artifact, artifacts)} ({shows(artifact)})"
+    """``#3 clip 2 (a lighthouse at night)``: the number /list shows, the label, what it shows; a derived one
+    also says how and from what: ``#4 clip 3 (extended from #3: make it 2 seconds longer)``."""
+    derived = f"{made_from(artifact)}: " if artifact.sources else ""
+    return f"#{artifact.index} {artifact_label(artifact, artifacts)} ({derived}{shows(artifact)})"
