@@ -349,7 +349,7 @@ MADE_BY_WORDS = {
 
 def describe(artifact: SessionArtifact, artifacts: Sequence[SessionArtifact], depth: int = 2) -> str:
     """What an artifact shows, in words: its prompt, and what the artifacts it was made from show."""
-    return content(artifact, artifacts, depth)
+    return content(artifact, artifacts, depth, instructions=True)
 
 
 @dataclass(frozen=True)

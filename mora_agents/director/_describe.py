@@ -34,14 +34,23 @@ def made_from(artifact: SessionArtifact) -> str:
     return f"{made} {sources}" if sources and made.endswith("from") else made
 
 
-def content(artifact: SessionArtifact, artifacts: Sequence[SessionArtifact], depth: int = 2) -> str:
-    """What it shows: its own words, then what its sources show ("make it snowy; a kite over a beach")."""
-    parts = [artifact.prompt or ""]
+INSTRUCTION_ONLY = ("extend_video", "connect_videos")
+"""Tasks whose words say what to do, not what the result shows ("now connect the first and the second clip"):
+their results show what their sources show."""
+
+
+def content(
+    artifact: SessionArtifact, artifacts: Sequence[SessionArtifact], depth: int = 2, instructions: bool = False
+) -> str:
+    """What it shows: its own words (unless they are only an instruction, :data:`INSTRUCTION_ONLY`, and
+    ``instructions`` is false), then what its sources show ("make it snowy; a kite over a beach")."""
+    instruction = artifact.task in INSTRUCTION_ONLY and artifact.sources and not instructions
+    parts = ["" if instruction else artifact.prompt or ""]
     if depth > 0:
         by_index = {a.index: a for a in artifacts}
         for number in artifact.sources:
             if number in by_index and number != artifact.index:
-                parts.append(content(by_index[number], artifacts, depth - 1))
+                parts.append(content(by_index[number], artifacts, depth - 1, instructions))
     return "; ".join(p for p in parts if p)
 
 
