@@ -10,7 +10,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from mora_agents.director._slots import PathMention, find_durations, find_paths, mask_paths
+from mora_agents.director._slots import (
+    PathMention,
+    blank_paths,
+    find_paths,
+    mask_paths,
+    parse_duration,
+    without_durations,
+)
 from mora_agents.messages import SessionArtifact
 
 _NO_UNIT = r"(?![.,]\d|\s*-?\s*(?:more\s+|extra\s+)?(?:s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?)\b)"
@@ -46,27 +53,18 @@ class TurnReading:
     @property
     def masked(self) -> str:
         """The text with file names blanked (same length), so nothing else reads inside them."""
-        text = self.text
-        for path in self.paths:
-            text = text[: path.start] + " " * (path.end - path.start) + text[path.end :]
-        return text
+        return blank_paths(self.text, self.paths)
 
     def duration(self, prefer_added: bool = False) -> float | None:
         """The seconds the turn asks for; with ``prefer_added``, one said as an addition ("3 more seconds")."""
-        found = find_durations(self.masked)
-        if prefer_added:
-            found.sort(key=lambda d: not d.added)
-        return found[0].seconds if found else None
+        return parse_duration(self.masked, prefer_added)
 
     def prompt_text(self, drop_durations: bool) -> str:
         """The turn as a prompt: file names read as "this image" / "this video", durations left out if asked."""
-        text = self.text
         if drop_durations:
-            for duration in reversed(find_durations(text)):
-                head = re.sub(r"(?:[\s,]*(?:for|of|lasting|about|around))?[\s,]*$", "", text[: duration.start])
-                text = head + text[duration.end :]
-            return mask_paths(re.sub(r"\s{2,}", " ", text).strip(" ,;"), find_paths(text))
-        return mask_paths(text, self.paths)
+            text = without_durations(self.text)
+            return mask_paths(text, find_paths(text))
+        return mask_paths(self.text, self.paths)
 
 
 def read_turn(text: str, artifacts: list[SessionArtifact]) -> TurnReading:

@@ -18,12 +18,12 @@ from mora_agents.director._slots import (
     MediaKind,
     Reference,
     TurnFacts,
-    find_durations,
     kind_of,
     mask_paths,
     parse_counts,
     parse_duration,
     resolve,
+    without_durations,
 )
 from mora_agents.messages import ClarifyingQuestion, InputBinding, SessionArtifact
 from mora_agents.sop import InputSpec, SopSpec
@@ -266,14 +266,6 @@ def _fill_text(spec: SopSpec, facts: TurnFacts, filled: Filled) -> None:
         text = without_durations(text)
     if re.search(r"[a-z]{2,}", text, re.IGNORECASE):
         filled.inputs[target] = text
-
-
-def without_durations(text: str) -> str:
-    """``text`` minus its durations and the little words that tie them on ("a kite, 2 seconds" -> "a kite")."""
-    for duration in reversed(find_durations(text)):
-        head = re.sub(r"(?:[\s,]*(?:for|of|lasting|about|around))?[\s,]*$", "", text[: duration.start])
-        text = head + text[duration.end :]
-    return re.sub(r"\s{2,}", " ", text).strip(" ,;")
 
 
 def _fill_seconds(spec: SopSpec, facts: TurnFacts, filled: Filled) -> None:

@@ -248,6 +248,14 @@ def parse_duration(text: str, prefer_added: bool = False) -> float | None:
     return found[0].seconds
 
 
+def without_durations(text: str) -> str:
+    """``text`` minus its durations and the little words that tie them on ("a kite, 2 seconds" -> "a kite")."""
+    for duration in reversed(find_durations(text)):
+        head = re.sub(r"(?:[\s,]*(?:for|of|lasting|about|around))?[\s,]*$", "", text[: duration.start])
+        text = head + text[duration.end :]
+    return re.sub(r"\s{2,}", " ", text).strip(" ,;")
+
+
 def parse_counts(text: str) -> list[tuple[int, str]]:
     """``(number, noun)`` pairs that are not durations: ``3 scenes`` -> ``[(3, "scenes")]``."""
     spans = [(d.start, d.end) for d in find_durations(text)]
@@ -282,6 +290,14 @@ def find_paths(text: str) -> list[PathMention]:
             found.append(PathMention(path, kind, match.start(), match.end()))
             taken.append((match.start(), match.end()))
     return sorted(found, key=lambda p: p.start)
+
+
+def blank_paths(text: str, paths: list[PathMention]) -> str:
+    """``text`` with each file name blanked (same length), so nothing else reads inside it ("clip2.mp4" is no
+    "clip 2")."""
+    for mention in paths:
+        text = text[: mention.start] + " " * (mention.end - mention.start) + text[mention.end :]
+    return text
 
 
 def mask_paths(text: str, paths: list[PathMention], video: str = "this video", image: str = "this image") -> str:
@@ -520,10 +536,7 @@ class TurnFacts:
     def read(cls, text: str) -> TurnFacts:
         text = _TYPED_THE.sub(lambda m: "The" if m.group(0)[0].isupper() else "the", text)  # same length
         paths = find_paths(text)
-        # File names must not read as references or durations ("clip2.mp4" is a file, not "clip 2").
-        masked = text
-        for mention in paths:
-            masked = masked[: mention.start] + " " * (mention.end - mention.start) + masked[mention.end :]
+        masked = blank_paths(text, paths)  # file names must not read as references or durations
         return cls(text, paths, find_references(masked), masked)
 
     @property
