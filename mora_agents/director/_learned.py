@@ -19,7 +19,7 @@ import torch
 from autogen_core import CancellationToken
 
 from mora_agents.director._front import TurnReading
-from mora_agents.director._plan import PlanBinding, PlanQuestion, TurnPlan, check_plan
+from mora_agents.director._plan import PlanBinding, PlanQuestion, TurnPlan, bind_inputs
 from mora_agents.director._ranker import (
     BUILTIN_TASKS,
     Featurizer,
@@ -28,7 +28,6 @@ from mora_agents.director._ranker import (
     TokenEncoder,
     TurnFeatures,
 )
-from mora_agents.director._slots import parse_counts
 from mora_agents.errors import MoraError
 from mora_agents.messages import SessionArtifact
 from mora_agents.sop import SopSpec
@@ -163,32 +162,26 @@ class LearnedResolver:
         specs = list(sops.values())
         features = await asyncio.to_thread(self._featurizer.features, reading, artifacts, specs)
         decision = decide(model, features, self.ask_below)
-        return plan_of(decision, reading, artifacts, sops, self.name)
+        return plan_of(decision, reading, sops, self.name)
 
 
-def plan_of(
-    decision: Decision,
-    reading: TurnReading,
-    artifacts: Sequence[SessionArtifact],
-    sops: Mapping[str, SopSpec],
-    resolver: str,
-) -> TurnPlan:
-    """The plan a decision makes: files named in the turn first, then the model's bindings, then the values."""
+def plan_of(decision: Decision, reading: TurnReading, sops: Mapping[str, SopSpec], resolver: str) -> TurnPlan:
+    """The plan a decision makes (:func:`~._plan.bind_inputs`: files named in the turn first, then the model's
+    bindings, then the values)."""
     spec = sops[decision.task]
-    bindings: list[PlanBinding] = []
-    files = {kind: [p for p in reading.paths if p.kind == kind] for kind in ("image", "video")}
     mentioned = {m.artifact: m.how for m in reading.mentions}
-    for name, item in spec.inputs.items():
-        if item.type not in ("image", "video"):
-            continue
-        if files[item.type]:
-            bindings.append(PlanBinding(input=name, file=files[item.type].pop(0).path, how="file"))
-        elif name in decision.inputs and decision.inputs[name][0] is not None:
-            number, frame = decision.inputs[name]
-            how = mentioned.get(number, "model")
-            probability = min(1.0, decision.probabilities.get(name, 1.0))
-            bindings.append(PlanBinding(input=name, artifact=number, frame=frame, probability=probability, how=how))
-    bindings.extend(values_of(reading, spec))
+    chosen = {
+        name: PlanBinding(
+            input=name,
+            artifact=number,
+            frame=frame,
+            probability=min(1.0, decision.probabilities.get(name, 1.0)),
+            how=mentioned.get(number, "model"),
+        )
+        for name, (number, frame) in decision.inputs.items()
+        if number is not None
+    }
+    bindings = bind_inputs(spec, reading, chosen)
     question = None
     if decision.question is not None:
         reason = _reason(decision, reading, sops)
@@ -197,7 +190,7 @@ def plan_of(
             about = next((n for n, i in spec.inputs.items() if i.type in ("image", "video") and i.required), None)
         question = PlanQuestion(input=about, candidates=decision.question, reason=reason)
         bindings = [b for b in bindings if b.value is not None or b.input != decision.unclear]
-    plan = TurnPlan(
+    return TurnPlan(
         task=spec.name,
         bindings=bindings,
         question=question,
@@ -205,7 +198,6 @@ def plan_of(
         resolver=resolver,
         ranking=[(task, round(p, 4)) for task, p in decision.ranking],
     )
-    return check_plan(plan, spec, artifacts)
 
 
 def _reason(decision: Decision, reading: TurnReading, sops: Mapping[str, SopSpec]) -> str:
@@ -222,40 +214,6 @@ def _reason(decision: Decision, reading: TurnReading, sops: Mapping[str, SopSpec
     what = item.description or decision.unclear.replace("_", " ")
     p = decision.probabilities.get(decision.unclear, 0.0)
     return f"I am not sure which {item.type} you mean as {what} (the likeliest fits with {p:.0%})"
-
-
-def values_of(reading: TurnReading, spec: SopSpec) -> list[PlanBinding]:
-    """The inputs a closed grammar fills: the prompt (the turn's words), a duration, a choice said by name."""
-    found = []
-    texts = [n for n, i in spec.inputs.items() if i.type == "text" and i.required]
-    target = "prompt" if "prompt" in texts else texts[0] if len(texts) == 1 else None
-    has_seconds = any(i.type == "seconds" for i in spec.inputs.values())
-    if target is not None:
-        text = reading.prompt_text(drop_durations=has_seconds)
-        if any(ch.isalpha() for ch in text):
-            found.append(PlanBinding(input=target, value=text, how="value"))
-    seconds = [n for n, i in spec.inputs.items() if i.type == "seconds"]
-    if seconds:
-        duration = reading.duration(prefer_added=True)
-        name = "duration" if "duration" in seconds else seconds[0]
-        if duration is not None:
-            found.append(PlanBinding(input=name, value=duration, how="value"))
-    counts = parse_counts(reading.masked)
-    numbers = [name for name, item in spec.inputs.items() if item.type == "int"]
-    for name in numbers:
-        # "two verses" fills the input named verses; a lone count fills a lone number input.
-        said = [n for n, noun in counts if noun.rstrip("s") == name.rstrip("s")]
-        if not said and len(numbers) == 1 and len(counts) == 1:
-            said = [counts[0][0]]
-        if said:
-            found.append(PlanBinding(input=name, value=said[0], how="value"))
-    words = set(reading.masked.lower().replace(",", " ").split())
-    for name, item in spec.inputs.items():
-        if item.type == "choice":
-            said = [c for c in item.choices or [] if c.lower() in words and c != item.default]
-            if said:
-                found.append(PlanBinding(input=name, value=said[-1], how="value"))
-    return found
 
 
 @functools.cache

@@ -21,13 +21,12 @@ from pydantic import BaseModel
 
 from mora_agents.director._describe import describe
 from mora_agents.director._front import TurnReading
-from mora_agents.director._learned import values_of
 from mora_agents.director._plan import (
     PlanBinding,
     PlanQuestion,
     PlanResolver,
     TurnPlan,
-    check_plan,
+    bind_inputs,
     plan_schema,
     validate_answer,
 )
@@ -114,7 +113,7 @@ class LlmResolver:
             self.answers.append(content)
             parsed, problem = validate_answer(content, schema)
             if parsed is not None:
-                return plan_from_answer(parsed, reading, artifacts, sops)
+                return plan_from_answer(parsed, reading, sops)
             messages = [
                 *messages,
                 AssistantMessage(content=content, source="director"),
@@ -147,26 +146,21 @@ def context(reading: TurnReading, artifacts: Sequence[SessionArtifact], sops: Ma
     return "\n".join(lines)
 
 
-def plan_from_answer(
-    answer: BaseModel, reading: TurnReading, artifacts: Sequence[SessionArtifact], sops: Mapping[str, SopSpec]
-) -> TurnPlan:
-    """The plan an answer describes, checked against its task."""
+def plan_from_answer(answer: BaseModel, reading: TurnReading, sops: Mapping[str, SopSpec]) -> TurnPlan:
+    """The plan an answer describes (the director checks it against its task)."""
     data = answer.model_dump()
     spec = sops[data["task"]]
-    bindings: list[PlanBinding] = []
-    files = {kind: [p for p in reading.paths if p.kind == kind] for kind in ("image", "video")}
-    for name, item in spec.inputs.items():
-        if item.type not in ("image", "video"):
-            continue
-        if files[item.type]:
-            bindings.append(PlanBinding(input=name, file=files[item.type].pop(0).path, how="file"))
-        elif data.get(name):
-            frame = data.get(f"{name}_frame")
-            frame = frame if frame in ("first", "last") else None
-            bindings.append(PlanBinding(input=name, artifact=data[name], frame=frame, how="llm"))
-    bindings.extend(values_of(reading, spec))
+    chosen = {
+        name: PlanBinding(
+            input=name,
+            artifact=data[name],
+            frame=data.get(f"{name}_frame") if data.get(f"{name}_frame") in ("first", "last") else None,
+            how="llm",
+        )
+        for name, item in spec.inputs.items()
+        if item.type in ("image", "video") and data.get(name)
+    }
     question = None
     if data["ask"]:
         question = PlanQuestion(candidates=sorted(set(data["ask"])), reason="the request could mean several artifacts")
-    plan = TurnPlan(task=spec.name, bindings=bindings, question=question, resolver="llm")
-    return check_plan(plan, spec, artifacts)
+    return TurnPlan(task=spec.name, bindings=bind_inputs(spec, reading, chosen), question=question, resolver="llm")

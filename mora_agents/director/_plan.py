@@ -16,6 +16,7 @@ from autogen_core import CancellationToken
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from mora_agents.director._front import TurnReading
+from mora_agents.director._slots import parse_counts
 from mora_agents.messages import SessionArtifact
 from mora_agents.sop import SopSpec
 
@@ -157,3 +158,52 @@ def validate_answer(content: str, model: type[ModelT]) -> tuple[ModelT | None, s
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "the answer"
         return None, f"{where}: {first['msg']}"
+
+
+def bind_inputs(spec: SopSpec, reading: TurnReading, chosen: Mapping[str, PlanBinding]) -> list[PlanBinding]:
+    """A task's bindings, whoever resolved the turn: each image or video input takes the next file of its kind
+    named in the turn, else the resolver's choice in ``chosen``; then the values the closed grammars read."""
+    bindings: list[PlanBinding] = []
+    files = {kind: [p for p in reading.paths if p.kind == kind] for kind in ("image", "video")}
+    for name, item in spec.inputs.items():
+        if item.type not in ("image", "video"):
+            continue
+        if files[item.type]:
+            bindings.append(PlanBinding(input=name, file=files[item.type].pop(0).path, how="file"))
+        elif name in chosen:
+            bindings.append(chosen[name])
+    return bindings + values_of(reading, spec)
+
+
+def values_of(reading: TurnReading, spec: SopSpec) -> list[PlanBinding]:
+    """The inputs a closed grammar fills: the prompt (the turn's words), a duration, a choice said by name."""
+    found = []
+    texts = [n for n, i in spec.inputs.items() if i.type == "text" and i.required]
+    target = "prompt" if "prompt" in texts else texts[0] if len(texts) == 1 else None
+    has_seconds = any(i.type == "seconds" for i in spec.inputs.values())
+    if target is not None:
+        text = reading.prompt_text(drop_durations=has_seconds)
+        if any(ch.isalpha() for ch in text):
+            found.append(PlanBinding(input=target, value=text, how="value"))
+    seconds = [n for n, i in spec.inputs.items() if i.type == "seconds"]
+    if seconds:
+        duration = reading.duration(prefer_added=True)
+        name = "duration" if "duration" in seconds else seconds[0]
+        if duration is not None:
+            found.append(PlanBinding(input=name, value=duration, how="value"))
+    counts = parse_counts(reading.masked)
+    numbers = [name for name, item in spec.inputs.items() if item.type == "int"]
+    for name in numbers:
+        # "two verses" fills the input named verses; a lone count fills a lone number input.
+        said = [n for n, noun in counts if noun.rstrip("s") == name.rstrip("s")]
+        if not said and len(numbers) == 1 and len(counts) == 1:
+            said = [counts[0][0]]
+        if said:
+            found.append(PlanBinding(input=name, value=said[0], how="value"))
+    words = set(reading.masked.lower().replace(",", " ").split())
+    for name, item in spec.inputs.items():
+        if item.type == "choice":
+            said = [c for c in item.choices or [] if c.lower() in words and c != item.default]
+            if said:
+                found.append(PlanBinding(input=name, value=said[-1], how="value"))
+    return found
