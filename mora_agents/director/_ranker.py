@@ -309,7 +309,7 @@ class PlanRanker(nn.Module):
         attrs = torch.as_tensor(slot.attributes, dtype=torch.float32)
         place = self.place_bias[h]
         # The first clip's words come early when the mention order is the clip order, late when it is turned round.
-        leaning = self.order(turn) * (where - 0.5) * {"first": -1.0, "second": 1.0}.get(slot.head, 0.0)
+        leaning = self.mention_order() * (where - 0.5) * {"first": -1.0, "second": 1.0}.get(slot.head, 0.0)
         if len(pieces):
             around = _around(pieces)  # the words next to each: "forest first", "after the kitten"
             logits = pieces @ self.place_attention[h] + around @ self.place_context[h] + self.place_where[h] * leaning
@@ -352,7 +352,7 @@ class PlanRanker(nn.Module):
         gate = torch.sigmoid(strength @ self.gate_weights[h] + self.gate_bias[h])
         return gate * score + torch.where(real, content_part, torch.zeros_like(content_part))
 
-    def order(self, turn: TurnFeatures) -> torch.Tensor:
+    def mention_order(self) -> torch.Tensor:
         """In (-1, 1): how strongly clips are joined in the order they are mentioned, unless the words around a
         mention say otherwise (``role_before`` / ``role_after`` in :meth:`pair_scores`). One learned number: a
         sign read from the whole turn was tried, and measured no better on the validation files."""
@@ -368,7 +368,7 @@ class PlanRanker(nn.Module):
             match = torch.as_tensor(np.maximum(first.match, first.named), dtype=torch.float32)
             said_at = torch.softmax(self.mention_sharpness * match, dim=0).T  # [A, L]: where each clip is said
             mentioned = said_at @ where
-            scores = scores + self.order_weight * self.order(turn) * (mentioned[None, :] - mentioned[:, None])
+            scores = scores + self.order_weight * self.mention_order() * (mentioned[None, :] - mentioned[:, None])
             # The words just before and just after each clip's mention say its role: "forest first", "#1 should
             # come after", "after the kitten", "4 goes before 2". Positive: it goes first.
             before, after = _sides(len(pieces))
