@@ -22,7 +22,7 @@ from mora_agents.director._front import read_turn
 from mora_agents.director._learned import WEIGHTS, LearnedResolver, decide
 from mora_agents.director._ranker import Featurizer, PlanRanker, RankerEnsemble, TurnFeatures
 from mora_agents.director.corpus import Case, load_cases
-from mora_agents.director.training_data import generate
+from mora_agents.director.training_data import Phrases, generate, load_phrases
 from mora_agents.sop import SopSpec, list_sops
 
 TEST_SPLIT = ("heldout17.yaml", "heldout20.yaml")
@@ -59,11 +59,11 @@ def featurize(cases: list[Case], featurizer: Featurizer, specs: list[SopSpec]) -
     return examples
 
 
-def generated_cases(corpus: list[Case], count: int, seed: int = SEED) -> list[Case]:
-    """``count`` generated cases built from the words of the corpus' sessions."""
+def generated_cases(corpus: list[Case], phrases: Phrases, count: int, seed: int = SEED) -> list[Case]:
+    """``count`` generated cases built from the words of the corpus' sessions and the phrase banks."""
     videos = [a.prompt for c in corpus for a in c.artifacts if a.task == "text_to_video" and a.prompt]
     images = [a.prompt for c in corpus for a in c.artifacts if a.task == "input" and a.prompt]
-    return generate(videos, images, count, seed)
+    return generate(videos, images, phrases, count, seed)
 
 
 def loss(model: PlanRanker, case: Case, turn: TurnFeatures) -> torch.Tensor | None:
@@ -191,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     train_files, validation_files = corpus_files(args.corpus)
     started = time.perf_counter()
     corpus = [c for f in train_files for c in load_cases(f)]
-    training = featurize(corpus + generated_cases(corpus, args.generated), featurizer, specs)
+    generated = generated_cases(corpus, load_phrases(args.corpus), args.generated)
+    training = featurize(corpus + generated, featurizer, specs)
     validation = featurize([c for f in validation_files for c in load_cases(f)], featurizer, specs)
     print(
         f"read {len(training)} training and {len(validation)} validation cases in {time.perf_counter() - started:.0f} s"

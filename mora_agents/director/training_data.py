@@ -10,55 +10,42 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 from mora_agents.director._describe import content
 from mora_agents.director.corpus import Case
 from mora_agents.messages import SessionArtifact
 
-ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth"]
-SHORT_ORDINALS = ["1st", "2nd", "3rd", "4th", "5th", "6th"]
-VIDEO_NOUNS = ["clip", "video", "one", "vid", "shot"]
-IMAGE_NOUNS = ["photo", "picture", "image", "pic"]
-STYLES = [
-    "black and white",
-    "look like a watercolour painting",
-    "snowy",
-    "at night",
-    "in anime style",
-    "sepia",
-    "look like an old film",
-    "rainy",
-    "golden hour",
-    "neon cyberpunk",
-    "look like claymation",
-    "pastel colours",
-    "foggy",
-    "like a pencil sketch",
-    "look like it's underwater",
-    "warmer",
-    "autumn colours",
-    "like a comic book",
-]
-MOTIONS = ["slow zoom in", "the wind blowing", "gentle camera pan", "waves moving", "people walking", "leaves falling"]
-NEW_OPENERS = ["", "", "make a video of ", "now ", "new one: ", "a clip of ", "generate ", "next, "]
-POLITE = ["", "", "", "please ", "can you ", "could you ", "ok now ", "hey, "]
+PHRASES = Path("generator") / "phrases.yaml"
+"""The phrase banks, relative to the corpus folder (``tests/director_corpus/generator/phrases.yaml``)."""
+
+Phrases = Mapping[str, Any]
+
+
+def load_phrases(corpus: Path) -> Phrases:
+    """The phrase banks of the corpus folder ``corpus``."""
+    return yaml.safe_load((corpus / PHRASES).read_text(encoding="utf-8"))
 
 
 def _word_pool(text: str) -> list[str]:
     return [w for w in re.findall(r"[a-z]+", text.lower()) if len(w) >= 4]
 
 
-def _seconds(rng: random.Random) -> tuple[str, int]:
+def _seconds(rng: random.Random, phrases: Phrases) -> tuple[str, int]:
     n = rng.choice([1, 2, 3, 4, 5, 6, 8, 10])
-    return rng.choice([f"{n} seconds", f"{n}s", f"{n} sec", f"{n} more seconds"]), n
+    return rng.choice(phrases["seconds"]).format(n=n), n
 
 
 class SessionGenerator:
     """Draws sessions and turns; see the module docstring."""
 
-    def __init__(self, videos: Sequence[str], images: Sequence[str], seed: int = 0) -> None:
+    def __init__(self, videos: Sequence[str], images: Sequence[str], phrases: Phrases, seed: int = 0) -> None:
         self.rng = random.Random(seed)
+        self.phrases = phrases
         self.videos = sorted(set(videos))
         self.images = sorted(set(images))
         self.count = 0
@@ -99,22 +86,30 @@ class SessionGenerator:
         images = [a for a in artifacts if a.kind == "image"]
         choices = ["extend", "edit"] + (["join"] if len(videos) >= 2 else []) + (["animate"] if images else [])
         how = rng.choice(choices)
+        said = self.phrases
         if how == "extend" and videos:
             source = rng.choice(videos)
-            words, _ = _seconds(rng)
-            prompt = rng.choice([f"make it {words} longer", "keep it going", f"extend it by {words}"])
+            words, _ = _seconds(rng, said)
+            prompt = rng.choice(said["made_extended"]).format(words=words)
             artifacts.append(self._artifact(artifacts, "video", "extend_video", prompt, [source.index]))
         elif how == "edit" and videos:
             source = rng.choice(videos)
             artifacts.append(
-                self._artifact(artifacts, "video", "edit_video", f"make it {rng.choice(STYLES)}", [source.index])
+                self._artifact(
+                    artifacts,
+                    "video",
+                    "edit_video",
+                    said["made_edited"].format(style=rng.choice(said["styles"])),
+                    [source.index],
+                )
             )
         elif how == "join":
             a, b = rng.sample(videos, 2)
-            artifacts.append(self._artifact(artifacts, "video", "connect_videos", "join those two", [a.index, b.index]))
+            prompt = said["made_joined"]
+            artifacts.append(self._artifact(artifacts, "video", "connect_videos", prompt, [a.index, b.index]))
         elif images:
             source = rng.choice(images)
-            prompt = f"animate it, {rng.choice(MOTIONS)}"
+            prompt = said["made_animated"].format(motion=rng.choice(said["motions"]))
             artifacts.append(self._artifact(artifacts, "video", "image_to_video", prompt, [source.index]))
 
     # -- references -----------------------------------------------------------------------------------------
@@ -123,25 +118,25 @@ class SessionGenerator:
         rng = self.rng
         same = [a for a in artifacts if a.kind == target.kind]
         place, from_end = same.index(target), len(same) - 1 - same.index(target)
-        noun = rng.choice(VIDEO_NOUNS if target.kind == "video" else IMAGE_NOUNS)
-        numbered = rng.choice(["clip", "video"] if target.kind == "video" else IMAGE_NOUNS)
-        options = [f"the {ORDINALS[place]} {noun}", f"the {SHORT_ORDINALS[place]} {noun}", f"{numbered} {place + 1}"]
-        options.append(f"#{target.index}")
+        said = self.phrases
+        noun = rng.choice(said["video_nouns"] if target.kind == "video" else said["image_nouns"])
+        numbered = rng.choice(said["numbered_video_nouns"] if target.kind == "video" else said["image_nouns"])
+        fields = {
+            "noun": noun,
+            "numbered": numbered,
+            "ordinal": said["ordinals"][place],
+            "short_ordinal": said["short_ordinals"][place],
+            "place": place + 1,
+            "index": target.index,
+        }
+        options = list(said["by_place"])
         if from_end == 0:
-            options += [
-                f"the last {noun}",
-                f"the latest {noun}",
-                f"the newest {noun}",
-                f"the most recent {noun}",
-                "the one you just made",
-                "what you just did",
-                f"the {noun} from just now",
-            ]
+            options += said["by_place_latest"]
         if from_end == 1:
-            options += [f"the second to last {noun}", "the one before last", f"the penultimate {noun}"]
+            options += said["by_place_before_latest"]
         if len(same) % 2 == 1 and place == len(same) // 2 and len(same) >= 3:
-            options.append(f"the middle {noun}")
-        return rng.choice(options)
+            options.append(said["by_place_middle"])
+        return rng.choice(options).format(**fields)
 
     def by_content(self, artifacts: list[SessionArtifact], target: SessionArtifact) -> str | None:
         """A phrase naming ``target`` by a word only its words hold, or ``None``."""
@@ -150,28 +145,20 @@ class SessionGenerator:
         if not own:
             return None
         word = self.rng.choice(own)
-        noun = self.rng.choice(VIDEO_NOUNS if target.kind == "video" else IMAGE_NOUNS)
-        return self.rng.choice([f"the {word} {noun}", f"the {word} one", f"the {noun} with the {word}", f"the {word}"])
+        said = self.phrases
+        noun = self.rng.choice(said["video_nouns"] if target.kind == "video" else said["image_nouns"])
+        return self.rng.choice(said["by_content"]).format(word=word, noun=noun)
 
     def by_derivation(self, artifacts: list[SessionArtifact], target: SessionArtifact) -> str | None:
         """A phrase naming ``target`` by how it was made, or by being what something was made from."""
-        rng = self.rng
-        made = {
-            "extend_video": ["the extended one", "the longer version", "the extended clip", "the continued one"],
-            "edit_video": ["the edited one", "the edited version", "the restyled clip", "the changed version"],
-            "connect_videos": ["the joined clip", "the combined one", "the merged video", "the stitched one"],
-            "image_to_video": ["the animated photo", "the video from my photo", "the clip you made from the picture"],
-        }
+        rng, said = self.rng, self.phrases
+        made = said["made_by"]
         if target.task in made and sum(a.task == target.task for a in artifacts) == 1:
             return rng.choice(made[target.task])
         children = [a for a in artifacts if target.index in a.sources]
         if target.kind == "video" and len(children) == 1 and children[0].task in ("extend_video", "edit_video"):
-            options = ["the original", "the original clip", "the first version"]
-            if children[0].task == "extend_video":
-                options += ["the shorter version", "the one before I extended it"]
-            else:
-                options += ["the unedited one", "the one before the edit"]
-            return rng.choice(options)
+            kept = "original_of_extended" if children[0].task == "extend_video" else "original_of_edited"
+            return rng.choice([*said["original"], *said[kept]])
         return None
 
     # -- turns ----------------------------------------------------------------------------------------------
@@ -187,36 +174,18 @@ class SessionGenerator:
             return None
         say, expect = made
         self.count += 1
-        say = rng.choice(POLITE) + say
+        say = rng.choice(self.phrases["polite"]) + say
         return Case(f"gen-{category}-{self.count}", category, artifacts, say, expect)
 
     def _single(self, ref: str, target: SessionArtifact) -> tuple[str, dict]:
-        rng = self.rng
+        rng, said = self.rng, self.phrases
         if rng.random() < 0.5:
-            style = rng.choice(STYLES)
-            say = rng.choice(
-                [
-                    f"make {ref} {style}",
-                    f"{ref}, {style}",
-                    f"change {ref} so it looks {style}",
-                    f"give {ref} a {style} look",
-                    f"turn {ref} {style}",
-                ]
-            )
+            style = rng.choice(said["styles"])
+            say = rng.choice(said["edit"]).format(ref=ref, style=style)
             return say, {"task": "edit_video", "inputs": {"video": target.index}}
-        words, n = _seconds(rng)
-        say = rng.choice(
-            [
-                f"extend {ref} by {words}",
-                f"make {ref} {words} longer",
-                f"add {words} to {ref}",
-                f"keep {ref} going",
-                f"continue {ref}",
-                f"{ref} needs to be longer",
-            ]
-        )
-        inputs = {"video": target.index}
-        return say, {"task": "extend_video", "inputs": inputs}
+        words, _ = _seconds(rng, said)
+        say = rng.choice(said["extend"]).format(ref=ref, words=words)
+        return say, {"task": "extend_video", "inputs": {"video": target.index}}
 
     def _position(self, artifacts):
         videos = [a for a in artifacts if a.kind == "video"]
@@ -252,31 +221,7 @@ class SessionGenerator:
         ra, rb = name(artifacts, a), name(artifacts, b)
         if ra is None or rb is None or ra == rb:
             return None
-        say = rng.choice(
-            [
-                f"join {ra} and {rb}",
-                f"connect {ra} to {rb}",
-                f"{ra} then {rb}",
-                f"put {rb} after {ra}",
-                f"start with {ra}, then {rb}",
-                f"{rb} should come after {ra}",
-                f"stick {rb} on the end of {ra}",
-                f"transition from {ra} into {rb}",
-                f"put {ra} before {rb}",
-                f"play {rb} after {ra}",
-                f"join {rb} and {ra}, {ra} first",
-                f"merge {rb} with {ra} but {ra} goes first",
-                f"{ra} first, {rb} second",
-                f"blend {ra} into {rb}",
-                f"stitch {rb} and {ra} together, {rb} last",
-                f"join {rb} and {ra}, but {rb} should come after",
-                f"combine {rb} and {ra} with {ra} going first",
-                f"connect {rb} and {ra}, {ra} before {rb}",
-                f"{rb} and {ra}, backwards: {ra} goes before {rb}",
-                f"join {ra} with {rb}, {ra} must be first",
-                f"{ra} and then {rb}",
-            ]
-        )
+        say = rng.choice(self.phrases["connect"]).format(ra=ra, rb=rb)
         return say, {"task": "connect_videos", "inputs": {"video": a.index, "video2": b.index}}
 
     def _intent(self, artifacts):
@@ -284,16 +229,17 @@ class SessionGenerator:
         if rng.random() < 0.5:
             shown = {a.prompt for a in artifacts}
             prompt = rng.choice([p for p in self.videos if p not in shown])
-            words, n = _seconds(rng)
-            say = rng.choice(NEW_OPENERS) + prompt + (f", {words.replace(' more', '')}" if rng.random() < 0.3 else "")
+            words, _ = _seconds(rng, self.phrases)
+            opener = rng.choice(self.phrases["new_openers"])
+            say = opener + prompt + (f", {words.replace(' more', '')}" if rng.random() < 0.3 else "")
             return say, {"task": "text_to_video"}
         latest = artifacts[-1]
         if latest.kind == "image":
-            return rng.choice(["animate it", "bring it to life", "make it move"]), {
+            return rng.choice(self.phrases["animate_latest"]), {
                 "task": "image_to_video",
                 "inputs": {"image": latest.index},
             }
-        return self._single(rng.choice(["it", "this", "that one", "the clip"]), latest)
+        return self._single(rng.choice(self.phrases["pronouns"]), latest)
 
     def _image(self, artifacts):
         rng = self.rng
@@ -303,7 +249,7 @@ class SessionGenerator:
             clip = rng.choice(videos)
             frame = rng.choice(["first", "last"])
             ref = self.by_place(artifacts, clip)
-            say = rng.choice([f"animate the {frame} frame of {ref}", f"take the {frame} frame of {ref} and animate it"])
+            say = rng.choice(self.phrases["animate_frame"]).format(frame=frame, ref=ref)
             return say, {"task": "image_to_video", "inputs": {"image": {f"{frame}_frame_of": clip.index}}}
         if not images:
             return None
@@ -311,14 +257,8 @@ class SessionGenerator:
         ref = self.by_content(artifacts, target) if rng.random() < 0.5 else self.by_place(artifacts, target)
         if ref is None:
             return None
-        say = rng.choice(
-            [
-                f"animate {ref}",
-                f"bring {ref} to life",
-                f"make {ref} move, {rng.choice(MOTIONS)}",
-                f"turn {ref} into a video",
-            ]
-        )
+        motion = rng.choice(self.phrases["motions"])  # drawn whichever request is chosen
+        say = rng.choice(self.phrases["animate"]).format(ref=ref, motion=motion)
         return say, {"task": "image_to_video", "inputs": {"image": target.index}}
 
     def _ambiguity(self, artifacts):
@@ -338,14 +278,14 @@ class SessionGenerator:
             artifacts[artifacts.index(artifact)] = artifact.model_copy(update={"prompt": prompt})
         if any(word in _word_pool(x.prompt or "") for x in artifacts if x.index not in (a.index, b.index)):
             return None
-        noun = rng.choice(VIDEO_NOUNS)
-        say, _ = self._single(rng.choice([f"the {word} {noun}", f"the {word} one"]), a)
+        noun = rng.choice(self.phrases["video_nouns"])
+        say, _ = self._single(rng.choice(self.phrases["ambiguous"]).format(word=word, noun=noun), a)
         return say, {"ask": sorted([a.index, b.index])}
 
 
-def generate(videos: Sequence[str], images: Sequence[str], count: int, seed: int = 0) -> list[Case]:
-    """``count`` generated cases from the corpus' words."""
-    generator = SessionGenerator(videos, images, seed)
+def generate(videos: Sequence[str], images: Sequence[str], phrases: Phrases, count: int, seed: int = 0) -> list[Case]:
+    """``count`` generated cases from the corpus' words and the phrase banks."""
+    generator = SessionGenerator(videos, images, phrases, seed)
     cases: list[Case] = []
     while len(cases) < count:
         case = generator.case()
