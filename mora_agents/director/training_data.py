@@ -265,7 +265,7 @@ class SessionGenerator:
         rng = self.rng
         by_word: dict[str, list[str]] = {}
         for prompt in self.videos:
-            for word in set(_word_pool(prompt)):
+            for word in dict.fromkeys(_word_pool(prompt)):  # in order: a set's would follow the hash seed
                 by_word.setdefault(word, []).append(prompt)
         shared = [w for w, prompts in by_word.items() if 2 <= len(prompts) <= 6]
         word = rng.choice(shared)
