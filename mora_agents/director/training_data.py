@@ -129,13 +129,20 @@ class SessionGenerator:
             "place": place + 1,
             "index": target.index,
         }
+        fields["end_ordinal"] = said["ordinals"][min(from_end, len(said["ordinals"]) - 1)]
         options = list(said["by_place"])
         if from_end == 0:
             options += said["by_place_latest"]
         if from_end == 1:
             options += said["by_place_before_latest"]
+        if 1 <= from_end < len(said["ordinals"]) and len(same) >= 3:
+            options += said["by_place_from_end"]
+        if place == 0:
+            options += said["by_place_first"]
+        if len(same) == 2:
+            options += said["by_place_of_two"]["first" if place == 0 else "last"]
         if len(same) % 2 == 1 and place == len(same) // 2 and len(same) >= 3:
-            options.append(said["by_place_middle"])
+            options += said["by_place_middle"]
         return rng.choice(options).format(**fields)
 
     def by_content(self, artifacts: list[SessionArtifact], target: SessionArtifact) -> str | None:
@@ -153,6 +160,9 @@ class SessionGenerator:
         """A phrase naming ``target`` by how it was made, or by being what something was made from."""
         rng, said = self.rng, self.phrases
         made = said["made_by"]
+        named = self._by_family_word(artifacts, target)
+        if named is not None and rng.random() < 0.5:
+            return named
         if target.task in made and sum(a.task == target.task for a in artifacts) == 1:
             return rng.choice(made[target.task])
         children = [a for a in artifacts if target.index in a.sources]
@@ -160,6 +170,27 @@ class SessionGenerator:
             kept = "original_of_extended" if children[0].task == "extend_video" else "original_of_edited"
             return rng.choice([*said["original"], *said[kept]])
         return None
+
+    def _by_family_word(self, artifacts: list[SessionArtifact], target: SessionArtifact) -> str | None:
+        """A derivation named with what the clip shows ("the longer kite clip"), where a word of it is shared
+        only by the clips made from one another (the original and its extension, or its edit)."""
+        said = self.phrases
+        children = [a for a in artifacts if target.index in a.sources and a.task in ("extend_video", "edit_video")]
+        if target.task in ("extend_video", "edit_video") and target.sources:
+            family = {target.index, *target.sources}
+            bank = "extended_with_word" if target.task == "extend_video" else "edited_with_word"
+        elif target.kind == "video" and len(children) == 1:
+            family, bank = {target.index, children[0].index}, "original_with_word"
+        else:
+            return None
+        by_index = {a.index: a for a in artifacts}
+        root = by_index[min(family)]
+        others = {w for a in artifacts if a.index not in family for w in _word_pool(content(a, artifacts))}
+        own = [w for w in _word_pool(root.prompt or "") if w not in others]
+        if not own:
+            return None
+        noun = self.rng.choice(said["video_nouns"])
+        return self.rng.choice(said[bank]).format(word=self.rng.choice(own), noun=noun)
 
     # -- turns ----------------------------------------------------------------------------------------------
     def case(self) -> Case | None:
