@@ -104,6 +104,7 @@ def decide(
                 second.candidates[i % size].artifact for i in close
             }
             decision.question, decision.unclear = sorted(n for n in numbers if n is not None), first.name
+            del decision.inputs[second.name]  # the question is about the pair: no half of it is settled
             return decision
     for slot in slots.values():
         if slot.name in decision.inputs or not slot.candidates:
