@@ -1,8 +1,10 @@
 """The director's deterministic front: the closed grammars of a turn, read as facts for the resolver.
 
 Only what has one reading is read here: file names, list numbers ("#3", "item 3"), numbered kinds ("clip 2",
-"photo 1"), turns ("turn 2") and durations. Which task, and which artifact "the ocean one" or "the one before
-the extended clip" means, is the resolver's to decide (a learned model or an LLM), not a word list's.
+"photo 1"), turns ("turn 2") and durations. Other numerals ("the third", "number four", "2nd", "2 and 4") are
+read as numbers only, with no decision about what they count. Which task, and which artifact "the ocean one",
+"the third one" or "the one before the extended clip" means, is the resolver's to decide (a learned model or an
+LLM), not a word list's.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from mora_agents.director._slots import (
     PathMention,
     blank_paths,
+    find_durations,
     find_paths,
     mask_paths,
     parse_duration,
@@ -27,6 +30,13 @@ _NUMBERED = re.compile(
 )
 _TURN = re.compile(r"\bturn\s*#?\s*(?P<n>\d+)\b", re.IGNORECASE)
 _IMAGE_NOUNS = ("image", "photo", "picture", "pic")
+_CARDINALS = ("two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+"""From two: "one" is far more often a pronoun ("the blue one") than a number."""
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
+_NUMERAL = re.compile(
+    rf"\b(?:(?P<digits>\d{{1,2}})(?:st|nd|rd|th)?|(?P<cardinal>{'|'.join(_CARDINALS)})|(?P<ordinal>{'|'.join(_ORDINALS)}))\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,16 @@ class Mention:
     phrase: str
 
 
+@dataclass(frozen=True)
+class Numeral:
+    """A number said outside the other grammars ("the third", "number four", "2 and 4"): what it counts (the
+    list, one kind, from the end) is not decided here."""
+
+    start: int
+    end: int
+    value: int
+
+
 @dataclass
 class TurnReading:
     """What the closed grammars read in a turn. ``problems`` name what they read but cannot be (no clip 7)."""
@@ -49,6 +69,7 @@ class TurnReading:
     paths: list[PathMention] = field(default_factory=list)
     mentions: list[Mention] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    numerals: list[Numeral] = field(default_factory=list)
 
     @property
     def masked(self) -> str:
@@ -86,7 +107,26 @@ def read_turn(text: str, artifacts: list[SessionArtifact]) -> TurnReading:
         made = [a for a in artifacts if a.turn == number]
         _add(reading, match, made[-1] if made else None, "turn", f"turn {number} made nothing in this session")
     reading.mentions.sort(key=lambda m: m.start)
+    reading.numerals = _numerals(masked, reading.mentions)
     return reading
+
+
+def _numerals(text: str, mentions: list[Mention]) -> list[Numeral]:
+    """The numbers in ``text`` that are not part of a mention or a duration."""
+    taken = [(m.start, m.end) for m in mentions] + [(d.start, d.end) for d in find_durations(text)]
+    found = []
+    for match in _NUMERAL.finditer(text):
+        if any(start < match.end() and match.start() < end for start, end in taken):
+            continue
+        if match["digits"]:
+            value = int(match["digits"])
+        elif match["cardinal"]:
+            value = _CARDINALS.index(match["cardinal"].lower()) + 2
+        else:
+            value = _ORDINALS.index(match["ordinal"].lower()) + 1
+        if value >= 1:
+            found.append(Numeral(match.start(), match.end(), value))
+    return found
 
 
 def _add(reading: TurnReading, match: re.Match[str], artifact: SessionArtifact | None, how: str, missing: str) -> None:

@@ -3,7 +3,7 @@
 What it reads (no word list, no phrase rule): the turn's word-piece vectors; each artifact's content vectors (what it
 shows, its sources included), its place in the list (from the start, from the end, among its kind), its kind, how it
 was made, whether something was made from it; each task's examples and description, and which media it takes; and
-the closed-grammar facts of :mod:`._front` ("#3", "clip 2", file names).
+the closed-grammar facts of :mod:`._front` ("#3", "clip 2", file names, and numerals such as "third" or "4").
 
 How it decides:
 - **task**: a softmax over the registered tasks. A task's logit is a learned function of the turn's similarity to
@@ -12,7 +12,9 @@ How it decides:
 - **each media input**: a softmax over the artifacts (and, for an image, the first and last frames of the clips)
   that fit it. A learned attention over the turn's word pieces makes a query vector that weighs the place, kind and
   derivation attributes ("third", "the extended one", "the photo"); a second attention says which word pieces
-  name content, matched against each artifact's content pieces.
+  name content, matched against each artifact's content pieces. A numeral adds to the candidates whose place
+  it equals, counted four ways (in the list, among the kind, from the end of either), each way weighed by a learned
+  reading of the words around it ("third from the end", "photo two", "number four").
 - **two clips in order** (``connect_videos``): a softmax over ordered pairs: each clip's score in its role, a
   learned lean towards the order of mention, and a learned reading of the words just before and just after each
   clip's mention ("forest first", "#1 should come after", "put A after B").
@@ -81,6 +83,9 @@ class SlotFeatures:
     """``[A]``: cosine of the turn with the candidate's content."""
     covered: np.ndarray
     """``[A]``: how much of the candidate's content the turn covers (mean over its pieces of the best match)."""
+    numeral: np.ndarray
+    """``[L, A, 4]``: 1 at a numeral's first piece where its value is the candidate's place, counted in the list,
+    among its kind, from the list's end, from its kind's end (:data:`COUNTINGS`)."""
 
 
 @dataclass
@@ -104,6 +109,8 @@ class TurnFeatures:
 
 
 ATTRIBUTES = 4 * PLACES + 2 + 3 + len(OPERATIONS) + 1 + 5
+COUNTINGS = 4
+"""Ways a number can count an artifact's place: in the list, among its kind, from the end of either."""
 TASK_FEATURES = 17
 
 
@@ -135,6 +142,15 @@ def attributes(candidate: Candidate, artifacts: Sequence[SessionArtifact]) -> np
     vector[at + 2] = float(any(a.index in artifact.sources for a in ordered if a.kind == "image"))  # from a photo
     vector[at + 3] = float(artifact.stale)
     return vector
+
+
+def places(artifact: SessionArtifact, artifacts: Sequence[SessionArtifact]) -> tuple[int, int, int, int]:
+    """The artifact's place counted from 1, each way of :data:`COUNTINGS`: in the list, among its kind, from the
+    list's end (the last is 1), from its kind's end."""
+    ordered = sorted(artifacts, key=lambda a: a.index)
+    same = [a for a in ordered if a.kind == artifact.kind]
+    place, kind_place = ordered.index(artifact), same.index(artifact)
+    return place + 1, kind_place + 1, len(ordered) - place, len(same) - kind_place
 
 
 def _media_inputs(spec: SopSpec) -> list[tuple[str, str]]:
@@ -176,6 +192,8 @@ class Featurizer:
         for mention in reading.mentions:
             inside = (spans[:, 0] < mention.end) & (spans[:, 1] > mention.start) if len(spans) else []
             named[mention.artifact][inside] = 1.0
+        said = [(_first_piece(spans, n.start, n.end), n.value) for n in reading.numerals]
+        numbers = [(at, value) for at, value in said if at is not None]
         turn.match = np.zeros((len(pieces), len(artifacts)), np.float32)
         for j, artifact in enumerate(artifacts):
             vectors = encoded[artifact.index][0]
@@ -184,11 +202,12 @@ class Featurizer:
         for k, spec in enumerate(specs):
             turn.task_features[k] = self._task_features(turn, reading, artifacts, spec)
             turn.slots[spec.name] = {
-                name: self._slot(turn, name, head, artifacts, encoded, named) for name, head in _media_inputs(spec)
+                name: self._slot(turn, name, head, artifacts, encoded, named, numbers)
+                for name, head in _media_inputs(spec)
             }
         return turn
 
-    def _slot(self, turn, name, head, artifacts, encoded, named) -> SlotFeatures:
+    def _slot(self, turn, name, head, artifacts, encoded, named, numbers) -> SlotFeatures:
         kind = "video" if head in ("video", "first", "second") else "image"
         candidates = [Candidate(a.index) for a in artifacts if a.kind == kind]
         if kind == "image":
@@ -200,9 +219,14 @@ class Featurizer:
         match = np.zeros((len(turn.pieces), size), np.float32)
         said = np.zeros((len(turn.pieces), size), np.float32)
         sentence, covered = np.zeros(size, np.float32), np.zeros(size, np.float32)
+        numeral = np.zeros((len(turn.pieces), size, COUNTINGS), np.float32)
+        by_index = {a.index: a for a in artifacts}
         for j, candidate in enumerate(candidates):
             if candidate.artifact is None:
                 continue
+            counted = places(by_index[candidate.artifact], artifacts)
+            for at, value in numbers:
+                numeral[at, j] = [float(value == place) for place in counted]
             pieces, _, vector = encoded[candidate.artifact]
             if len(pieces) and len(turn.pieces):
                 cosines = turn.pieces @ pieces.T
@@ -211,7 +235,7 @@ class Featurizer:
             said[:, j] = named[candidate.artifact]
             sentence[j] = float(vector @ turn.sentence)
         rows = np.stack([attributes(c, artifacts) for c in candidates]) if candidates else np.zeros((0, ATTRIBUTES))
-        return SlotFeatures(name, head, candidates, rows.astype(np.float32), match, said, sentence, covered)
+        return SlotFeatures(name, head, candidates, rows.astype(np.float32), match, said, sentence, covered, numeral)
 
     def _task_features(self, turn, reading, artifacts, spec: SopSpec) -> np.ndarray:
         phrases = [*spec.examples, spec.description]
@@ -281,9 +305,13 @@ class PlanRanker(nn.Module):
         self.role_after = nn.Parameter(torch.zeros(WIDTH))
         self.order_bias = nn.Parameter(torch.tensor(1.0))
         self.mention_sharpness = nn.Parameter(torch.tensor(10.0))
+        self.numeral_context = nn.Parameter(torch.zeros(len(HEADS), WIDTH, COUNTINGS))
+        self.numeral_bias = nn.Parameter(torch.ones(len(HEADS), COUNTINGS))
 
     # -- task ----------------------------------------------------------------------------------------------
-    def task_logits(self, turn: TurnFeatures) -> torch.Tensor:
+    def task_logits(self, turn: TurnFeatures, unseen: frozenset[str] = frozenset()) -> torch.Tensor:
+        """``[K]`` logits of the turn's tasks. A task in ``unseen`` is scored as a user SOP is, by its examples and
+        inputs alone: training does so now and then, so that those alone can win."""
         features = torch.as_tensor(turn.task_features, dtype=torch.float32)
         logits = features @ self.task_weights
         sentence = torch.as_tensor(turn.sentence, dtype=torch.float32)
@@ -297,7 +325,10 @@ class PlanRanker(nn.Module):
                 strength = (focus @ torch.as_tensor(turn.match, dtype=torch.float32)).max()
                 logits = logits + strength * (features @ self.strength_weights)
         projected = self.task_projection @ sentence
-        bonus = [projected[BUILTIN_TASKS.index(t)] if t in BUILTIN_TASKS else logits.new_zeros(()) for t in turn.tasks]
+        bonus = [
+            projected[BUILTIN_TASKS.index(t)] if t in BUILTIN_TASKS and t not in unseen else logits.new_zeros(())
+            for t in turn.tasks
+        ]
         return logits + torch.stack(bonus)
 
     # -- inputs --------------------------------------------------------------------------------------------
@@ -350,7 +381,13 @@ class PlanRanker(nn.Module):
             ]
         )
         gate = torch.sigmoid(strength @ self.gate_weights[h] + self.gate_bias[h])
-        return gate * score + torch.where(real, content_part, torch.zeros_like(content_part))
+        score = gate * score + torch.where(real, content_part, torch.zeros_like(content_part))
+        if len(pieces) and slot.numeral.any():
+            # A number says a place; the words around it say how it counts ("third from the end", "photo two").
+            counting = around @ self.numeral_context[h] + self.numeral_bias[h]  # [L, COUNTINGS]
+            numeral = torch.as_tensor(slot.numeral, dtype=torch.float32)
+            score = score + (numeral * counting[:, None, :]).sum(dim=(0, 2))
+        return score
 
     def mention_order(self) -> torch.Tensor:
         """In (-1, 1): how strongly clips are joined in the order they are mentioned, unless the words around a
@@ -365,7 +402,8 @@ class PlanRanker(nn.Module):
         pieces = torch.as_tensor(turn.pieces, dtype=torch.float32)
         if len(pieces):
             where = torch.as_tensor(turn.where, dtype=torch.float32)
-            match = torch.as_tensor(np.maximum(first.match, first.named), dtype=torch.float32)
+            said = np.maximum(np.maximum(first.match, first.named), first.numeral.max(axis=2, initial=0.0))
+            match = torch.as_tensor(said, dtype=torch.float32)
             said_at = torch.softmax(self.mention_sharpness * match, dim=0).T  # [A, L]: where each clip is said
             mentioned = said_at @ where
             scores = scores + self.order_weight * self.mention_order() * (mentioned[None, :] - mentioned[:, None])
@@ -376,6 +414,12 @@ class PlanRanker(nn.Module):
             scores = scores + role[:, None] - role[None, :]
         same = torch.eye(len(first.candidates), dtype=torch.bool)
         return scores.masked_fill(same, float("-inf"))
+
+
+def _first_piece(spans: np.ndarray, start: int, end: int) -> int | None:
+    """The first word piece inside characters ``start:end`` (``None``: none, e.g. past the encoder's length)."""
+    inside = np.flatnonzero((spans[:, 0] < end) & (spans[:, 1] > start)) if len(spans) else []
+    return int(inside[0]) if len(inside) else None
 
 
 def _sides(length: int, reach: float = 3.0) -> tuple[torch.Tensor, torch.Tensor]:
