@@ -26,7 +26,7 @@ from mora_agents.director.corpus import Case, load_cases
 from mora_agents.director.training_data import Phrases, generate, load_phrases
 from mora_agents.sop import SopSpec, list_sops
 
-TEST_SPLIT = tuple(f"heldout{n}.yaml" for n in (17, 20, 21, 22, 27, 28))
+TEST_SPLIT = tuple(f"heldout{n}.yaml" for n in (17, 20, 21, 22, 27, 28, 29, 30))
 """Blind files nothing is trained or tuned on: they measure the director."""
 VALIDATION = ("heldout14.yaml", "heldout15.yaml", "heldout16.yaml", "heldout19.yaml")
 """Blind files that choose the epochs and the asking threshold, and are not trained on."""
