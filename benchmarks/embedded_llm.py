@@ -1,4 +1,4 @@
-"""The embedded LLMs as A1 (30 varied prompts) and as the director's tie-breaker (30 varied requests).
+"""The embedded LLMs as A1 (30 varied prompts) and as the director's plan filler (30 varied requests).
 
     python benchmarks/embedded_llm.py [--models smollm2,gemma3] [--limit N] [--json OUT.json] [--smoke]
 
@@ -7,10 +7,9 @@ For each embedded model (``mora_agents.llm.EMBEDDED_MODELS``):
 - A1: the share of prompt-enhancer answers that pass validation (``source == "llm"``: not empty, not a
   runaway, keeps the request's content words), the share that also enhance (at least four words more than
   the request: an echo passes validation but adds nothing), their mean length in words, seconds per answer;
-- routing: the director's accuracy with that model on close calls (embedding margin below
-  ``DECIDE_MARGIN``), how many close calls there were, and how many of them the LLM itself got right; and,
-  to see the LLM alone, the accuracy when it is asked on every request (``decide_margin=2``: it may then only
-  choose between the embedding's top two, as the director always allows).
+- routing: the task accuracy when that model fills the director's plan (``--director llm``, through the per-turn
+  JSON schema, no fallback), and the share of turns it answered validly at the first try; beside them, the trained
+  model's accuracy (``--director learned``, the embedded default) on the same requests.
 
 The requests are written for this benchmark, none copied from an SOP's examples or the test routing table.
 Nothing here asserts: it prints a table and the figures as JSON (the last stdout line, and ``--json``).
@@ -132,21 +131,19 @@ async def enhance(agent, text: str):
     return response.chat_message.content
 
 
-async def route(director, text: str, kind: str | None):
-    from autogen_core import CancellationToken
-
-    from mora_agents.director import TurnFacts
+async def route(director, text: str, kind: str | None) -> str:
+    """The task the director chose (a question counts as its task too: the task it would ask about)."""
     from mora_agents.messages import DirectorTurn
 
-    turn = DirectorTurn(text=text, artifacts=session(kind))
-    return await director.choose_task(turn, TurnFacts.read(text), CancellationToken())
+    answer, _ = await director.direct(DirectorTurn(text=text, artifacts=session(kind)))
+    return answer.task
 
 
-def measure_model(key: str, sops, router, limit: int | None = None) -> dict:
-    """One embedded model as A1 on :data:`A1_PROMPTS` and as the tie-breaker on :data:`REQUESTS` (the first
-    ``limit`` of each)."""
+def measure_model(key: str, sops, limit: int | None = None) -> dict:
+    """One embedded model as A1 on :data:`A1_PROMPTS` and as the director's plan filler on :data:`REQUESTS` (the
+    first ``limit`` of each)."""
     from mora_agents.agents import PromptEnhancerAgent
-    from mora_agents.director import DirectorAgent
+    from mora_agents.director import DirectorAgent, LlmResolver
     from mora_agents.llm import create_llm
 
     started = time.perf_counter()
@@ -163,16 +160,12 @@ def measure_model(key: str, sops, router, limit: int | None = None) -> dict:
         seconds.append(answer.seconds)
         if len(examples) < 4:
             examples.append({"request": text, "source": answer.source, "prompt": answer.prompt, "why": answer.warning})
-    tie_breaker = DirectorAgent("director", backend.client, sops, backend.create_args, router=router)
-    always = DirectorAgent("director", backend.client, sops, backend.create_args, router=router, decide_margin=2.0)
-    right = close = llm_right = always_right = 0
+    resolver = LlmResolver(backend.client, backend.create_args, schema_format="json_schema")
+    director = DirectorAgent("director", sops=sops, resolver=resolver)
+    right = valid = 0
     for text, kind, task in requests:
-        trace = asyncio.run(route(tie_breaker, text, kind))
-        right += trace.ranking.top == task
-        if trace.decided_by in ("llm", "fallback"):
-            close += 1
-            llm_right += trace.decided_by == "llm" and trace.ranking.top == task
-        always_right += asyncio.run(route(always, text, kind)).ranking.top == task
+        right += asyncio.run(route(director, text, kind)) == task
+        valid += len(resolver.answers) == 1
     n, m = len(requests), len(prompts)
     return {
         "model": backend.name,
@@ -181,37 +174,32 @@ def measure_model(key: str, sops, router, limit: int | None = None) -> dict:
         "a1_enhanced_share": round(enhanced / m, 3),
         "a1_mean_words": round(sum(words) / m, 1),
         "a1_s_per_answer": round(sum(seconds) / m, 2),
-        "routing_accuracy": round(right / n, 3),
-        "close_calls": close,
-        "close_calls_llm_right": llm_right,
-        "llm_always_accuracy": round(always_right / n, 3),
+        "plan_task_accuracy": round(right / n, 3),
+        "plan_valid_first_share": round(valid / n, 3),
         "a1_examples": examples,
     }
 
 
-def embedding_only(sops, router, limit: int | None = None) -> float:
+def learned_only(sops, limit: int | None = None) -> float:
+    """The trained model's task accuracy on the first ``limit`` requests."""
     from mora_agents.director import DirectorAgent
 
-    director = DirectorAgent("director", None, sops, router=router)
+    director = DirectorAgent("director", sops=sops)
     requests = REQUESTS[:limit]
-    return round(
-        sum(asyncio.run(route(director, t, k)).ranking.top == task for t, k, task in requests) / len(requests), 3
-    )
+    return round(sum(asyncio.run(route(director, t, k)) == task for t, k, task in requests) / len(requests), 3)
 
 
 def measure(models: tuple[str, ...] = ("smollm2", "gemma3"), limit: int | None = None) -> dict:
-    """Every model of ``models`` as A1 and as the tie-breaker, and the embedding router alone, on the first ``limit``
-    prompts and requests (default: all); returns ``{"embedding_only_accuracy": ..., "embedded_llms": {model: {...}},
-    "raw": {...}}``."""
-    from mora_agents.director import EmbeddingRouter
+    """Every model of ``models`` as A1 and as the director's plan filler, and the trained model alone, on the first
+    ``limit`` prompts and requests (default: all); returns ``{"learned_accuracy": ..., "embedded_llms": {model:
+    {...}}, "raw": {...}}``."""
     from mora_agents.sop import SopSpec, list_sops
 
     sops = {name: SopSpec.from_file(entry.path) for name, entry in list_sops().items()}
-    router = EmbeddingRouter()
-    accuracy = embedding_only(sops, router, limit)
-    figures = {key: measure_model(key, sops, router, limit) for key in models}
+    accuracy = learned_only(sops, limit)
+    figures = {key: measure_model(key, sops, limit) for key in models}
     return {
-        "embedding_only_accuracy": accuracy,
+        "learned_accuracy": accuracy,
         "embedded_llms": figures,
         "raw": {"requests": len(REQUESTS[:limit]), "a1_prompts": len(A1_PROMPTS[:limit])},
     }
@@ -221,7 +209,7 @@ def report(result: dict) -> None:
     raw = result["raw"]
     print(
         f"A1: {raw['a1_prompts']} prompts; routing: {raw['requests']} requests; "
-        f"the embedding router alone: {result['embedding_only_accuracy']:.0%}"
+        f"the trained director (the embedded default): {result['learned_accuracy']:.0%}"
     )
     columns = (
         "model",
@@ -229,14 +217,12 @@ def report(result: dict) -> None:
         "a1_enhanced_share",
         "a1_mean_words",
         "a1_s_per_answer",
-        "routing_accuracy",
-        "close_calls",
-        "close_calls_llm_right",
-        "llm_always_accuracy",
+        "plan_task_accuracy",
+        "plan_valid_first_share",
         "load_s",
     )
     rows = [{**m, "model": key} for key, m in result["embedded_llms"].items()]
-    print_table("Embedded LLMs as A1 and as the director's tie-breaker", rows, columns)
+    print_table("Embedded LLMs as A1 and as the director's plan filler", rows, columns)
     for key, m in result["embedded_llms"].items():
         for example in m["a1_examples"]:
             print(f"{key}: {example['request']!r} -> [{example['source']}] {example['prompt']!r}")

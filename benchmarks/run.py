@@ -12,7 +12,7 @@
 - ``mora serve`` (``serve.py``): cold start, first event, a warm request's wall time over its compute time;
 - quality (``quality.py``): every task scored with the paper's metrics, the paper's numbers beside;
 - the director's routing time on the pointing corpus (``director_routing.py``);
-- the embedded LLMs as A1 and as the director's tie-breaker (``embedded_llm.py``);
+- the embedded LLMs as A1 and as the director's plan filler (``embedded_llm.py``);
 - on a machine with a CUDA GPU only: the paper's 3 s text-to-video on ``bench`` (``gpu_text_to_video.py``) and
   one training step of A2 and A4 at full size (``learn_step.py``).
 

@@ -676,14 +676,18 @@ def route(
     ] = None,
     seed: Annotated[int, typer.Option(help="The seed the request gets.", min=0, max=MAX_SEED)] = 0,
     llm: Annotated[
-        str | None, typer.Option(help="Director LLM for close calls: embedded (default), openai, or none.")
+        str | None,
+        typer.Option(help="The LLM: embedded (default), openai (it then reads the turn), or none (MORA_LLM_BACKEND)."),
     ] = None,
     explain: Annotated[
         bool, typer.Option(help="Also say on stderr how the task was chosen: the plan, its confidence, why it asked.")
     ] = False,
     director: Annotated[
         str | None,
-        typer.Option(help="How the turn is read: rules (default), learned (the trained model) or llm (MORA_DIRECTOR)."),
+        typer.Option(
+            help="How the turn is read: learned (the trained model; the default unless the LLM is openai) or llm "
+            "(the LLM fills the plan) (MORA_DIRECTOR)."
+        ),
     ] = None,
     sop_dir: SopDirOption = None,
 ) -> None:
@@ -719,8 +723,6 @@ def _explanation(metadata: dict[str, str], artifacts: list) -> str:
     from mora_agents.director import TurnPlan, describe
 
     lines = [f"session: {describe(a, artifacts)}" for a in artifacts]
-    if "plan" not in metadata:
-        return "\n".join([*lines, ", ".join(f"{key}: {value}" for key, value in metadata.items())])
     plan = TurnPlan.model_validate_json(metadata["plan"])
     lines.append(f"plan ({plan.resolver}): {plan.task}, confidence {plan.confidence:.2f}")
     for bound in plan.bindings:
@@ -745,13 +747,13 @@ def doctor(
         typer.Option(
             "--only",
             metavar="CHECK",
-            help="Run only this check (repeatable): cpu, accelerator, cache, ffmpeg, llm, embedding, pipelines, "
+            help="Run only this check (repeatable): cpu, accelerator, cache, ffmpeg, llm, director, pipelines, "
             "profiles.",
         ),
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the results as one JSON object.")] = False,
 ) -> None:
-    """Check every embedded part (LLM, embedding router, tiny pipelines, ffmpeg, cache, GPU, weights), each in a
+    """Check every embedded part (LLM, director model, tiny pipelines, ffmpeg, cache, GPU, weights), each in a
     child process: one line per part, the fix where one fails (exit 2)."""
     from mora_agents.doctor import doctor_command
     from mora_agents.errors import CancelledError

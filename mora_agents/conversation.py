@@ -16,7 +16,7 @@ from autogen_core import CancellationToken
 from mora_agents.agents import Reviewer
 from mora_agents.containment import is_inside, resolve_inside
 from mora_agents.errors import MoraError
-from mora_agents.messages import ClarifyingQuestion, DirectorTurn, VideoRequest
+from mora_agents.messages import ClarifyingQuestion, DirectorTurn, QuestionAnswer, VideoRequest
 from mora_agents.session import Session, TurnRecord
 from mora_agents.sop import SopSpec, find_sop, list_sops
 from mora_agents.sop._runner import EventSink
@@ -76,26 +76,31 @@ class Conversation:
             self._director = make_director(self.config.llm, self.sop_dirs)
         return self._director
 
-    async def route(self, text: str, seed: int) -> VideoRequest | ClarifyingQuestion:
-        """What the director makes of ``text`` given the session so far (nothing is run)."""
-        turn = DirectorTurn(text=text, artifacts=self.session.record.artifacts, seed=seed)
+    async def route(
+        self, text: str, seed: int, answered: QuestionAnswer | None = None
+    ) -> VideoRequest | ClarifyingQuestion:
+        """What the director makes of ``text`` given the session so far (nothing is run); ``answered``: what the
+        person settled by answering a question about ``text``."""
+        turn = DirectorTurn(text=text, artifacts=self.session.record.artifacts, seed=seed, answered=answered)
         message = StructuredMessage[DirectorTurn](content=turn, source="user")
         response = await self.director.on_messages([message], CancellationToken())
         return response.chat_message.content
 
-    def answer_to_question(self, text: str) -> str | None:
-        """When the last turn asked which artifact a phrase meant and ``text`` is just a number ("#3", "3", "clip
-        #3"), that turn's words with the phrase replaced by the number ("put the lighthouse clip after #1")."""
+    def answer_to_question(self, text: str) -> tuple[str, QuestionAnswer] | None:
+        """When the last turn asked which artifact an input should be and ``text`` is just one of the numbers it
+        offered ("#3", "3", "clip #3"): the words that turn was about, and what the answers so far settle."""
         turns = self.session.record.turns
         last = turns[-1] if turns else None
         question = last.question if last is not None and last.status == "asked" else None
         match = _NUMBER_ANSWER.fullmatch(text.strip())
-        if question is None or match is None or not question.about or question.about not in last.text:
+        if question is None or match is None or not question.missing or question.task is None:
             return None
         number = int(match["n"])
-        if question.candidates and number not in question.candidates:
+        if number not in question.candidates:
             return None  # not one of those offered: an ordinary turn
-        return last.text.replace(question.about, f"#{number}", 1)
+        earlier = last.answered.inputs if last.answered and last.answered.task == question.task else {}
+        inputs = {**earlier, question.missing[0]: number}
+        return last.meant or last.text, QuestionAnswer(task=question.task, inputs=inputs)
 
     async def take_turn(
         self,
@@ -129,11 +134,12 @@ class Conversation:
         Raises:
             MoraError: a file the request names is refused (the turn is recorded as failed with the reason).
         """
-        meant = self.answer_to_question(text)
+        meant, answered = self.answer_to_question(text) or (None, None)
         turn = self.session.new_turn(text)
-        answer = await self.route(meant or text, seed)
-        if meant:
-            self.session.log("director", turn=turn.index, understood_as=meant)
+        turn.meant, turn.answered = meant, answered
+        answer = await self.route(meant or text, seed, answered)
+        if meant and answered:
+            self.session.log("director", turn=turn.index, understood_as=meant, answered=answered.inputs)
         if isinstance(answer, ClarifyingQuestion):
             turn.status, turn.question = "asked", answer
             self.session.save()
@@ -275,40 +281,32 @@ class Conversation:
         return str(target.resolve())
 
 
-DIRECTORS = ("rules", "learned", "llm")
-"""How the director reads a turn (``MORA_DIRECTOR``): ``rules`` (closed grammars, word tables, the embedding and an
-LLM on near-ties: the default while it measures best on its corpus), ``learned`` (the trained model fills a typed
-plan, offline) or ``llm`` (the configured LLM fills the plan through its schema; the learned model when it fails)."""
+DIRECTORS = ("learned", "llm")
+"""How the director reads a turn (``--director`` / ``MORA_DIRECTOR``): ``learned`` (the trained model fills a typed
+plan, offline: the default with the embedded LLM) or ``llm`` (the configured LLM fills the plan through its schema,
+the trained model standing in when it fails: the default with an OpenAI-compatible LLM, ``--llm openai`` or
+``MORA_LLM_BASE_URL``)."""
 
 
 def make_director(llm: str | None, sop_dirs: list[Path] | None = None, seed: int = 0, director: str | None = None):
-    """The director over every task on the search path, with the LLM (``none``: without one) and the embedding
-    router; an OpenAI-compatible LLM also settles near-ties between artifacts. ``director`` (else
-    ``MORA_DIRECTOR``, else ``rules``) picks how turns are read: :data:`DIRECTORS`."""
-    from mora_agents.director import DirectorAgent, EmbeddingRouter, LearnedResolver, LlmResolver
-    from mora_agents.llm import create_llm
+    """The director over every task on the search path. ``director`` (else ``MORA_DIRECTOR``) picks how turns are
+    read (:data:`DIRECTORS`); by default an OpenAI-compatible LLM reads them and the trained model does otherwise
+    (``llm`` ``none``: never an LLM)."""
+    from mora_agents.director import DirectorAgent, LearnedResolver, LlmResolver
+    from mora_agents.llm import backend_name, create_llm
 
-    director = director or os.environ.get("MORA_DIRECTOR") or "rules"
-    if director not in DIRECTORS:
+    director = director or os.environ.get("MORA_DIRECTOR") or None
+    if director is not None and director not in DIRECTORS:
         raise MoraError(f"unknown director '{director}': choose one of {', '.join(DIRECTORS)}")
-    sops = {name: SopSpec.from_file(entry.path) for name, entry in list_sops(sop_dirs).items()}
     if director == "llm" and llm == "none":
         raise MoraError("the llm director needs an LLM: drop --llm none, or choose --director learned")
-    backend = None if llm == "none" or director == "learned" else create_llm(llm, seed=seed)
-    resolver = None
-    if director == "learned":
-        resolver = LearnedResolver()
-    elif director == "llm":
-        assert backend is not None
+    if director is None:
+        director = "llm" if llm != "none" and backend_name(llm) == "openai" else "learned"
+    sops = {name: SopSpec.from_file(entry.path) for name, entry in list_sops(sop_dirs).items()}
+    resolver = LearnedResolver()
+    if director == "llm":
+        backend = create_llm(llm, seed=seed)
         resolver = LlmResolver(
-            backend.client, backend.create_args, fallback=LearnedResolver(), schema_format=backend.schema_format
+            backend.client, backend.create_args, fallback=resolver, schema_format=backend.schema_format
         )
-    return DirectorAgent(
-        "director",
-        model_client=backend.client if backend else None,
-        create_args=backend.create_args if backend else None,
-        sops=sops,
-        router=EmbeddingRouter(),
-        reference_client=backend.client if backend and backend.resolves_references else None,
-        resolver=resolver,
-    )
+    return DirectorAgent("director", sops=sops, resolver=resolver)

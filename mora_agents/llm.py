@@ -1,5 +1,5 @@
-"""The LLM behind A1 and the director's close calls: an AutoGen ``ChatCompletionClient``, embedded by default, any
-OpenAI-compatible endpoint when configured.
+"""The LLM behind A1 (and, when it is an OpenAI-compatible one, the director's reading of turns): an AutoGen
+``ChatCompletionClient``, embedded by default, any OpenAI-compatible endpoint when configured.
 
 - ``embedded``: a small instruct model shipped as GGUF inside a PyPI wheel, run by autogen-ext's
   ``LlamaCppChatCompletionClient`` (llama-cpp-python); no network, well under a second to load. Two are known
@@ -86,12 +86,6 @@ class LlmBackend:
     (llama-cpp-python's server: the schema inside ``response_format``, turned into a grammar) or ``None`` (JSON
     mode only). From ``MORA_LLM_STRUCTURED``: ``1`` / ``json_object`` / unset."""
 
-    @property
-    def resolves_references(self) -> bool:
-        """Whether the director lets this LLM choose between artifacts a phrase fits about equally: an
-        OpenAI-compatible model, yes; the embedded ones (135M-270M parameters), no: the user is asked."""
-        return not self.name.startswith("embedded:")
-
 
 def embedded_model(key: str | None = None) -> EmbeddedModel:
     """The embedded model named ``key`` (default: ``MORA_LLM_EMBEDDED``, else :data:`DEFAULT_EMBEDDED`).
@@ -143,17 +137,23 @@ def _assembled(model: EmbeddedModel, package: Any) -> Path:
     return target
 
 
+def backend_name(backend: str | None = None) -> str:
+    """The backend :func:`create_llm` builds for ``backend``: as given, else ``MORA_LLM_BACKEND``, else ``openai``
+    when ``MORA_LLM_BASE_URL`` is set, else ``embedded``."""
+    return (
+        backend
+        or os.environ.get("MORA_LLM_BACKEND")
+        or ("openai" if os.environ.get("MORA_LLM_BASE_URL") else "embedded")
+    )
+
+
 def create_llm(backend: str | None = None, *, seed: int = 0) -> LlmBackend:
     """Build the A1 client for ``backend`` (``embedded`` or ``openai``; default from the environment).
 
     Raises:
         MoraError: unknown backend, missing configuration, or the model cannot be loaded.
     """
-    backend = (
-        backend
-        or os.environ.get("MORA_LLM_BACKEND")
-        or ("openai" if os.environ.get("MORA_LLM_BASE_URL") else "embedded")
-    )
+    backend = backend_name(backend)
     if backend == "embedded" or backend.startswith("embedded:"):
         return _embedded(backend.partition(":")[2] or None, seed)
     if backend == "openai":

@@ -25,9 +25,10 @@ class InputBinding(BaseModel):
     """The session artifact's number, as ``/list`` shows it; ``None`` for a file named in the turn."""
     file: str | None = None
     """The file named in the turn, for an input that is not a session artifact."""
-    how: Literal["position", "listed", "turn", "content", "pronoun", "latest", "llm", "file", "only"] = "position"
-    """By position ("the second clip"), a /list number ("#3"), a turn ("turn 2"), by what it shows ("the kite
-    one"), a pronoun ("it"), the latest by default, a near-tie the LLM resolved, a file name, or the only one."""
+    how: Literal["listed", "position", "turn", "file", "model", "llm", "content", "pronoun", "latest", "only"] = "model"
+    """Named by a closed grammar: a /list number ("#3"), a numbered kind ("clip 2"), a turn ("turn 2") or a file
+    name; else chosen by the trained model or by an LLM from the words and the session. (``content``,
+    ``pronoun``, ``latest`` and ``only`` are how sessions recorded before the model was chosen name theirs.)"""
     frame: Literal["first", "last"] | None = None
     """The input is that frame of the artifact (a video): the conversation extracts it before the run."""
 
@@ -314,6 +315,15 @@ class SessionArtifact(BaseModel):
     """Made from an artifact that was made again since: it no longer shows what its sources show now."""
 
 
+class QuestionAnswer(BaseModel):
+    """What a person settled by answering the director's question with a number ("#3"): the task it asked about
+    and the artifact chosen for each input asked about so far."""
+
+    task: str
+    inputs: dict[str, int] = Field(default_factory=dict)
+    """Input name -> artifact number, as ``/list`` shows it."""
+
+
 class DirectorTurn(BaseModel):
     """One user turn for the director, with what the session has made so far."""
 
@@ -321,6 +331,8 @@ class DirectorTurn(BaseModel):
     artifacts: list[SessionArtifact] = Field(default_factory=list)
     seed: int = Field(default=0, ge=0, le=MAX_SEED)
     """The seed the resulting request gets."""
+    answered: QuestionAnswer | None = None
+    """When ``text`` is a turn asked about before, what the person's answers settled."""
 
 
 class ClarifyingQuestion(BaseModel):
@@ -332,9 +344,8 @@ class ClarifyingQuestion(BaseModel):
     missing: list[str] = Field(default_factory=list)
     """The inputs it could not fill."""
     candidates: list[int] = Field(default_factory=list)
-    """The artifacts (by number, as ``/list`` shows them) the request may mean, when it points at several."""
-    about: str | None = None
-    """The words that pointed unclearly ("the beach one"): a reply of just a number stands in for them."""
+    """The artifacts (by number, as ``/list`` shows them) the request may mean, when it points at several: a reply
+    of just one of their numbers answers the question (for the first of ``missing``)."""
 
 
 # -- what a run tells whoever watches it (the CLI's progress, a server's event stream) -------------------------

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from mora_agents import __version__
 from mora_agents.containment import resolve_inside
 from mora_agents.errors import DiskFullError, MoraError, disk_full_as_error
-from mora_agents.messages import ClarifyingQuestion, SessionArtifact, VideoRequest
+from mora_agents.messages import ClarifyingQuestion, QuestionAnswer, SessionArtifact, VideoRequest
 from mora_agents.workspace import RunManifest, Workspace, now_iso, write_text_atomic
 
 SESSION_FILE = "session.json"
@@ -48,6 +48,10 @@ class TurnRecord(BaseModel):
     run_dir: str | None = None
     """The turn's run folder, relative to the session folder."""
     error: str | None = None
+    meant: str | None = None
+    """When this turn answered a question with a number: the words of the turn it was about."""
+    answered: QuestionAnswer | None = None
+    """And what the answers so far settled (the task, an artifact per input)."""
 
 
 class SessionRecord(BaseModel):
@@ -339,7 +343,7 @@ class Session:
             path=str(Workspace(self.run_folder(turn)).path(manifest.output.path).resolve()),
             turn=turn.index,
             task=manifest.sop,
-            prompt=str(prompt) if prompt is not None else turn.text,
+            prompt=str(prompt) if prompt is not None else turn.meant or turn.text,  # "#2" answered: what it meant
             sources=sorted({b.artifact for b in turn.request.bindings if b.artifact}) if turn.request else [],
         )
         self.record.artifacts.append(artifact)

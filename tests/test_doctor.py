@@ -54,9 +54,9 @@ def test_the_whole_doctor_passes_here_with_one_line_per_check():
     assert [line[6:].split("  ")[0].strip() for line in lines] == [check.label for check in expected]
     by_label = dict(zip([check.name for check in expected], lines, strict=True))
     assert all(not line.startswith("FAIL") for line in lines), result.stdout
-    # The parts answered for real: the LLM said something, MiniLM gave its 384 dimensions, every role stepped.
+    # The parts answered for real: the LLM said something, the director read a request, every role stepped.
     assert by_label["llm"].startswith("ok ") and "answered '" in by_label["llm"]
-    assert by_label["embedding"].startswith("ok ") and "(384 dimensions)" in by_label["embedding"]
+    assert by_label["director"].startswith("ok ") and "read a request (text_to_video, p " in by_label["director"]
     assert (
         by_label["pipelines"].startswith("ok ") and "A3, A4, A5 loaded and ran one step each" in by_label["pipelines"]
     )

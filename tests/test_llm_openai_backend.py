@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import subprocess
 import sys
@@ -216,43 +215,3 @@ def test_openai_backend_without_a_model_name_raises_mora_error(monkeypatch, base
         monkeypatch.setenv("MORA_LLM_BASE_URL", base_url)
     with pytest.raises(MoraError, match="MORA_LLM_MODEL"):
         create_llm("openai")
-
-
-@pytest.mark.slow
-def test_the_director_lets_an_openai_llm_settle_a_near_tie_through_the_server(llama_server, monkeypatch):
-    """`--llm openai`: a phrase that fits two clips about equally goes to the LLM, whose JSON answer must name one
-    of their numbers (llama.cpp's server takes JSON mode, not a json_schema response format: the schema is then
-    checked here, and sent only to servers that take it, MORA_LLM_STRUCTURED=1)."""
-    from mora_agents.director import DirectorAgent, EmbeddingRouter
-    from mora_agents.messages import ClarifyingQuestion, DirectorTurn, SessionArtifact, VideoRequest
-    from mora_agents.sop import SopSpec, list_sops
-
-    monkeypatch.setenv("MORA_LLM_BASE_URL", f"{llama_server}/v1")
-    monkeypatch.setenv("MORA_LLM_MODEL", SERVED_MODEL)
-    backend = create_llm("openai")
-    assert backend.resolves_references and not create_llm("embedded").resolves_references
-    clips = [
-        SessionArtifact(index=1, kind="video", path="/s/1.mp4", turn=1, task="text_to_video", prompt="kids on a beach"),
-        SessionArtifact(index=2, kind="video", path="/s/2.mp4", turn=2, task="text_to_video", prompt="a bookshop"),
-        SessionArtifact(index=3, kind="video", path="/s/3.mp4", turn=3, task="text_to_video", prompt="a beach at dusk"),
-    ]
-    sops = {name: SopSpec.from_file(entry.path) for name, entry in list_sops().items()}
-    director = DirectorAgent("director", None, sops, router=EmbeddingRouter(), reference_client=backend.client,
-                             create_args=backend.create_args)  # fmt: skip
-    answer, trace = asyncio.run(director.direct(DirectorTurn(text="extend the beach one", artifacts=clips)))
-    # The server really answered, once, and the answer counts only if it is one of the two candidates.
-    (raw,) = trace.reference_answers
-    assert backend.client.total_usage().completion_tokens > 0
-    try:
-        chosen = json.loads(raw)["artifact"]
-    except (ValueError, KeyError, TypeError):
-        chosen = None
-    if chosen in (1, 3):
-        assert isinstance(answer, VideoRequest) and answer.task == "extend_video"
-        assert [(b.artifact, b.how) for b in answer.bindings] == [(chosen, "llm")]
-    else:
-        assert isinstance(answer, ClarifyingQuestion) and answer.candidates == [1, 3]
-    # Without the reference LLM (the embedded defaults), the same turn asks.
-    plain = DirectorAgent("director", None, sops, router=EmbeddingRouter())
-    answer, _ = asyncio.run(plain.direct(DirectorTurn(text="extend the beach one", artifacts=clips)))
-    assert isinstance(answer, ClarifyingQuestion) and answer.candidates == [1, 3]

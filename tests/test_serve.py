@@ -375,7 +375,7 @@ def test_a_chat_session_over_http_routes_through_the_director_and_runs_each_turn
     edit = say("make the kite one snowy")
     assert edit["explanation"] == 'edit clip 1 (a red kite over a green hill): "make the kite one snowy"'
     # Two clips show a kite now: the director asks, listing both, and runs nothing.
-    asked = say("make the kite one black and white")
+    asked = say("extend the kite clip")
     assert asked["status"] == "asked" and asked["candidates"] == [1, 2] and asked["job"] is None
     # A file given to the session is its next artifact; the next turn points at it by what it shows.
     photo = io.BytesIO()

@@ -223,28 +223,30 @@ def test_session_errors_are_one_sentence(tmp_path):
 
 
 @pytest.mark.slow
-def test_pointing_by_content_frame_and_order_then_answering_the_question_by_number(tmp_path):
+def test_pointing_by_content_and_frame_then_answering_the_question_by_number(tmp_path):
     result = mora("run", str(EXAMPLES / "pointing.yaml"), "--out", str(tmp_path / "s"))
     assert result.returncode == 0, result.stderr
     session = Session.open(tmp_path / "s")
     turns, artifacts = session.record.turns, session.record.artifacts
     assert [t.status for t in turns] == ["completed", "completed", "completed", "asked", "completed"]
-    kite, lighthouse, animated, joined = artifacts
+    kite, lighthouse, animated, snowy = artifacts
     # Turn 3 animated the kite clip's first frame: the PNG in inputs/ is that frame, bound as such.
     (binding,) = turns[2].request.bindings
-    assert (binding.input, binding.artifact, binding.frame, binding.how) == ("image", 1, "first", "content")
+    assert (binding.input, binding.artifact, binding.frame, binding.how) == ("image", 1, "first", "model")
     frame = Path(turns[2].request.inputs["image"])
     assert frame == session.root / "inputs" / "turn-03" / "image-first-frame.png"
     assert np.abs(np.asarray(Image.open(frame), float) - np.asarray(video_frame(kite.path, "first"), float)).mean() < 1
     # Two clips show a kite now: the director asked, listing both with their numbers, and "#1" answered.
-    assert turns[3].question.candidates == [1, 3] and turns[3].question.about == "the kite one"
+    assert turns[3].question.candidates == [1, 3] and turns[3].question.missing == ["video"]
     assert "#1 clip 1 (a red kite" in turns[3].question.question and "#3 clip 3" in turns[3].question.question
-    inputs = turns[4].request.inputs
-    assert (Path(inputs["video"]), Path(inputs["video2"])) == (Path(kite.path), Path(lighthouse.path))
-    assert (animated.sources, joined.sources) == ([1], [1, 2])
+    assert turns[4].request.task == "edit_video" and Path(turns[4].request.inputs["video"]) == Path(kite.path)
+    assert turns[4].request.bindings[0].how == "listed"
+    assert (animated.sources, snowy.sources) == ([1], [1])
     # What was understood is said before each run, in the log and in the transcript.
-    understood = "connect clip 1 (a red kite dancing over a windy hill) to clip 2 (a lighthouse at night"
+    understood = 'edit clip 1 (a red kite dancing over a windy hill): "make the kite one snowy"'
     assert f"turn 5: {understood}" in " ".join(result.stderr.split())
     events = [e for e in session.transcript() if e["event"] == "director"]
-    assert {"turn": 5, "understood_as": "put the lighthouse clip after #1"}.items() <= events[-2].items()
-    assert events[-1]["understood"].startswith(understood) and events[-1]["request"]["bindings"][1]["artifact"] == 2
+    assert turns[4].meant == "make the kite one snowy" and turns[4].answered.inputs == {"video": 1}
+    said = {"turn": 5, "understood_as": "make the kite one snowy", "answered": {"video": 1}}
+    assert said.items() <= events[-2].items()
+    assert events[-1]["understood"] == understood

@@ -33,7 +33,7 @@ def answer(
             bindings.append(InputBinding(input=bound.input, phrase=bound.file, file=bound.file, how="file"))
         elif bound.artifact is not None:
             inputs[bound.input] = by_index[bound.artifact].path
-            how = bound.how if bound.how in ("position", "listed", "turn", "file", "only", "llm") else "content"
+            how = bound.how if bound.how in ("position", "listed", "turn", "llm") else "model"
             bindings.append(InputBinding(input=bound.input, artifact=bound.artifact, frame=bound.frame, how=how))
     explanation = explain(spec, inputs, bindings, list(artifacts))
     return VideoRequest(task=spec.name, inputs=inputs, seed=seed, explanation=explanation, bindings=bindings)
@@ -48,8 +48,12 @@ def question(asked: PlanQuestion, spec: SopSpec, artifacts: Sequence[SessionArti
         sentences.append(f"Which one do you mean: {options}? Answer with its number, e.g. '#{listed[0].index}'.")
     elif asked.input is None:
         sentences.append("Say it in other words, e.g. 'make a new video of ...' or 'extend #2 by 3 seconds'.")
-    else:
-        sentences.append("Say which one, e.g. '#2' or 'the first clip', or name a file.")
+    elif (kind := spec.inputs[asked.input].type) in ("image", "video"):
+        if any(a.kind == kind for a in artifacts):
+            sentences.append("Say which one, e.g. '#2' or 'the first clip', or name a file.")
+        else:
+            example = "an image file, e.g. 'photo.png'" if kind == "image" else "a video file, e.g. 'holiday.mp4'"
+            sentences.append(f"Name {example}.")
     missing = [asked.input] if asked.input else []
     return ClarifyingQuestion(
         question=" ".join(sentences), task=spec.name, missing=missing, candidates=[a.index for a in listed]

@@ -1,10 +1,10 @@
 """The director's deterministic front: the closed grammars of a turn, read as facts for the resolver.
 
-Only what has one reading is read here: file names, list numbers ("#3", "item 3"), numbered kinds ("clip 2",
-"photo 1"), turns ("turn 2") and durations. Other numerals ("the third", "number four", "2nd", "2 and 4") are
-read as numbers only, with no decision about what they count. Which task, and which artifact "the ocean one",
-"the third one" or "the one before the extended clip" means, is the resolver's to decide (a learned model or an
-LLM), not a word list's.
+Only what has one reading is read here: file names, list numbers ("#3", "item 3"), numbered kinds ("clip 2", "photo 1"),
+turns ("turn 2") and durations ("3 seconds"; "by 3" for a task that takes no text). Other numerals ("the third", "number
+four", "2nd", "2 and 4") are read as numbers only, with no decision about what they count. Which task, and which
+artifact "the ocean one", "the third one" or "the one before the extended clip" means, is the resolver's to decide (a
+learned model or an LLM), not a word list's.
 """
 
 from __future__ import annotations
@@ -12,16 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from mora_agents.director._slots import (
-    PathMention,
-    blank_paths,
-    find_durations,
-    find_paths,
-    mask_paths,
-    parse_duration,
-    without_durations,
-)
-from mora_agents.messages import SessionArtifact
+from mora_agents.director._durations import find_amounts, find_durations, parse_duration, without_durations
+from mora_agents.director._paths import PathMention, blank_paths, find_paths, mask_paths
+from mora_agents.messages import QuestionAnswer, SessionArtifact
 
 _NO_UNIT = r"(?![.,]\d|\s*-?\s*(?:more\s+|extra\s+)?(?:s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?)\b)"
 _LISTED = re.compile(rf"(?<![\w#])#\s?(?P<n>\d+)\b{_NO_UNIT}|\b(?:artifact|item)\s*#?\s*(?P<n2>\d+)\b{_NO_UNIT}", re.I)
@@ -70,15 +63,30 @@ class TurnReading:
     mentions: list[Mention] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     numerals: list[Numeral] = field(default_factory=list)
+    answered: QuestionAnswer | None = None
+    """What the person settled by answering a question about this turn with a number ("#3")."""
 
     @property
     def masked(self) -> str:
         """The text with file names blanked (same length), so nothing else reads inside them."""
         return blank_paths(self.text, self.paths)
 
-    def duration(self, prefer_added: bool = False) -> float | None:
-        """The seconds the turn asks for; with ``prefer_added``, one said as an addition ("3 more seconds")."""
-        return parse_duration(self.masked, prefer_added)
+    @property
+    def without_facts(self) -> str:
+        """The text with file names, durations and unit-less amounts blanked (same length): what the model reads.
+        "make it 2 seconds longer" is no pointer at a clip whose prompt said "2 seconds"."""
+        text = self.masked
+        for found in find_durations(text) + find_amounts(text):
+            text = text[: found.start] + " " * (found.end - found.start) + text[found.end :]
+        return text
+
+    def duration(self, prefer_added: bool = False, amounts: bool = False) -> float | None:
+        """The seconds the turn asks for; with ``prefer_added``, one said as an addition ("3 more seconds"); with
+        ``amounts``, an amount with no unit ("by 2") when no duration is said."""
+        said = parse_duration(self.masked, prefer_added)
+        if said is None and amounts and (found := find_amounts(self.masked)):
+            return found[0].seconds
+        return said
 
     def prompt_text(self, drop_durations: bool) -> str:
         """The turn as a prompt: file names read as "this image" / "this video", durations left out if asked."""
@@ -88,9 +96,9 @@ class TurnReading:
         return mask_paths(self.text, self.paths)
 
 
-def read_turn(text: str, artifacts: list[SessionArtifact]) -> TurnReading:
-    """The facts of ``text`` against the session's ``artifacts``."""
-    reading = TurnReading(text, find_paths(text))
+def read_turn(text: str, artifacts: list[SessionArtifact], answered: QuestionAnswer | None = None) -> TurnReading:
+    """The facts of ``text`` against the session's ``artifacts`` (and the answers to a question about it)."""
+    reading = TurnReading(text, find_paths(text), answered=answered)
     masked = reading.masked
     by_index = {a.index: a for a in artifacts}
     for match in _LISTED.finditer(masked):
@@ -114,6 +122,7 @@ def read_turn(text: str, artifacts: list[SessionArtifact]) -> TurnReading:
 def _numerals(text: str, mentions: list[Mention]) -> list[Numeral]:
     """The numbers in ``text`` that are not part of a mention or a duration."""
     taken = [(m.start, m.end) for m in mentions] + [(d.start, d.end) for d in find_durations(text)]
+    taken += [(a.start, a.end) for a in find_amounts(text)]  # "by 3": an amount, not a place
     found = []
     for match in _NUMERAL.finditer(text):
         if any(start < match.end() and match.start() < end for start, end in taken):

@@ -25,19 +25,21 @@ from mora_agents.director._ranker import (
     Featurizer,
     PlanRanker,
     RankerEnsemble,
+    SlotFeatures,
     TokenEncoder,
     TurnFeatures,
 )
 from mora_agents.errors import MoraError
-from mora_agents.messages import SessionArtifact
+from mora_agents.messages import QuestionAnswer, SessionArtifact
 from mora_agents.sop import SopSpec
 
 WEIGHTS = Path(__file__).with_name("plan_ranker.pt")
 ASK_BELOW = 0.85
 """An input whose best reading has less probability than this is asked about, not guessed. Chosen on the validation
-files (240 cases, the shipped ensemble; ``python -m mora_agents.director.training`` prints the sweep): at 0.7, 204
-right, 13 asked where the meaning was clear, 15 silently wrong; at 0.85, 204 right, 20 asked, 7 silently wrong. A
-silent wrong pick is the worst outcome, a needless question a small one."""
+files (240 cases, the shipped ensemble; ``python -m mora_agents.director.training`` prints the sweep): at 0.7, 208
+right, 15 asked where the meaning was clear, 11 silently wrong; at 0.8, 206, 20, 7; at 0.85, 205, 23, 4; at 0.9,
+196, 33, 3. A silent wrong pick is the worst outcome, a needless question a small one: counting a silent wrong as
+five needless questions, 0.85 costs least (43, against 48 at 0.9 and 55 at 0.8)."""
 TASK_ASK_BELOW = 0.7
 """The same for the task. A user SOP the model was never trained on wins with less probability than a built-in
 task, and "what do you mean?" costs more than "which clip?". With the previous weights, on the validation files
@@ -77,21 +79,26 @@ def decide(
     ask_below: float = ASK_BELOW,
     share: float = CANDIDATE_SHARE,
     task_ask_below: float | None = None,
+    answered: QuestionAnswer | None = None,
 ) -> Decision:
     """The model's plan for ``turn``, asking where it is unsure (about the task below ``task_ask_below``, by
-    default :data:`TASK_ASK_BELOW`; about an input below ``ask_below``)."""
+    default :data:`TASK_ASK_BELOW`; about an input below ``ask_below``). What a person ``answered`` to a question
+    about the turn is taken as said: its task, and its inputs (the other clip of a pair is then chosen given it)."""
     probabilities = torch.softmax(model.task_logits(turn), dim=0)
     ranking = sorted(zip(turn.tasks, probabilities.tolist(), strict=True), key=lambda item: -item[1])
     task, p = ranking[0]
+    if answered is not None and answered.task in turn.tasks:
+        task, p = answered.task, 1.0  # the question was about this task's inputs
     decision = Decision(task, p, ranking=ranking)
     if p < (TASK_ASK_BELOW if task_ask_below is None else task_ask_below) or turn.problems:
         decision.question = []
         return decision
     slots = turn.slots[task]
+    pinned = answered.inputs if answered is not None and answered.task == task else {}
     pair = [s for s in slots.values() if s.head in ("first", "second")]
     if len(pair) == 2 and len(pair[0].candidates) >= 2:
         first, second = pair
-        scores = model.pair_scores(turn, first, second)
+        scores = _pinned(_pinned(model.pair_scores(turn, first, second), first, pinned), second, pinned, columns=True)
         flat = torch.softmax(scores.flatten(), dim=0)
         best = int(flat.argmax())
         size = len(first.candidates)
@@ -103,13 +110,21 @@ def decide(
             numbers = {first.candidates[i // size].artifact for i in close} | {
                 second.candidates[i % size].artifact for i in close
             }
-            decision.question, decision.unclear = sorted(n for n in numbers if n is not None), first.name
-            del decision.inputs[second.name]  # the question is about the pair: no half of it is settled
+            # About the pair (no half of it is settled), or about the clip not yet answered for.
+            about = second if first.name in pinned else first
+            decision.probabilities[about.name] = decision.probabilities.pop(first.name)
+            numbers -= set(pinned.values())
+            decision.question, decision.unclear = sorted(n for n in numbers if n is not None), about.name
+            del decision.inputs[about.name]
+            if about is first:
+                del decision.inputs[second.name]
             return decision
     for slot in slots.values():
         if slot.name in decision.inputs or not slot.candidates:
             continue
-        probs = torch.softmax(model.slot_scores(turn, slot), dim=0)
+        if slot.head == "second" and len(slot.candidates) < 2:
+            continue  # one clip is not joined to itself: the checks ask for the other (or a file fills it)
+        probs = torch.softmax(_pinned(model.slot_scores(turn, slot), slot, pinned), dim=0)
         best = int(probs.argmax())
         chosen = slot.candidates[best]
         decision.inputs[slot.name] = (chosen.artifact, chosen.frame)
@@ -122,6 +137,17 @@ def decide(
             decision.question, decision.unclear = sorted(n for n in numbers if n is not None), slot.name
             return decision
     return decision
+
+
+def _pinned(scores: torch.Tensor, slot: SlotFeatures, pinned: Mapping[str, int], columns: bool = False) -> torch.Tensor:
+    """``scores`` with every candidate but the one a person chose for ``slot`` ruled out (as they are when the
+    choice is not a candidate of the slot: the checks after the model then say so)."""
+    chosen = pinned.get(slot.name)
+    keep = torch.as_tensor([c.artifact == chosen and c.frame is None for c in slot.candidates])
+    if chosen is None or not bool(keep.any()):
+        return scores
+    mask = keep[None, :] if columns else (keep[:, None] if scores.dim() == 2 else keep)
+    return scores.masked_fill(~mask, float("-inf"))
 
 
 class LearnedResolver:
@@ -162,7 +188,7 @@ class LearnedResolver:
         model = load_ranker(self._weights)
         specs = list(sops.values())
         features = await asyncio.to_thread(self._featurizer.features, reading, artifacts, specs)
-        decision = decide(model, features, self.ask_below)
+        decision = decide(model, features, self.ask_below, answered=reading.answered)
         return plan_of(decision, reading, sops, self.name)
 
 

@@ -140,6 +140,10 @@ def context(reading: TurnReading, artifacts: Sequence[SessionArtifact], sops: Ma
     facts = [f'"{m.phrase}" is #{m.artifact}' for m in reading.mentions]
     facts += [f'"{p.path}" is a {p.kind} file the user named' for p in reading.paths]
     facts += reading.problems
+    if reading.answered is not None:
+        facts += [
+            f"the user chose #{n} as {name} of {reading.answered.task}" for name, n in reading.answered.inputs.items()
+        ]
     if facts:
         lines.append("Facts: " + "; ".join(facts) + ".")
     lines.append(f"Request: {reading.text}")

