@@ -23,10 +23,10 @@ from mora_agents.sop import SopSpec, list_sops
 CORPUS = Path(__file__).parent / "director_corpus"
 CATEGORIES = ("position", "content", "order", "intent", "ambiguity", "image", "derivation")
 TRAINED_RIGHT = 0.9
-"""Per training file, the share the shipped model must get right on its first answer. Measured: 91.7% (heldout11,
-5 asked) to 98.3% per file; 1,127 of 1,181 cases in all (95.4%)."""
+"""Per training file, the share the shipped model must get right on its first answer. Measured: 91.7% (heldout12 and
+heldout26, 55 of 60) to 100% per file; 1,131 of 1,181 cases in all (95.8%)."""
 TRAINED_WRONG = 2
-"""Per training file, the most cases it may run wrongly without asking (measured: 0 to 2; 11 in all)."""
+"""Per training file, the most cases it may run wrongly without asking (measured: 0 to 2; 8 in all)."""
 
 
 def load(name: str) -> list[Case]:
