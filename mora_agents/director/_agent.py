@@ -26,6 +26,7 @@ from autogen_core import CancellationToken
 
 from mora_agents.director._answer import answer
 from mora_agents.director._front import read_turn
+from mora_agents.director._learned import LearnedResolver
 from mora_agents.director._plan import PlanResolver, TurnPlan, check_plan, with_answers
 from mora_agents.messages import ClarifyingQuestion, DirectorTurn, VideoRequest
 from mora_agents.resources import role_prompt
@@ -78,8 +79,6 @@ class DirectorAgent(BaseChatAgent):
         resolver: PlanResolver | None = None,
         system_message: str | None = None,
     ) -> None:
-        from mora_agents.director._learned import LearnedResolver
-
         system_message = system_message or role_prompt("director")
         super().__init__(name=name, description="Director: " + system_message.splitlines()[0])
         if not sops:

@@ -149,6 +149,11 @@ def find_amounts(text: str) -> list[Duration]:
     return [Duration(float(m["n"]), m.start("n"), m.end("n"), True) for m in _BY_AMOUNT.finditer(text)]
 
 
+def find_quantities(text: str) -> list[Duration]:
+    """Every duration and unit-less amount in ``text``: the spans the closed grammars read as seconds."""
+    return find_durations(text) + find_amounts(text)
+
+
 def without_durations(text: str) -> str:
     """``text`` minus its durations and the little words that tie them on ("a kite, 2 seconds" -> "a kite")."""
     for duration in reversed(find_durations(text)):

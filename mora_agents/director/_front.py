@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from mora_agents.director._durations import find_amounts, find_durations, parse_duration, without_durations
+from mora_agents.director._durations import find_amounts, find_quantities, parse_duration, without_durations
 from mora_agents.director._paths import PathMention, blank_paths, find_paths, mask_paths
 from mora_agents.messages import QuestionAnswer, SessionArtifact
 
@@ -76,7 +76,7 @@ class TurnReading:
         """The text with file names, durations and unit-less amounts blanked (same length): what the model reads.
         "make it 2 seconds longer" is no pointer at a clip whose prompt said "2 seconds"."""
         text = self.masked
-        for found in find_durations(text) + find_amounts(text):
+        for found in find_quantities(text):
             text = text[: found.start] + " " * (found.end - found.start) + text[found.end :]
         return text
 
@@ -121,8 +121,8 @@ def read_turn(text: str, artifacts: list[SessionArtifact], answered: QuestionAns
 
 def _numerals(text: str, mentions: list[Mention]) -> list[Numeral]:
     """The numbers in ``text`` that are not part of a mention or a duration."""
-    taken = [(m.start, m.end) for m in mentions] + [(d.start, d.end) for d in find_durations(text)]
-    taken += [(a.start, a.end) for a in find_amounts(text)]  # "by 3": an amount, not a place
+    # Durations and amounts ("by 3") are seconds, not places.
+    taken = [(m.start, m.end) for m in mentions] + [(q.start, q.end) for q in find_quantities(text)]
     found = []
     for match in _NUMERAL.finditer(text):
         if any(start < match.end() and match.start() < end for start, end in taken):

@@ -124,9 +124,9 @@ def attributes(candidate: Candidate, artifacts: Sequence[SessionArtifact]) -> np
         return vector
     ordered = sorted(artifacts, key=lambda a: a.index)
     artifact = next(a for a in ordered if a.index == candidate.artifact)
-    same = [a for a in ordered if a.kind == artifact.kind]
-    place, kind_place = ordered.index(artifact), same.index(artifact)
-    offsets = (place, len(ordered) - 1 - place, kind_place, len(same) - 1 - kind_place)
+    in_list, in_kind, from_end, kind_from_end = places(artifact, ordered)
+    place = in_list - 1
+    offsets = (place, from_end - 1, in_kind - 1, kind_from_end - 1)  # from 0, in the blocks' order
     for block, offset in enumerate(offsets):
         vector[block * PLACES + min(offset, PLACES - 1)] = 1.0
     at = 4 * PLACES
