@@ -1,24 +1,30 @@
-"""The embedded LLMs as A1 (30 varied prompts) and as the director's plan filler (30 varied requests).
+"""The embedded LLMs as A1 (72 blind requests, 24 blind edits) and as the director's plan filler (30 requests).
 
     python benchmarks/embedded_llm.py [--models smollm2,gemma3] [--limit N] [--json OUT.json] [--smoke]
 
-For each embedded model (``mora_agents.llm.EMBEDDED_MODELS``):
+For each embedded model (``mora_agents.llm.EMBEDDED_MODELS``), A1 set up as the studio sets it up (SmolLM2 with its
+trained adapter and the grammar that keeps the person's words; Gemma 3 with the worked examples and the grammar):
 
-- A1: the share of prompt-enhancer answers that pass validation (``source == "llm"``: not empty, not a
-  runaway, keeps the request's content words), the share that also enhance (at least four words more than
-  the request: an echo passes validation but adds nothing), their mean length in words, seconds per answer;
+- A1 on ``data/a1_blind_prompts.jsonl``, judged by the writer's annotations of what each request asked for (not by
+  A1's own check): *faithful*, every asked item still there (a fallback to the person's words counts as faithful);
+  *enhanced*, the LLM's own answer with at least four words added; *leaked*, sharing a pair of long words with a
+  worked example that the request lacks; *fell back*; seconds per answer (retries included);
+- A1 on ``data/a1_blind_edits.jsonl``: a revision is faithful when it has every asked item and none of what the
+  instruction replaces;
 - routing: the task accuracy when that model fills the director's plan (``--director llm``, through the per-turn
   JSON schema, no fallback), and the share of turns it answered validly at the first try; beside them, the trained
   model's accuracy (``--director learned``, the embedded default) on the same requests.
 
-The requests are written for this benchmark, none copied from an SOP's examples or the test routing table.
-Nothing here asserts: it prints a table and the figures as JSON (the last stdout line, and ``--json``).
+The failures are listed in the JSON (``a1_failures``, ``a1_edit_failures``). Nothing here asserts: it prints a table
+and the figures as JSON (the last stdout line, and ``--json``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -68,39 +74,40 @@ REQUESTS: list[tuple[str, str | None, str]] = [
 ]
 
 
-# What A1 receives: the scene words of a request (an SOP hands A1 its ``prompt`` input), from one word to a long line.
-A1_PROMPTS: list[str] = [
-    "a kite",
-    "fireworks",
-    "a paper boat drifting down a rain-filled gutter",
-    "two old men playing chess in a park at noon",
-    "slow motion of coffee being poured into a white cup",
-    "a hummingbird hovering over red flowers",
-    "city skyline timelapse from dusk to night",
-    "a jellyfish pulsing in dark blue water",
-    "waves crashing against a lighthouse during a storm",
-    "a lonely astronaut walking on a red desert planet",
-    "leaves rustling in the wind on an oak tree",
-    "clouds drifting over a wheat field",
-    "a cat sleeping on a sunny windowsill",
-    "a sailboat on a calm lake at sunrise",
-    "a busy night market with lanterns and steam rising from food stalls",
-    "an owl turning its head in a moonlit forest",
-    "a child blowing soap bubbles in a garden",
-    "snow falling on a quiet mountain village",
-    "a vintage car driving along a coastal road",
-    "a watercolour painting of a harbour",
-    "a close-up of raindrops on a spider web",
-    "a chef tossing vegetables in a flaming wok",
-    "a herd of elephants crossing a dusty savanna",
-    "a neon-lit street in the rain, cyberpunk style",
-    "a minecraft style village with blocky trees",
-    "a low poly knight standing in a castle courtyard",
-    "a ballerina spinning on an empty stage under a spotlight",
-    "hot air balloons rising over a canyon",
-    "a fox",
-    "an old lighthouse keeper lighting a lamp at dusk, cinematic, 35mm film",
-]
+DATA = Path(__file__).resolve().parent / "data"
+A1_PROMPTS_FILE = DATA / "a1_blind_prompts.jsonl"
+"""72 requests written blind (the writer saw what a user sees, not A1's examples or code), each with what it asked
+for (``asked``: per item, the forms a faithful prompt may use)."""
+A1_EDITS_FILE = DATA / "a1_blind_edits.jsonl"
+"""24 review edits written blind: a prompt, an instruction, what the revision must contain (``asked``) and what the
+instruction replaces (``changed``: must be gone)."""
+
+
+def load_cases(path: Path, limit: int | None = None) -> list[dict]:
+    """The JSON lines of ``path`` (the first ``limit``)."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()][:limit]
+
+
+def mentions(text: str, forms: list[str]) -> bool:
+    """Whether ``text`` contains one of ``forms`` as whole words (case-insensitive)."""
+    return any(re.search(rf"(?<![\w-]){re.escape(form.lower())}(?![\w-])", text.lower()) for form in forms)
+
+
+def lost_items(text: str, asked: list[list[str]]) -> list[str]:
+    """The asked items (by their first form) that ``text`` no longer mentions."""
+    return [forms[0] for forms in asked if not mentions(text, forms)]
+
+
+def borrowed_phrases(answer: str, request: str, examples: tuple[tuple[str, str], ...]) -> list[str]:
+    """Word pairs of the worked examples' answers (both words of four letters or more) that ``answer`` repeats and
+    ``request`` does not have: what a small model copies from its examples ("white smoke trailing")."""
+
+    def pairs(text: str) -> set[str]:
+        words = re.findall(r"[a-z]+", text.lower())
+        return {f"{a} {b}" for a, b in zip(words, words[1:], strict=False) if len(a) >= 4 and len(b) >= 4}
+
+    shown = set().union(*(pairs(prompt) for _, prompt in examples)) if examples else set()
+    return sorted((pairs(answer) & shown) - pairs(request))
 
 
 def session(kind: str | None):
@@ -120,13 +127,14 @@ def session(kind: str | None):
     return []
 
 
-async def enhance(agent, text: str):
+async def enhance(agent, text: str, instruction: str | None = None):
     from autogen_agentchat.messages import StructuredMessage
     from autogen_core import CancellationToken
 
     from mora_agents.messages import PromptEnhancementRequest
 
-    message = StructuredMessage[PromptEnhancementRequest](content=PromptEnhancementRequest(prompt=text), source="u")
+    request = PromptEnhancementRequest(prompt=text, instruction=instruction)
+    message = StructuredMessage[PromptEnhancementRequest](content=request, source="u")
     response = await agent.on_messages([message], CancellationToken())
     return response.chat_message.content
 
@@ -139,44 +147,77 @@ async def route(director, text: str, kind: str | None) -> str:
     return answer.task
 
 
+def measure_a1(agent, examples: tuple[tuple[str, str], ...], limit: int | None = None) -> dict:
+    """A1 on the blind requests and edits (the first ``limit`` of each), judged by their writer's annotations."""
+    prompts, edits = load_cases(A1_PROMPTS_FILE, limit), load_cases(A1_EDITS_FILE, limit)
+    faithful = enhanced = leaked = fell_back = 0
+    seconds, words, failures = [], [], []
+    for case in prompts:
+        answer = asyncio.run(enhance(agent, case["prompt"]))
+        lost = lost_items(answer.prompt, case["asked"])
+        borrowed = borrowed_phrases(answer.prompt, case["prompt"], examples)
+        faithful += not lost
+        enhanced += answer.source == "llm" and len(answer.prompt.split()) >= len(case["prompt"].split()) + 4
+        leaked += bool(borrowed)
+        fell_back += answer.source == "fallback"
+        seconds.append(answer.seconds)
+        words.append(len(answer.prompt.split()))
+        if lost or borrowed:
+            failures.append({"request": case["prompt"], "prompt": answer.prompt, "lost": lost, "borrowed": borrowed})
+    edit_faithful = edit_fell_back = 0
+    edit_failures = []
+    for case in edits:
+        answer = asyncio.run(enhance(agent, case["prompt"], case["instruction"]))
+        lost = lost_items(answer.prompt, case["asked"])
+        kept = [forms[0] for forms in case["changed"] if mentions(answer.prompt, forms)]
+        edit_faithful += not lost and not kept
+        edit_fell_back += answer.source == "fallback"
+        if lost or kept:
+            edit_failures.append(
+                {"instruction": case["instruction"], "prompt": answer.prompt, "lost": lost, "kept": kept}
+            )
+    n, m = len(prompts), max(len(edits), 1)
+    return {
+        "a1_faithful_share": round(faithful / n, 3),
+        "a1_enhanced_share": round(enhanced / n, 3),
+        "a1_leaked_share": round(leaked / n, 3),
+        "a1_fell_back_share": round(fell_back / n, 3),
+        "a1_mean_words": round(sum(words) / n, 1),
+        "a1_s_per_answer": round(sum(seconds) / n, 2),
+        "a1_edit_faithful_share": round(edit_faithful / m, 3),
+        "a1_edit_fell_back_share": round(edit_fell_back / m, 3),
+        "a1_failures": failures,
+        "a1_edit_failures": edit_failures,
+    }
+
+
 def measure_model(key: str, sops, limit: int | None = None) -> dict:
-    """One embedded model as A1 on :data:`A1_PROMPTS` and as the director's plan filler on :data:`REQUESTS` (the
+    """One embedded model as A1 (:func:`measure_a1`) and as the director's plan filler on :data:`REQUESTS` (the
     first ``limit`` of each)."""
     from mora_agents.agents import PromptEnhancerAgent
+    from mora_agents.agents._prompt_enhancer import EXAMPLES
     from mora_agents.director import DirectorAgent, LlmResolver
     from mora_agents.llm import create_llm
 
     started = time.perf_counter()
     backend = create_llm(f"embedded:{key}")
     load_s = time.perf_counter() - started
-    a1 = PromptEnhancerAgent("a1", backend.client, model_name=backend.name, create_args=backend.create_args)
-    passed, enhanced, words, seconds, examples = 0, 0, [], [], []
-    prompts, requests = A1_PROMPTS[:limit], REQUESTS[:limit]
-    for text in prompts:
-        answer = asyncio.run(enhance(a1, text))
-        passed += answer.source == "llm"
-        enhanced += answer.source == "llm" and len(answer.prompt.split()) >= len(text.split()) + 4
-        words.append(len(answer.prompt.split()))
-        seconds.append(answer.seconds)
-        if len(examples) < 4:
-            examples.append({"request": text, "source": answer.source, "prompt": answer.prompt, "why": answer.warning})
+    a1 = PromptEnhancerAgent.from_backend("a1", backend)
+    a1_figures = measure_a1(a1, EXAMPLES, limit)
     resolver = LlmResolver(backend.client, backend.create_args, schema_format="json_schema")
     director = DirectorAgent("director", sops=sops, resolver=resolver)
     right = valid = 0
+    requests = REQUESTS[:limit]
     for text, kind, task in requests:
         right += asyncio.run(route(director, text, kind)) == task
         valid += len(resolver.answers) == 1
-    n, m = len(requests), len(prompts)
+    n = len(requests)
     return {
         "model": backend.name,
         "load_s": round(load_s, 2),
-        "a1_valid_share": round(passed / m, 3),
-        "a1_enhanced_share": round(enhanced / m, 3),
-        "a1_mean_words": round(sum(words) / m, 1),
-        "a1_s_per_answer": round(sum(seconds) / m, 2),
+        **a1_figures,
         "plan_task_accuracy": round(right / n, 3),
         "plan_valid_first_share": round(valid / n, 3),
-        "a1_examples": examples,
     }
 
 
@@ -201,22 +242,28 @@ def measure(models: tuple[str, ...] = ("smollm2", "gemma3"), limit: int | None =
     return {
         "learned_accuracy": accuracy,
         "embedded_llms": figures,
-        "raw": {"requests": len(REQUESTS[:limit]), "a1_prompts": len(A1_PROMPTS[:limit])},
+        "raw": {
+            "requests": len(REQUESTS[:limit]),
+            "a1_prompts": len(load_cases(A1_PROMPTS_FILE, limit)),
+            "a1_edits": len(load_cases(A1_EDITS_FILE, limit)),
+        },
     }
 
 
 def report(result: dict) -> None:
     raw = result["raw"]
     print(
-        f"A1: {raw['a1_prompts']} prompts; routing: {raw['requests']} requests; "
+        f"A1: {raw['a1_prompts']} blind requests, {raw['a1_edits']} blind edits; routing: {raw['requests']} requests; "
         f"the trained director (the embedded default): {result['learned_accuracy']:.0%}"
     )
     columns = (
         "model",
-        "a1_valid_share",
+        "a1_faithful_share",
         "a1_enhanced_share",
-        "a1_mean_words",
+        "a1_leaked_share",
+        "a1_fell_back_share",
         "a1_s_per_answer",
+        "a1_edit_faithful_share",
         "plan_task_accuracy",
         "plan_valid_first_share",
         "load_s",
@@ -224,8 +271,7 @@ def report(result: dict) -> None:
     rows = [{**m, "model": key} for key, m in result["embedded_llms"].items()]
     print_table("Embedded LLMs as A1 and as the director's plan filler", rows, columns)
     for key, m in result["embedded_llms"].items():
-        for example in m["a1_examples"]:
-            print(f"{key}: {example['request']!r} -> [{example['source']}] {example['prompt']!r}")
+        print(f"{key}: {len(m['a1_failures'])} requests and {len(m['a1_edit_failures'])} edits failed (in the JSON)")
 
 
 def main() -> None:

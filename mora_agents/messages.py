@@ -81,6 +81,12 @@ class EnhancedPrompt(BaseModel):
     """The LLM that produced it."""
     warning: str | None = None
     """Why the fallback was taken, when it was."""
+    attempts: int = 1
+    """How many answers A1 asked the LLM for: a second one when the first dropped or borrowed words."""
+    lost: list[str] = Field(default_factory=list)
+    """The asked words a rejected answer dropped (the first one that did), e.g. ``["landing", "night"]``."""
+    borrowed: list[str] = Field(default_factory=list)
+    """Phrases a rejected answer copied from A1's worked examples instead of the request."""
     seconds: float = 0.0
     """Wall time of the LLM call."""
 

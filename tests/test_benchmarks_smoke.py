@@ -91,11 +91,14 @@ EXPECTED: dict[str, dict[str, object]] = {
     },
     "embedded_llm": {
         "learned_accuracy": NUMBER,
-        "embedded_llms.smollm2.a1_valid_share": NUMBER,
+        "embedded_llms.smollm2.a1_faithful_share": NUMBER,
+        "embedded_llms.smollm2.a1_leaked_share": NUMBER,
+        "embedded_llms.smollm2.a1_fell_back_share": NUMBER,
+        "embedded_llms.smollm2.a1_edit_faithful_share": NUMBER,
         "embedded_llms.smollm2.a1_enhanced_share": NUMBER,
         "embedded_llms.smollm2.plan_task_accuracy": NUMBER,
         "embedded_llms.smollm2.plan_valid_first_share": NUMBER,
-        "embedded_llms.smollm2.a1_examples": list,
+        "embedded_llms.smollm2.a1_failures": list,
     },
     "gpu_text_to_video": {
         "gpu_time_vs_paper": NUMBER,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mora_agents.agents._prompt_enhancer import check_prompt
+from mora_agents.agents._faithfulness import lost_words
 from mora_agents.errors import ReviewError
 from mora_agents.messages import VideoRequest
 from mora_agents.sop import find_sop
@@ -30,9 +30,9 @@ def test_regenerate_edit_accept_drive_exactly_those_iterations(tmp_path):
     # regenerate: same prompt, next seed; edit: A1 revised the prompt, the seed stays.
     assert (one.seed, two.seed, three.seed) == (5, 6, 6)
     assert one.parameters["prompt"] == two.parameters["prompt"]
-    # The revision carries the instruction by the rule A1 checks answers with, whatever the LLM's words: an answer
-    # dropping it is replaced by the prompt with the instruction appended.
-    assert check_prompt(three.parameters["prompt"], must_keep="warmer light") is None
+    # The revision carries the instruction, whatever the LLM's words: an answer dropping it is asked for again,
+    # then replaced by the prompt with the instruction appended.
+    assert lost_words("warmer light", three.parameters["prompt"]) == [], three.parameters["prompt"]
     assert three.parameters["prompt"] != two.parameters["prompt"]
     assert first_frame.iterations[2].edited_by == "prompt_enhancer"
     assert not first_frame.review_exhausted

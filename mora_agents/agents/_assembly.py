@@ -89,11 +89,6 @@ def prompt_enhancer(options: ToolOptions, seed: int, memory: ModelMemory, progre
     def load_llm():
         return memory.acquire(key, lambda: create_llm(options.llm, seed=seed))
 
-    llm = load_llm()
-    return role.agent(
-        role.agent_name,
-        managed_client(lambda: load_llm().client),
-        model_name=llm.name,
-        create_args=llm.create_args,
-        progress=progress,
+    return role.agent.from_backend(
+        role.agent_name, load_llm(), client=managed_client(lambda: load_llm().client), progress=progress
     )

@@ -455,18 +455,11 @@ class _Synthesis:
         """A1's variation ``variant`` of ``seed_prompt``; a fixed camera/light pairing when A1's is unusable or a
         repeat of an earlier prompt of the same seed."""
         from mora_agents.llm import create_llm
-        from mora_agents.resources import role_prompt
 
         key = f"llm/{self.settings.llm or 'default'}"  # the studio's key: the runs' A1 shares this LLM
         llm = self.memory.acquire(key, lambda: create_llm(self.settings.llm, seed=self.settings.seed))
         instruction = VARIATION_INSTRUCTION.format(variant=variant, variants=self.settings.variants)
-        agent = PromptEnhancerAgent(
-            "a1_prompt_enhancer",
-            llm.client,
-            system_message=role_prompt("prompt_enhancer") + "\n\n" + instruction,
-            model_name=llm.name,
-            create_args=llm.create_args,
-        )
+        agent = PromptEnhancerAgent.from_backend("a1_prompt_enhancer", llm, instruction=instruction)
         message = StructuredMessage[PromptEnhancementRequest](
             content=PromptEnhancementRequest(prompt=seed_prompt), source="synthesis", metadata={"stage": "variation"}
         )
