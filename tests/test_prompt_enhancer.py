@@ -240,7 +240,7 @@ def test_borrowed_phrases_come_from_the_examples_only_when_the_request_lacks_the
 @pytest.mark.slow
 def test_the_training_command_writes_an_adapter_llama_cpp_applies(tmp_path):
     """One step on four examples: the GGUF base loads in transformers, peft trains, the adapter file is written in
-    llama.cpp's format and the embedded model answers with it (a useful adapter takes the whole data, 30 min)."""
+    llama.cpp's format and the embedded model answers with it (a useful adapter takes the whole data, 40 min)."""
     out = tmp_path / "adapter.gguf"
     figures = train(out, epochs=2, limit=4, batch_size=4)
     assert out.is_file() and figures["steps"] == 2

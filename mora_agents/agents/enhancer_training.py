@@ -2,7 +2,7 @@
 
     python -m mora_agents.agents.enhancer_training [--out FILE] [--epochs N] [--seed S] [--limit N]
 
-About 30 minutes on 2 CPU cores for the shipped adapter (3 epochs over 1,080 examples).
+About 40 minutes on 2 CPU cores for the shipped adapter (3 epochs over 1,080 examples; 405 steps).
 
 The data are ``enhancer_data/*.jsonl``, written for this by helpers who saw neither A1's examples nor the blind
 benchmark file: ``{"request", "detail"}`` pairs (the enhanced prompt is ``request, detail``) and review edits
