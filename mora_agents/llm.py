@@ -51,9 +51,14 @@ class EmbeddedModel:
     chat_format: str | None = None
     """llama-cpp-python's chat format where the GGUF carries no ``tokenizer.chat_template`` (else it is read)."""
     enhancer_adapter: bool = False
-    """A1's trained LoRA adapter (``mora_agents/agents/prompt_enhancer_lora.gguf``, made by
-    ``python -m mora_agents.agents.enhancer_training``) applies to this model."""
+    """A1's trained LoRA adapter (:data:`ENHANCER_ADAPTER_FILE`) applies to this model."""
 
+
+ENHANCER_ADAPTER_FILE = Path(__file__).resolve().parent / "prompt_enhancer_lora.gguf"
+"""A1's LoRA adapter for SmolLM2, made by ``python -m mora_agents.agents.enhancer_training``."""
+ENHANCER_SYSTEM_MESSAGE = "You enrich a video request with visual detail and keep every word of it."
+"""The system message the adapter is trained and run with: short, because the adapter carries the behaviour (and a
+long one would triple the tokens of every training step on a CPU)."""
 
 EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
     "smollm2": EmbeddedModel(
@@ -210,10 +215,8 @@ def _embedded(key: str | None, seed: int, adapter: bool = True) -> LlmBackend:
     create_args = {**EMBEDDED_SAMPLING, "max_tokens": MAX_TOKENS}
     if lora is None:
         return LlmBackend(client, f"embedded:{model.file}", create_args, prefix_args=prefix_grammar)
-    from mora_agents.agents.enhancer_training import SYSTEM_MESSAGE
-
     name = f"embedded:{model.file}+{lora.name}"
-    return LlmBackend(client, name, create_args, system_message=SYSTEM_MESSAGE, prefix_args=prefix_grammar)
+    return LlmBackend(client, name, create_args, system_message=ENHANCER_SYSTEM_MESSAGE, prefix_args=prefix_grammar)
 
 
 def enhancer_adapter_path() -> Path:
@@ -222,14 +225,12 @@ def enhancer_adapter_path() -> Path:
     Raises:
         MoraError: it is missing from the installation.
     """
-    from mora_agents.agents.enhancer_training import ADAPTER_FILE
-
-    if not ADAPTER_FILE.is_file():
+    if not ENHANCER_ADAPTER_FILE.is_file():
         raise MoraError(
-            f"A1's adapter {ADAPTER_FILE.name} is missing (looked in {ADAPTER_FILE.parent}): reinstall mora, or "
-            "make it with python -m mora_agents.agents.enhancer_training"
+            f"A1's adapter {ENHANCER_ADAPTER_FILE.name} is missing (looked in {ENHANCER_ADAPTER_FILE.parent}): "
+            "reinstall mora, or make it with python -m mora_agents.agents.enhancer_training"
         )
-    return ADAPTER_FILE
+    return ENHANCER_ADAPTER_FILE
 
 
 DETAIL_MAX_CHARS = 280

@@ -25,12 +25,9 @@ from pathlib import Path
 
 from mora_agents.agents._prompt_enhancer import edit_text, request_text
 from mora_agents.errors import MoraError
+from mora_agents.llm import ENHANCER_ADAPTER_FILE, ENHANCER_SYSTEM_MESSAGE, embedded_model_path
 
 DATA_DIR = Path(__file__).resolve().parent / "enhancer_data"
-ADAPTER_FILE = Path(__file__).resolve().parent / "prompt_enhancer_lora.gguf"
-SYSTEM_MESSAGE = "You enrich a video request with visual detail and keep every word of it."
-"""The system message the adapter is trained and run with: short, because the adapter carries the behaviour (and a
-long one would triple the tokens of every training step on a CPU)."""
 TARGETS = {
     "v_proj": "attn_v",
     "o_proj": "attn_output",
@@ -68,7 +65,7 @@ def split(pairs: list[tuple[str, str]]) -> tuple[list, list]:
 
 def encode(tokenizer, user: str, answer: str) -> tuple[list[int], list[int]]:
     """Token ids of the chat and the labels: the answer's tokens (the prompt's are masked with -100)."""
-    messages = [{"role": "system", "content": SYSTEM_MESSAGE}, {"role": "user", "content": user}]
+    messages = [{"role": "system", "content": ENHANCER_SYSTEM_MESSAGE}, {"role": "user", "content": user}]
     prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     answer_ids = tokenizer(answer + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
@@ -80,8 +77,6 @@ def load_base():
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
-
-    from mora_agents.llm import embedded_model_path
 
     path = embedded_model_path("smollm2")
     hf_logging.disable_progress_bar()
@@ -210,7 +205,7 @@ def write_adapter(model, out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ADAPTER_FILE, help="Where to write the adapter GGUF.")
+    parser.add_argument("--out", type=Path, default=ENHANCER_ADAPTER_FILE, help="Where to write the adapter GGUF.")
     parser.add_argument("--epochs", type=float, default=3.0, help="Passes over the training examples.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the adapter's start and the batch order.")
     parser.add_argument("--limit", type=int, help="Train on the first N examples only (checks the path works).")
