@@ -159,7 +159,7 @@ class PromptEnhancerAgent(StageAgent):
             user_text = request_text(request.prompt)
             fallback = request.prompt
         examples = () if revising else self.examples
-        prefix = None if revising or self.prefix_args is None else request.prompt.strip().rstrip(" .,;:!")
+        prefix = None if revising else self._prefix(request.prompt)
         self.progress.start(stage, 1, "prompt")
         first: Verdict | None = None
         try:
@@ -220,16 +220,16 @@ class PromptEnhancerAgent(StageAgent):
         if problem is None and prefix and answer.startswith(prefix):
             # The person's words are prose whatever follows them: judge what the model added on its own.
             detail = answer[len(prefix) :].lstrip(" ,")
-            problem = check_prompt(detail) and f"what it added is not a prompt ({check_prompt(detail)})"
+            if (detail_problem := check_prompt(detail)) is not None:
+                problem = f"what it added is not a prompt ({detail_problem})"
         if problem is not None:
             return Verdict(problem)
         if request.instruction:
-            lost = [
-                word
-                for text in (request.instruction, request.prompt)
-                if len(missing := lost_words(text, answer)) > len(asked_words(text)) / 2
-                for word in missing
-            ]
+            lost: list[str] = []
+            for text in (request.instruction, request.prompt):
+                missing = lost_words(text, answer)
+                if len(missing) > len(asked_words(text)) / 2:
+                    lost += missing
             return Verdict(f"it dropped what was asked for: {', '.join(lost)}", tuple(lost)) if lost else Verdict(None)
         lost = lost_words(request.prompt, answer)
         if lost:
@@ -242,8 +242,12 @@ class PromptEnhancerAgent(StageAgent):
     def first_call(self, prompt: str) -> LlmCall:
         """The call A1 makes first to enhance ``prompt``: the same messages, schema and arguments (for a benchmark
         that times the model without the agent)."""
-        prefix = prompt.strip().rstrip(" .,;:!") if self.prefix_args else None
-        return self._call(request_text(prompt), self.examples, prefix)
+        return self._call(request_text(prompt), self.examples, self._prefix(prompt))
+
+    def _prefix(self, prompt: str) -> str | None:
+        """What the grammar makes an enhancement begin with: the person's words without closing punctuation (the
+        grammar adds ", "), or ``None`` where the backend takes no grammar."""
+        return prompt.strip().rstrip(" .,;:!") if self.prefix_args else None
 
     def _call(self, user_text: str, examples: tuple[tuple[str, str], ...], prefix: str | None) -> LlmCall:
         messages = [SystemMessage(content=self.system_message), *example_turns(examples)]
