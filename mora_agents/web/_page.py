@@ -291,7 +291,8 @@ def _chat(queue: JobQueue, session_id: str | None, seen: str):
         return gr.skip(), seen
     jobs = sessions.session_jobs(queue, session_id)
     record = queue.conversation(session_id).session.record
-    key = repr(([(t.index, t.status) for t in record.turns], len(record.artifacts),
+    # Everything the messages are made from: a job re-run between two ticks changes no status, but marks results stale.
+    key = repr(([(t.index, t.status) for t in record.turns], [(a.index, a.path, a.stale) for a in record.artifacts],
                 [(n, j.status) for n, j in sorted(jobs.items())]))  # fmt: skip
     if key == seen:
         return gr.skip(), seen
