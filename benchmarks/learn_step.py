@@ -32,9 +32,9 @@ def measure_step(
     """In this process: load ``role``'s trainable agent, then time ``steps`` training steps after a warm-up one."""
     import torch
 
-    from tools.modulation import ModulationEmbedding, attach_modulation
-    from tools.profiles import load_profile
-    from tools.training import ImageToVideoBatch, TextToImageBatch, load_trainable_agent
+    from mora_tools.modulation import ModulationEmbedding, attach_modulation
+    from mora_tools.profiles import load_profile
+    from mora_tools.training import ImageToVideoBatch, TextToImageBatch, load_trainable_agent
 
     profile = load_profile(profile_name)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")

@@ -11,7 +11,7 @@ table per task: our mean over the requests, then the paper's Mora (Open-Sora-Pla
 On the defaults (``tiny`` models, ``tiny`` metric models) the numbers are those of random weights: the point is
 that the whole path runs and lands in range. Real figures need a real profile and ``--metrics-profile real`` with
 the metric models in the Hugging Face cache (``mora models check``; the metric models are listed in
-``tools/metrics/profiles/real.yaml``).
+``mora_tools/metrics/profiles/real.yaml``).
 """
 
 from __future__ import annotations

@@ -237,7 +237,7 @@ def checked_adapters(path: Path | None) -> str | None:
     """The adapters folder ``--adapters`` names, checked before anything is created (one sentence if not)."""
     if path is None:
         return None
-    from tools.adapters import adapters_dir
+    from mora_tools.adapters import adapters_dir
 
     return str(adapters_dir(path))
 
@@ -330,7 +330,7 @@ app.add_typer(models_app, name="models")
 @user_errors
 def models_list() -> None:
     """List the shipped profiles, each role's model and whether it is here (nothing is downloaded or built)."""
-    from tools.profiles import available_profiles, load_profile
+    from mora_tools.profiles import available_profiles, load_profile
 
     for name in available_profiles():
         profile = load_profile(name)
@@ -345,7 +345,7 @@ def models_check(
     profile: Annotated[str, typer.Argument(help="Profile name (see `mora models list`) or a profile .yaml.")],
 ) -> None:
     """Check that every model PROFILE needs is on this machine; list what is missing and how to get it (exit 2)."""
-    from tools.profiles import load_profile
+    from mora_tools.profiles import load_profile
 
     statuses = _print_model_table(load_profile(profile))
     missing = [status for status in statuses if not status.available]
@@ -360,7 +360,7 @@ def models_check(
 def _print_model_table(profile) -> list:
     from rich.table import Table
 
-    from tools.catalog import format_bytes, profile_status
+    from mora_tools.catalog import format_bytes, profile_status
 
     statuses = profile_status(profile)
     table = Table(box=None, pad_edge=False)
@@ -802,7 +802,7 @@ def serve(
     from mora_agents.serve.app import create_app
     from mora_agents.serve.queue import JobQueue
     from mora_agents.studio import StudioConfig
-    from tools.profiles import load_profile
+    from mora_tools.profiles import load_profile
 
     try:
         loopback = ipaddress.ip_address(host).is_loopback

@@ -11,7 +11,7 @@ inside. A path that does not exist yet is resolved as far as it exists (``strict
 written are checked the same way.
 
 This module sits at the bottom of the layers: it imports the standard library and :mod:`mora_agents.errors` only,
-so ``tools/`` may use it too.
+so ``mora_tools/`` may use it too.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from mora_agents.sop import SopSpec, find_sop, list_sops
 from mora_agents.sop._runner import EventSink
 from mora_agents.studio import Studio, StudioConfig
 from mora_agents.workspace import Workspace
-from tools.memory import ModelMemory
+from mora_tools.memory import ModelMemory
 
 _NUMBER_ANSWER = re.compile(r"(?:(?:the\s+)?(?:clip|video|image|one|number|artifact)\s*)?#?\s*(?P<n>\d+)\s*[.!]?", re.I)
 """A reply that is only an artifact number: "#3", "3", "clip #3", "number 3"."""
@@ -64,7 +64,7 @@ class Conversation:
     def memory(self) -> ModelMemory:
         """The session's loaded models: with policy ``keep`` the next turn reuses what this one loaded."""
         if self._memory is None:
-            from tools.profiles import load_profile
+            from mora_tools.profiles import load_profile
 
             profile = load_profile(self.config.profile)
             self._memory = ModelMemory.for_profile(profile, self.config.memory, self.config.compile)

@@ -41,7 +41,7 @@ PARTS: tuple[tuple[str, str], ...] = (
     ("imageio", "ffmpeg (imageio)"),
     ("PIL", "Pillow"),
     ("numpy", "NumPy"),
-    ("tools", "a mora model tool"),
+    ("mora_tools", "a mora model tool"),
     ("mora_agents", "mora"),
 )
 """Top-level package -> the part it is, most specific first: the innermost frame in one of them names the part."""
@@ -144,7 +144,7 @@ def _package_of(file: str) -> str | None:
         if marker in parts:
             index = parts.index(marker)
             return parts[index + 1] if index + 1 < len(parts) else None
-    for name in ("tools", "mora_agents"):
+    for name in ("mora_tools", "mora_agents"):
         if name in parts:
             return name
     return None

@@ -31,8 +31,8 @@ from mora_agents.workspace import (
     now_iso,
     write_text_atomic,
 )
-from tools.metrics.clip_scores import IMAGING_QUALITY_REASON
-from tools.metrics.result import MetricResult
+from mora_tools.metrics.clip_scores import IMAGING_QUALITY_REASON
+from mora_tools.metrics.result import MetricResult
 
 # --- which metrics ------------------------------------------------------------------------------------------------
 
@@ -223,8 +223,8 @@ def compute_metrics(
     Raises:
         MoraError: the video is unreadable; in strict mode, a metric's input or model is missing.
     """
-    from tools.metrics.frames import probe_video
-    from tools.metrics.models import MODEL_METRICS, MetricModels
+    from mora_tools.metrics.frames import probe_video
+    from mora_tools.metrics.models import MODEL_METRICS, MetricModels
 
     # 1. The video first: an unreadable one is the user's first problem, whatever the metrics.
     probe_video(inputs.video)
@@ -254,7 +254,7 @@ def compute_metrics(
                 results[name] = MetricResult.unavailable(name, _range(name), "model missing", str(error))
 
     # 3. Weight-free metrics in one streamed pass.
-    from tools.metrics.motion import weight_free_metrics
+    from mora_tools.metrics.motion import weight_free_metrics
 
     wanted = [name for name in names if name in WEIGHT_FREE and name not in results]
     if wanted:
@@ -475,7 +475,7 @@ def run_inputs(workspace: Workspace, manifest: RunManifest) -> EvalInputs:
 def run_boundaries(manifest: RunManifest) -> list[int] | None:
     """Frame indices where the run's output changes segment: the seams of a join (``frames_per_part``) and, inside
     each A4-chained part, every ``frames_per_segment``; ``None`` when unknown (then ``seam_drift`` scans)."""
-    from tools.metrics.drift import segment_boundaries
+    from mora_tools.metrics.drift import segment_boundaries
 
     output = manifest.output
     if not isinstance(output, VideoArtifact):
@@ -506,7 +506,7 @@ def run_boundaries(manifest: RunManifest) -> list[int] | None:
 
 def _frames_per_segment(profile: str) -> int | None:
     # A profile may be a name or a YAML path (possibly gone since the run): then the seams are unknown.
-    from tools.profiles import load_profile
+    from mora_tools.profiles import load_profile
 
     try:
         return load_profile(profile).image_to_video.frames_per_segment

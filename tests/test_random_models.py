@@ -1,11 +1,11 @@
-"""Random-weight pipelines with real architectures (tools/random_models.py) and the profiles that use them."""
+"""Random-weight pipelines with real architectures (mora_tools/random_models.py) and the profiles that use them."""
 
 import numpy as np
 import pytest
 import yaml
 from PIL import Image
 
-from tools.profiles import (
+from mora_tools.profiles import (
     PROFILE_DIR,
     ImageToImageSettings,
     ImageToVideoSettings,
@@ -13,7 +13,7 @@ from tools.profiles import (
     VideoConnectionSettings,
     load_profile,
 )
-from tools.random_models import RANDOM_MODELS, VERSION, build_random_pipeline, random_model_path
+from mora_tools.random_models import RANDOM_MODELS, VERSION, build_random_pipeline, random_model_path
 
 
 def _parameter_counts(name: str) -> dict[str, int]:

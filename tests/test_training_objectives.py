@@ -6,15 +6,15 @@ import pytest
 import torch
 
 from mora_agents.errors import MoraError
-from tools.modulation import (
+from mora_tools.modulation import (
     MOD_TOKEN,
     ModulationEmbedding,
     attach_modulation,
     load_modulation,
     save_modulation,
 )
-from tools.profiles import load_profile
-from tools.training import (
+from mora_tools.profiles import load_profile
+from mora_tools.training import (
     TRAINABLE_ROLES,
     ImageToVideoBatch,
     TextToImageBatch,

@@ -3,7 +3,7 @@
 A1 :class:`PromptEnhancerAgent` · A2 :class:`TextToImageAgent` · A3 :class:`ImageToImageAgent` ·
 A4 :class:`ImageToVideoAgent` · A5 :class:`VideoConnectionAgent` · :class:`HumanProxyAgent` (reviews) ·
 :class:`JudgeAgent` and :class:`JudgePanelReviewer` (MLLM / metric judges with a human tie-break).
-Each stage agent calls exactly one tool from ``tools/``.
+Each stage agent calls exactly one tool from ``mora_tools/``.
 """
 
 from mora_agents.agents._human_proxy import (

@@ -16,7 +16,7 @@ class ImageToImageAgent(ToolAgent):
 
     Args:
         name: agent name (an identifier).
-        tool: a :class:`tools.image_to_image.ImageToImageTool` or anything called the same way.
+        tool: a :class:`mora_tools.image_to_image.ImageToImageTool` or anything called the same way.
         workspace: where the input is read and the PNG written.
         progress: receives per-step progress.
     """

@@ -19,7 +19,7 @@ class ImageToVideoAgent(ToolAgent):
 
     Args:
         name: agent name (an identifier).
-        tool: a :class:`tools.image_to_video.ImageToVideoTool` or anything called the same way; it must
+        tool: a :class:`mora_tools.image_to_video.ImageToVideoTool` or anything called the same way; it must
             expose ``settings.fps``.
         workspace: where the MP4 is written; the request's image is read from it.
         progress: receives per-step progress.

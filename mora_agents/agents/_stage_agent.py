@@ -23,9 +23,9 @@ from mora_agents.media import VideoFileWriter, save_png
 from mora_agents.messages import ImageArtifact, VideoArtifact
 from mora_agents.resources import role_prompt
 from mora_agents.workspace import Workspace, sha256_file
-from tools.loading import use_torch_threads
-from tools.memory import is_out_of_memory
-from tools.progress import CancelToken, NullProgress, ProgressSink, StageCancelled
+from mora_tools.loading import use_torch_threads
+from mora_tools.memory import is_out_of_memory
+from mora_tools.progress import CancelToken, NullProgress, ProgressSink, StageCancelled
 
 T = TypeVar("T")
 
@@ -147,7 +147,7 @@ class ToolAgent(StageAgent):
     async def run_blocking(self, func: Callable[[CancelToken], T], stage: str, token: CancellationToken) -> T:
         """Run the tool call; after an out-of-memory error, once more with the tool reloaded in low-memory mode.
 
-        Tools loaded through :class:`tools.memory.ModelMemory` know how to reload that way; others fail at once.
+        Tools loaded through :class:`mora_tools.memory.ModelMemory` know how to reload that way; others fail at once.
         """
         self.memory_fallback = None
         try:

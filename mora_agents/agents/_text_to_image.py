@@ -15,7 +15,7 @@ class TextToImageAgent(ToolAgent):
 
     Args:
         name: agent name (an identifier).
-        tool: a :class:`tools.text_to_image.TextToImageTool` or anything called the same way.
+        tool: a :class:`mora_tools.text_to_image.TextToImageTool` or anything called the same way.
         workspace: where the PNG is written.
         progress: receives per-step progress.
     """

@@ -10,7 +10,7 @@ from mora_agents.agents._stage_agent import ToolAgent
 from mora_agents.media import load_image
 from mora_agents.messages import VideoArtifact, VideoConnectionRequest
 from mora_agents.workspace import Workspace
-from tools.progress import ProgressSink
+from mora_tools.progress import ProgressSink
 
 
 class VideoConnectionAgent(ToolAgent):
@@ -21,7 +21,7 @@ class VideoConnectionAgent(ToolAgent):
 
     Args:
         name: agent name (an identifier).
-        tool: a :class:`tools.video_connection.VideoConnectionTool` or anything called the same way.
+        tool: a :class:`mora_tools.video_connection.VideoConnectionTool` or anything called the same way.
         workspace: where the end frames are read and the MP4 written.
         fps: the run's frame rate (the transition is joined between clips made at it).
         progress: receives per-step progress.

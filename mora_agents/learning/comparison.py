@@ -42,8 +42,8 @@ def compare_generation(
     from mora_agents.messages import VideoRequest
     from mora_agents.sop import find_sop
     from mora_agents.studio import StudioConfig, run_task
-    from tools.memory import ModelMemory
-    from tools.profiles import load_profile
+    from mora_tools.memory import ModelMemory
+    from mora_tools.profiles import load_profile
 
     if not prompts:
         raise MoraError("nothing to compare: no prompts")

@@ -216,7 +216,7 @@ def synthesize(
         criterion_seed: seeds the criterion draw; ``None``: ``seed``.
         device: torch device for the models; ``None``: the best found.
         dtype: ``float32`` / ``float16`` / ``bfloat16`` overriding the profile's.
-        progress: a ``tools.progress.ProgressSink`` for the candidate runs' stages.
+        progress: a ``mora_tools.progress.ProgressSink`` for the candidate runs' stages.
         log: called with one line per step (set created, candidate made, judged, decided).
         ask: human mode ``console``: shows a question, returns the answer; default: the terminal.
 
@@ -293,8 +293,8 @@ class _Synthesis:
 
     def __init__(self, root: Path, settings: SynthesisSettings, spec, judges, log, progress, device, dtype) -> None:
         from mora_agents.studio import StudioConfig
-        from tools.memory import ModelMemory
-        from tools.profiles import load_profile
+        from mora_tools.memory import ModelMemory
+        from mora_tools.profiles import load_profile
 
         self.root = root
         self.settings = settings

@@ -2,7 +2,7 @@
 
 Each job is an asyncio task that holds the device lock (FIFO, so jobs run in the order they came) while its
 stages run, and lets go of it while a human review waits: a job in ``awaiting_review`` holds no model work,
-and the next job runs meanwhile. Models stay loaded across jobs in one :class:`~tools.memory.ModelMemory`.
+and the next job runs meanwhile. Models stay loaded across jobs in one :class:`~mora_tools.memory.ModelMemory`.
 The store is the source of truth: on start every job the last process left queued, running or awaiting
 review runs again, from its run folder's last finished stage (the studio's resume), so ``kill -9`` loses
 nothing that was accepted.
@@ -35,8 +35,8 @@ from mora_agents.messages import (
 from mora_agents.serve.store import FINISHED, JobRecord, JobStore
 from mora_agents.sop import SopSpec, find_sop
 from mora_agents.studio import Studio, StudioConfig
-from tools.memory import ModelMemory
-from tools.profiles import parse_frame_size
+from mora_tools.memory import ModelMemory
+from mora_tools.profiles import parse_frame_size
 
 logger = logging.getLogger(__name__)
 

@@ -60,7 +60,7 @@ async def take_turn(queue: JobQueue, session_id: str, text: str, review: str = "
     """
     queue.check_review(review)
     if profile is not None:
-        from tools.profiles import load_profile
+        from mora_tools.profiles import load_profile
 
         load_profile(profile)  # an unknown profile is named now
     conversation = queue.conversation(session_id)

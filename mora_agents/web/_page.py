@@ -17,7 +17,7 @@ from mora_agents.serve.queue import UPLOADS_DIR, JobQueue, save_upload
 from mora_agents.serve.store import FINISHED
 from mora_agents.web._shown import shown_file, shown_files
 from mora_agents.web._snapshot import JobSnapshot, conversation_messages, job_snapshot
-from tools.profiles import available_profiles
+from mora_tools.profiles import available_profiles
 
 REVIEW_MODES = {"a person (you)": "human", "the judge panel (ties come to you)": "judge", "nobody (accept all)": "auto"}
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")

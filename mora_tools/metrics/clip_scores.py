@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from tools.metrics.features import (
+from mora_tools.metrics.features import (
     SamplingPlan,
     batched,
     clip_image_features,
@@ -21,8 +21,8 @@ from tools.metrics.features import (
     plan_sampling,
     sample_frames,
 )
-from tools.metrics.models import LoadedModel, MetricModels
-from tools.metrics.result import MetricResult
+from mora_tools.metrics.models import LoadedModel, MetricModels
+from mora_tools.metrics.result import MetricResult
 
 IMAGING_QUALITY_METHOD = "not available: pyiqa needs torchvision"
 IMAGING_QUALITY_REASON = (

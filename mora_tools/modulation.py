@@ -2,9 +2,9 @@
 denoiser is conditioned on, ``[e_i; z_i]``, on every forward pass, in training and in generation alike.
 
 ``z_i`` starts as the agent's own encoder's embedding of the special token ``[Mod]`` (see
-:meth:`tools.training.TrainableAgent.modulation_init`) and is trained with the agent's weights; its norm scales the
+:meth:`mora_tools.training.TrainableAgent.modulation_init`) and is trained with the agent's weights; its norm scales the
 agent's learning rate (``alpha_i = ||z_i|| / n``). :func:`attach_modulation` is the one place the token is appended:
-the training loss and the generation tools (:func:`tools.adapters.apply_adapters`) both go through it, so a trained
+the training loss and the generation tools (:func:`mora_tools.adapters.apply_adapters`) both go through it, so a trained
 ``z_i`` is seen at generation exactly as it was during training.
 """
 

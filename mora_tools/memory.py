@@ -37,7 +37,7 @@ POLICIES = ("free", "offload", "keep")
 
 @dataclass
 class LoadOptions:
-    """How :func:`tools.loading.load_pipeline` places the pipelines it loads while these options are active."""
+    """How :func:`mora_tools.loading.load_pipeline` places the pipelines it loads while these options are active."""
 
     offload: bool = False
     """Enable diffusers' model CPU offload instead of moving the whole pipeline to the device."""

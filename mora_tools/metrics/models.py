@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from mora_agents.errors import ModelUnavailableError
-from tools.loading import TINY_PREFIX, hub_reachable, is_local_reference, quiet_libraries
-from tools.metrics.profiles import MetricsProfile, load_metrics_profile
+from mora_tools.loading import TINY_PREFIX, hub_reachable, is_local_reference, quiet_libraries
+from mora_tools.metrics.profiles import MetricsProfile, load_metrics_profile
 
 # Bump when a config below changes, so stale caches are rebuilt rather than reused.
 METRICS_TINY_VERSION = "v1"
@@ -52,7 +52,7 @@ MODEL_METRICS = {
 
 def tiny_metrics_root() -> Path:
     """Folder of the tiny metric models: ``<mora cache>/metrics-tiny/<version>``."""
-    from tools.tiny import cache_root
+    from mora_tools.tiny import cache_root
 
     return cache_root() / "metrics-tiny" / METRICS_TINY_VERSION
 
@@ -131,11 +131,11 @@ def build_tiny_dino():
 
 def build_tiny_clip(seed: int = 0):
     """Tiny ``CLIPModel`` (2-layer vision and text towers, 32 projected features), CLIP's image processor and
-    :func:`tools.tiny.build_tiny_clip_tokenizer`. ``seed`` makes different networks for different roles."""
+    :func:`mora_tools.tiny.build_tiny_clip_tokenizer`. ``seed`` makes different networks for different roles."""
     import torch
     from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel
 
-    from tools.tiny import _tiny_clip_text_config, build_tiny_clip_tokenizer
+    from mora_tools.tiny import _tiny_clip_text_config, build_tiny_clip_tokenizer
 
     tokenizer = build_tiny_clip_tokenizer()
     text_config = _tiny_clip_text_config(tokenizer).to_dict()
@@ -156,7 +156,7 @@ def build_tiny_xclip():
     import torch
     from transformers import VideoMAEImageProcessorPil, XCLIPConfig, XCLIPModel
 
-    from tools.tiny import _tiny_clip_text_config, build_tiny_clip_tokenizer
+    from mora_tools.tiny import _tiny_clip_text_config, build_tiny_clip_tokenizer
 
     tokenizer = build_tiny_clip_tokenizer()
     vision = {

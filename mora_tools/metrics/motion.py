@@ -4,7 +4,7 @@ VBench (Huang et al. 2024; the Mora paper's App. A.2 uses its definitions) measu
 RAFT and AMT, whose weights are not always at hand. These are the always-available defaults: the same rules, with
 OpenCV's DIS optical flow (Kroeger et al. 2016; Farneback on request) in place of the networks. Each metric says in
 its ``method`` which flow produced it. All run on frames shrunk to a 256-pixel long side
-(:mod:`tools.metrics.frames`), streamed: at most three frames are alive at a time.
+(:mod:`mora_tools.metrics.frames`), streamed: at most three frames are alive at a time.
 
 Definitions (VBench source: ``vbench/dynamic_degree.py``, ``vbench/motion_smoothness.py``,
 ``vbench/temporal_flickering.py`` in Vchitect/VBench):
@@ -30,7 +30,7 @@ Definitions (VBench source: ``vbench/dynamic_degree.py``, ``vbench/motion_smooth
     The mean absolute difference between consecutive frames, pixel values scaled to [0, 1], over all pairs and
     channels. VBench's ``temporal_flickering`` is ``1 - flicker`` (at native resolution, on static-scene videos).
 
-:func:`weight_free_metrics` computes any of them, plus :mod:`tools.metrics.drift`'s ``seam_drift`` and
+:func:`weight_free_metrics` computes any of them, plus :mod:`mora_tools.metrics.drift`'s ``seam_drift`` and
 ``frame_consistency``, in one pass over the video.
 """
 
@@ -42,9 +42,9 @@ from typing import Literal
 
 import numpy as np
 
-from tools.metrics.drift import PairDrift
-from tools.metrics.frames import ANALYSIS_MAX_SIDE, Frame, iter_frames, probe_video, to_grey, vbench_interval
-from tools.metrics.result import MetricResult
+from mora_tools.metrics.drift import PairDrift
+from mora_tools.metrics.frames import ANALYSIS_MAX_SIDE, Frame, iter_frames, probe_video, to_grey, vbench_interval
+from mora_tools.metrics.result import MetricResult
 
 FlowAlgorithm = Literal["dis", "farneback"]
 

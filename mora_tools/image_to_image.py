@@ -1,6 +1,6 @@
 """A3's tool: edit an image by a written instruction, with any diffusers instruction-editing pipeline
 (InstructPix2Pix, FLUX.1 Kontext, ...): the pipeline class comes from the model's ``model_index.json``, and the
-call passes only the keywords that pipeline takes (:mod:`tools.pipeline_calls`)."""
+call passes only the keywords that pipeline takes (:mod:`mora_tools.pipeline_calls`)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 
 from PIL import Image
 
-from tools.loading import load_pipeline, quiet_libraries
-from tools.pipeline_calls import check_pipeline, pipeline_kwargs, recorded
-from tools.profiles import ImageToImageSettings, ModelProfile
-from tools.progress import CancelToken, NullProgress, ProgressSink, StepCallback
+from mora_tools.loading import load_pipeline, quiet_libraries
+from mora_tools.pipeline_calls import check_pipeline, pipeline_kwargs, recorded
+from mora_tools.profiles import ImageToImageSettings, ModelProfile
+from mora_tools.progress import CancelToken, NullProgress, ProgressSink, StepCallback
 
 
 @dataclass

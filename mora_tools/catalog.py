@@ -9,8 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.loading import BUILT_PREFIXES, RANDOM_PREFIX, TINY_PREFIX, is_local_reference, profile_models
-from tools.profiles import ModelProfile
+from mora_tools.loading import BUILT_PREFIXES, RANDOM_PREFIX, TINY_PREFIX, is_local_reference, profile_models
+from mora_tools.profiles import ModelProfile
 
 
 @dataclass(frozen=True)
@@ -63,11 +63,11 @@ def model_status(reference: str, role: str) -> ModelStatus:
 
 def _built_status(reference: str, role: str) -> ModelStatus:
     if reference.startswith(TINY_PREFIX):
-        from tools.tiny import TINY_VERSION, cache_root
+        from mora_tools.tiny import TINY_VERSION, cache_root
 
         folder = cache_root() / "tiny" / TINY_VERSION / reference.removeprefix(TINY_PREFIX)
     else:
-        from tools.random_models import VERSION, cache_root
+        from mora_tools.random_models import VERSION, cache_root
 
         folder = cache_root() / "random" / VERSION / reference.removeprefix(RANDOM_PREFIX)
     if (folder / "model_index.json").is_file():

@@ -8,7 +8,7 @@ Two methods, chosen by the profile's ``video_connection.method``:
   transition, drops the two end frames (the clips already show them) and picks the transition's frames at
   evenly spaced times (:func:`transition_frame_indices`).
 - ``a4_blend``: for profiles with no first+last-frame model (the paper's SEINE is not in diffusers). A4's
-  :class:`~tools.image_to_video.ImageToVideoTool` animates ``first`` for ``num_frames + 1`` frames, its first
+  :class:`~mora_tools.image_to_video.ImageToVideoTool` animates ``first`` for ``num_frames + 1`` frames, its first
   frame (a re-render of ``first``) is dropped, and frame ``i`` (1-based) is cross-faded toward ``last`` with
   weight ``i / (num_frames + 1)``, so the transition ends close to clip 2's first frame.
 
@@ -25,11 +25,11 @@ from typing import Any
 from PIL import Image
 
 from mora_agents.errors import MoraError
-from tools.image_to_video import frames_at_least
-from tools.loading import load_pipeline, quiet_libraries
-from tools.pipeline_calls import check_pipeline, pipeline_kwargs, temporal_compression
-from tools.profiles import ModelProfile, VideoConnectionSettings
-from tools.progress import CancelToken, NullProgress, ProgressSink, StepCallback
+from mora_tools.image_to_video import frames_at_least
+from mora_tools.loading import load_pipeline, quiet_libraries
+from mora_tools.pipeline_calls import check_pipeline, pipeline_kwargs, temporal_compression
+from mora_tools.profiles import ModelProfile, VideoConnectionSettings
+from mora_tools.progress import CancelToken, NullProgress, ProgressSink, StepCallback
 
 # Wan's VAE compresses 4 frames into one latent frame after the first: valid lengths are 4k + 1.
 WAN_TEMPORAL_FACTOR = 4
@@ -114,7 +114,7 @@ class VideoConnectionTool:
         settings = profile.video_connection
         if settings.method == "a4_blend":
             if animator is None:
-                from tools.image_to_video import ImageToVideoTool
+                from mora_tools.image_to_video import ImageToVideoTool
 
                 animator = ImageToVideoTool.from_profile(profile, device)
             return cls(animator=animator, settings=settings, model_id=profile.image_to_video.model)

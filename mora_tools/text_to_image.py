@@ -1,6 +1,6 @@
 """A2's tool: text to first frame, with any diffusers text-to-image pipeline (SDXL base handing over to its
 refiner, FLUX.1, ...): the pipeline class comes from the model's ``model_index.json``, and the call passes only
-the keywords that pipeline takes (:mod:`tools.pipeline_calls`)."""
+the keywords that pipeline takes (:mod:`mora_tools.pipeline_calls`)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from typing import Any
 
 from PIL import Image
 
-from tools.adapters import apply_adapters
-from tools.loading import load_pipeline, quiet_libraries
-from tools.pipeline_calls import check_pipeline, pipeline_kwargs
-from tools.profiles import ModelProfile, TextToImageSettings
-from tools.progress import CancelToken, NullProgress, ProgressSink, StepCallback
+from mora_tools.adapters import apply_adapters
+from mora_tools.loading import load_pipeline, quiet_libraries
+from mora_tools.pipeline_calls import check_pipeline, pipeline_kwargs
+from mora_tools.profiles import ModelProfile, TextToImageSettings
+from mora_tools.progress import CancelToken, NullProgress, ProgressSink, StepCallback
 
 
 @dataclass
@@ -37,7 +37,7 @@ class TextToImageTool:
         model_id (`str`): how the manifest names the model(s).
         device (`str`, defaults to ``"cpu"``): where the pipelines run; generators live on the CPU so
             seeds reproduce across devices.
-        adapters (`dict`, *optional*): what :func:`tools.adapters.apply_adapters` applied to ``base`` (recorded in
+        adapters (`dict`, *optional*): what :func:`mora_tools.adapters.apply_adapters` applied to ``base`` (recorded in
             every output's ``parameters["adapters"]``); ``None`` or empty: the model as it is.
     """
 
@@ -121,7 +121,7 @@ class TextToImageTool:
             stage (`str`): the name progress events carry.
             cancel (`CancelToken`, *optional*): stops the pipeline at the next step when set.
             width (`int`, *optional*), height (`int`, *optional*): the frame size, overriding the profile's (a
-                request's size, already fitted by :func:`tools.profiles.fit_frame_size`).
+                request's size, already fitted by :func:`mora_tools.profiles.fit_frame_size`).
         """
         import torch
 

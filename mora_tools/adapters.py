@@ -1,10 +1,10 @@
 """Generating with what a ``mora learn train`` run trained: each role's LoRA (or full denoiser) and modulation token.
 
-An adapters folder (``RUN/adapters``) holds one folder per trained role (:mod:`tools.training.lora` lists the
+An adapters folder (``RUN/adapters``) holds one folder per trained role (:mod:`mora_tools.training.lora` lists the
 formats) and ``modulation.safetensors`` (absent when trained without modulation). :func:`apply_adapters` loads a
 role's part into a generation pipeline and appends its modulation token with the same hook training used
-(:func:`tools.modulation.attach_modulation`), so the denoiser sees ``[e_i; z_i]`` at every step, in both halves of a
-classifier-free-guidance batch.
+(:func:`mora_tools.modulation.attach_modulation`), so the denoiser sees ``[e_i; z_i]`` at every step, in both halves of
+a classifier-free-guidance batch.
 
 Nothing escapes the folder given: the adapters folder must lie inside the run folder named (``RUN/adapters`` may not
 be a symlink to elsewhere), and no symlink under it may point out of it, since diffusers and peft open the weight
@@ -25,8 +25,8 @@ ADAPTER_ROLES = ("text_to_image", "image_to_video")
 
 
 def _holds_adapters(folder: Path) -> bool:
-    from tools.modulation import MODULATION_FILE
-    from tools.training.lora import adapter_kind
+    from mora_tools.modulation import MODULATION_FILE
+    from mora_tools.training.lora import adapter_kind
 
     if not folder.is_dir():
         return False
@@ -81,8 +81,8 @@ def apply_adapters(pipe: Any, role: str, adapters: str | Path | None) -> dict[st
     """
     if adapters is None:
         return {}
-    from tools.modulation import MODULATION_FILE, ModulationEmbedding, attach_modulation, load_modulation
-    from tools.training.lora import adapter_kind, read_adapter_info
+    from mora_tools.modulation import MODULATION_FILE, ModulationEmbedding, attach_modulation, load_modulation
+    from mora_tools.training.lora import adapter_kind, read_adapter_info
 
     root = adapters_dir(adapters)
     role_dir = root / role
@@ -140,10 +140,10 @@ def _denoiser(pipe: Any, role: str) -> Any:
 
 
 def _load_weights(pipe: Any, denoiser: Any, role_dir: Path, kind: str) -> None:
-    """Put a role folder's weights into ``pipe``'s denoiser (see :mod:`tools.training.lora` for the formats)."""
+    """Put a role folder's weights into ``pipe``'s denoiser (see :mod:`mora_tools.training.lora` for the formats)."""
     import torch
 
-    from tools.training.lora import FULL_DENOISER_DIR, load_peft_lora
+    from mora_tools.training.lora import FULL_DENOISER_DIR, load_peft_lora
 
     if kind == "lora-diffusers":
         if not hasattr(pipe, "load_lora_weights"):

@@ -36,7 +36,7 @@ def tiny_model_path(name: str) -> Path:
 
 def _build_all(root: Path) -> None:
     # Build into a temporary sibling and rename, so a killed build never leaves a half-saved model.
-    from tools.loading import quiet_libraries
+    from mora_tools.loading import quiet_libraries
 
     quiet_libraries()
     root.parent.mkdir(parents=True, exist_ok=True)

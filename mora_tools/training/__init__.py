@@ -31,7 +31,7 @@ from mora_agents.errors import MoraError
 if TYPE_CHECKING:
     import torch
 
-    from tools.profiles import ModelProfile
+    from mora_tools.profiles import ModelProfile
 
 __all__ = [
     "TRAINABLE_ROLES",
@@ -129,7 +129,7 @@ class TrainableAgent(ABC):
 
     @abstractmethod
     def modulation_init(self) -> torch.Tensor:
-        """``(1, D)``: the agent's own encoder's embedding of :data:`tools.modulation.MOD_TOKEN`, float32."""
+        """``(1, D)``: the agent's own encoder's embedding of :data:`mora_tools.modulation.MOD_TOKEN`, float32."""
 
     @abstractmethod
     def loss(self, batch: Any, generator: torch.Generator, snr_gamma: float | None = 5.0) -> torch.Tensor:
@@ -160,7 +160,7 @@ class TrainableAgent(ABC):
         """
         import torch
 
-        from tools.training.lora import lora_config, lora_parameters
+        from mora_tools.training.lora import lora_config, lora_parameters
 
         self._choose_mode("lora")
         self.unet.requires_grad_(False)
@@ -193,12 +193,12 @@ class TrainableAgent(ABC):
 
         LoRA: diffusers' LoRA format for SDXL, peft's for SVD; full fine-tuning: ``directory / "denoiser"`` in
         ``save_pretrained`` format. ``mora_adapter.json`` records the model, the pipeline class and the settings.
-        :func:`tools.adapters.apply_adapters` reads any of these back into a generation pipeline.
+        :func:`mora_tools.adapters.apply_adapters` reads any of these back into a generation pipeline.
 
         Raises:
             MoraError: neither :meth:`add_lora` nor :meth:`full_parameters` was called.
         """
-        from tools.training.lora import FULL_DENOISER_DIR, write_adapter_info
+        from mora_tools.training.lora import FULL_DENOISER_DIR, write_adapter_info
 
         directory = Path(directory)
         if self.mode is None:
@@ -256,7 +256,7 @@ def load_trainable_agent(
     """
     import torch
 
-    from tools.loading import check_model, load_pipeline, quiet_libraries, resolve_model
+    from mora_tools.loading import check_model, load_pipeline, quiet_libraries, resolve_model
 
     if role not in TRAINABLE_ROLES:
         raise MoraError(f"cannot train role '{role}': trainable roles are {', '.join(TRAINABLE_ROLES)}")
@@ -285,9 +285,9 @@ def load_trainable_agent(
     )
     pipe = load_pipeline(DiffusionPipeline, reference, role=label, profile=loading_profile, device=device)
     if role == "text_to_image":
-        from tools.training.text_to_image import TextToImageTrainer
+        from mora_tools.training.text_to_image import TextToImageTrainer
 
         return TextToImageTrainer(pipe, reference, device, dtype, settings)
-    from tools.training.image_to_video import ImageToVideoTrainer
+    from mora_tools.training.image_to_video import ImageToVideoTrainer
 
     return ImageToVideoTrainer(pipe, reference, device, dtype, settings)

@@ -2,9 +2,9 @@
 profile here.
 
 A metrics profile is data (``tools/metrics/profiles/<name>.yaml``), validated by :class:`MetricsProfile`, as a
-generation profile is (:mod:`tools.profiles`): ``real`` names the models VBench and the paper use by Hugging Face
+generation profile is (:mod:`mora_tools.profiles`): ``real`` names the models VBench and the paper use by Hugging Face
 id or local path; ``tiny`` names random-weight miniatures of the same architectures (``tiny/...``), built locally
-by :mod:`tools.metrics.models`, for tests and offline demos. Code never branches on a profile's name.
+by :mod:`mora_tools.metrics.models`, for tests and offline demos. Code never branches on a profile's name.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mora_agents.errors import MoraError
-from tools.profiles import load_yaml_model
+from mora_tools.profiles import load_yaml_model
 
 METRICS_PROFILE_DIR = Path(__file__).parent
 

@@ -1,7 +1,7 @@
 """A4's tool: animate a first frame with any diffusers image-to-video pipeline, chaining segments to any length.
 
 The pipeline class comes from the model's ``model_index.json`` and the call passes only the keywords that
-pipeline takes (:mod:`tools.pipeline_calls`): SVD gets its motion conditioning and no text, a prompt-conditioned
+pipeline takes (:mod:`mora_tools.pipeline_calls`): SVD gets its motion conditioning and no text, a prompt-conditioned
 model (Wan) gets the prompt, a negative prompt and one guidance scale. Each segment starts from the previous
 segment's last frame (the paper's chaining, App. A.3). Frames are handed to ``on_frame`` as soon as a segment is
 decoded and then dropped, so memory holds one segment, whatever the duration.
@@ -18,11 +18,11 @@ from typing import Any
 from PIL import Image
 
 from mora_agents.errors import MoraError
-from tools.adapters import apply_adapters
-from tools.loading import load_pipeline, quiet_libraries
-from tools.pipeline_calls import check_pipeline, pipeline_kwargs, recorded, takes, temporal_compression
-from tools.profiles import ImageToVideoSettings, ModelProfile
-from tools.progress import CancelToken, NullProgress, ProgressSink, StepCallback
+from mora_tools.adapters import apply_adapters
+from mora_tools.loading import load_pipeline, quiet_libraries
+from mora_tools.pipeline_calls import check_pipeline, pipeline_kwargs, recorded, takes, temporal_compression
+from mora_tools.profiles import ImageToVideoSettings, ModelProfile
+from mora_tools.progress import CancelToken, NullProgress, ProgressSink, StepCallback
 
 # Settings of the pipeline call the manifest records, when the pipeline takes them.
 _RECORDED = (
@@ -69,7 +69,7 @@ class ImageToVideoTool:
             ``WanImageToVideoPipeline``, ...).
         settings (`ImageToVideoSettings`): frames per segment, fps, steps, guidance, motion conditioning.
         model_id (`str`): how the manifest names the model.
-        adapters (`dict`, *optional*): what :func:`tools.adapters.apply_adapters` applied to ``pipe`` (recorded in
+        adapters (`dict`, *optional*): what :func:`mora_tools.adapters.apply_adapters` applied to ``pipe`` (recorded in
             the output's ``parameters["adapters"]``); ``None`` or empty: the model as it is.
 
     Raises:

@@ -18,7 +18,7 @@ a temporary folder and renamed, so a killed build leaves nothing half-saved) and
 Building is deterministic (``torch.manual_seed(0)`` before each part) and fast: modules are created with empty
 (meta) parameters and each parameter is then filled from one seeded Gaussian pool (see :func:`_materialise`);
 the full SDXL base pipeline builds in about 11 s instead of 40 s with the default initialisation.
-Tokenizers are the locally built byte-level ones of :mod:`tools.tiny`; the text encoders keep CLIP's real
+Tokenizers are the locally built byte-level ones of :mod:`mora_tools.tiny`; the text encoders keep CLIP's real
 vocabulary size (49408) and 77 positions, so their embedding tables weigh what the real ones do.
 """
 
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tools.tiny import build_tiny_clip_tokenizer, cache_root
+from mora_tools.tiny import build_tiny_clip_tokenizer, cache_root
 
 # Bump when a config or the initialisation below changes, so stale caches are rebuilt rather than reused.
 VERSION = "v1"
@@ -575,7 +575,7 @@ def _spec(name: str) -> RandomModel:
 
 def _build_and_save(name: str, spec: RandomModel, path: Path) -> None:
     # Build into a temporary sibling and rename, so a killed build never leaves a half-saved model.
-    from tools.loading import quiet_libraries
+    from mora_tools.loading import quiet_libraries
 
     quiet_libraries()
     pipe = build_random_pipeline(name)

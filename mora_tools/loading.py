@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from mora_agents.errors import ModelUnavailableError
-from tools.memory import LoadOptions, current_load_options
-from tools.profiles import ModelProfile
+from mora_tools.memory import LoadOptions, current_load_options
+from mora_tools.profiles import ModelProfile
 
 TINY_PREFIX = "tiny/"
 RANDOM_PREFIX = "random/"
@@ -90,11 +90,11 @@ def profile_models(profile: ModelProfile) -> list[tuple[str, str]]:
 def resolve_model(reference: str) -> str:
     """Turn a profile's model reference into what ``from_pretrained`` takes (tiny ones are built on demand)."""
     if reference.startswith(TINY_PREFIX):
-        from tools.tiny import tiny_model_path
+        from mora_tools.tiny import tiny_model_path
 
         return str(tiny_model_path(reference.removeprefix(TINY_PREFIX)))
     if reference.startswith(RANDOM_PREFIX):
-        from tools.random_models import random_model_path
+        from mora_tools.random_models import random_model_path
 
         return str(random_model_path(reference.removeprefix(RANDOM_PREFIX)))
     return reference
@@ -172,7 +172,7 @@ def hub_reachable(timeout: float = 3.0) -> bool:
 def check_profile(profile: ModelProfile, roles: set[str] | None = None) -> None:
     """Check the models of ``profile`` that ``roles`` need (all when ``None``; see :func:`check_model`).
 
-    A role's :meth:`~tools.profiles.RoleSettings.also_needs` come along (A5's ``a4_blend`` needs A4's model).
+    A role's :meth:`~mora_tools.profiles.RoleSettings.also_needs` come along (A5's ``a4_blend`` needs A4's model).
     """
     sections = profile.roles()
     if roles is not None:

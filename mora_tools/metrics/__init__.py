@@ -1,16 +1,22 @@
 """Quality metrics for generated videos (issue 7): one module per metric family, each returning a
 :class:`MetricResult` (a value in a documented range plus the method that produced it).
 
-Weight-free metrics, always available: :mod:`tools.metrics.motion` (``dynamic_degree``, ``motion_smoothness``,
-``flicker``; classical optical flow after VBench's rules) and :mod:`tools.metrics.drift` (``seam_drift``,
-``frame_consistency``), all over the streaming reader :mod:`tools.metrics.frames`. Importing this package costs
+Weight-free metrics, always available: :mod:`mora_tools.metrics.motion` (``dynamic_degree``, ``motion_smoothness``,
+``flicker``; classical optical flow after VBench's rules) and :mod:`mora_tools.metrics.drift` (``seam_drift``,
+``frame_consistency``), all over the streaming reader :mod:`mora_tools.metrics.frames`. Importing this package costs
 numpy and pydantic only: OpenCV loads on the first metric computed.
 """
 
-from tools.metrics.drift import frame_consistency, seam_drift, segment_boundaries
-from tools.metrics.frames import Frame, VideoInfo, iter_frames, probe_video
-from tools.metrics.motion import WEIGHT_FREE_METRICS, dynamic_degree, flicker, motion_smoothness, weight_free_metrics
-from tools.metrics.result import MetricResult
+from mora_tools.metrics.drift import frame_consistency, seam_drift, segment_boundaries
+from mora_tools.metrics.frames import Frame, VideoInfo, iter_frames, probe_video
+from mora_tools.metrics.motion import (
+    WEIGHT_FREE_METRICS,
+    dynamic_degree,
+    flicker,
+    motion_smoothness,
+    weight_free_metrics,
+)
+from mora_tools.metrics.result import MetricResult
 
 __all__ = [
     "WEIGHT_FREE_METRICS",
@@ -30,10 +36,10 @@ __all__ = [
 
 # Model-based metrics (models named by a metrics profile: tools/metrics/profiles/*.yaml). Importing them costs no
 # torch either: models load on first use.
-from tools.metrics.clip_scores import aesthetic_quality, appearance_style, imaging_quality, temporal_style  # noqa: E402
-from tools.metrics.features import background_consistency, subject_consistency  # noqa: E402
-from tools.metrics.models import MetricModels, check_metrics_profile  # noqa: E402
-from tools.metrics.paper import (  # noqa: E402
+from mora_tools.metrics.clip_scores import aesthetic_quality, appearance_style, imaging_quality, temporal_style  # noqa: E402
+from mora_tools.metrics.features import background_consistency, subject_consistency  # noqa: E402
+from mora_tools.metrics.models import MetricModels, check_metrics_profile  # noqa: E402
+from mora_tools.metrics.paper import (  # noqa: E402
     Captioner,
     OpenAICaptioner,
     captioner_from_env,
@@ -42,7 +48,7 @@ from tools.metrics.paper import (  # noqa: E402
     video_length,
     video_text_integration,
 )
-from tools.metrics.profiles import MetricsProfile, load_metrics_profile  # noqa: E402
+from mora_tools.metrics.profiles import MetricsProfile, load_metrics_profile  # noqa: E402
 
 __all__ += [
     "Captioner",

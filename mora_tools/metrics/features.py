@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from tools.metrics.frames import iter_frames, probe_video, vbench_interval
-from tools.metrics.models import LoadedModel, MetricModels
-from tools.metrics.profiles import FrameSampling
-from tools.metrics.result import MetricResult
+from mora_tools.metrics.frames import iter_frames, probe_video, vbench_interval
+from mora_tools.metrics.models import LoadedModel, MetricModels
+from mora_tools.metrics.profiles import FrameSampling
+from mora_tools.metrics.result import MetricResult
 
 BATCH_SIZE = 8
 """Frames encoded per forward pass: bounds memory at a few frames, whatever the video's length."""
@@ -38,7 +38,7 @@ class SamplingPlan:
     """How :func:`sample_frames` reads one video under a :class:`FrameSampling` rule."""
 
     sample: str
-    """``"every_n"`` or ``"uniform_k"`` (see :func:`tools.metrics.frames.iter_frames`)."""
+    """``"every_n"`` or ``"uniform_k"`` (see :func:`mora_tools.metrics.frames.iter_frames`)."""
     n: int = 1
     k: int | None = None
 

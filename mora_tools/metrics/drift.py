@@ -1,7 +1,7 @@
 """Seams of chained videos: does the picture jump where one segment hands over to the next?
 
 A4 makes a long video from segments of ``frames_per_segment`` frames, each started from the previous segment's last
-frame, whose re-rendered copy is dropped (:mod:`tools.image_to_video`). A seam that works is invisible: the pair of
+frame, whose re-rendered copy is dropped (:mod:`mora_tools.image_to_video`). A seam that works is invisible: the pair of
 frames across it differs no more than any ordinary pair of consecutive frames. ``seam_drift`` measures that pair
 against the ordinary ones, with two signals:
 
@@ -16,7 +16,7 @@ ordinary pairs (the robust z-score rule; 1.4826 * MAD estimates a standard devia
 0.1 in both signals keeps a near-constant video from flagging codec noise). A seam is flagged when either signal
 is an outlier: a colour shift with the same layout is drift too. With the boundaries unknown every consecutive
 pair is scanned against all pairs, which finds hard cuts. Everything runs on frames shrunk to a 256-pixel long side
-(:mod:`tools.metrics.frames`), streamed: the metric keeps one frame and a few numbers per pair.
+(:mod:`mora_tools.metrics.frames`), streamed: the metric keeps one frame and a few numbers per pair.
 
 ``frame_consistency`` (mean SSIM of consecutive frames) comes from the same pass.
 """
@@ -28,8 +28,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from tools.metrics.frames import ANALYSIS_MAX_SIDE, Frame, iter_frames, to_grey
-from tools.metrics.result import MetricResult
+from mora_tools.metrics.frames import ANALYSIS_MAX_SIDE, Frame, iter_frames, to_grey
+from mora_tools.metrics.result import MetricResult
 
 HIST_BINS = (16, 8, 8)
 """Hue x saturation x value bins of the colour histogram."""
@@ -60,7 +60,7 @@ def segment_boundaries(num_frames: int, frames_per_segment: int) -> list[int]:
 
     The first segment gives frames ``0 .. F-1``; every later segment re-renders the seam frame first and drops that
     copy, so it adds ``F - 1`` frames. New segments therefore start at ``F, 2F - 1, 3F - 2, ...``, which matches
-    :func:`tools.image_to_video.segments_needed` (one boundary fewer than segments).
+    :func:`mora_tools.image_to_video.segments_needed` (one boundary fewer than segments).
 
     Args:
         num_frames (`int`): frames in the video.

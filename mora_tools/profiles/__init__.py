@@ -178,7 +178,7 @@ class VideoConnectionSettings(RoleSettings):
 
 
 class MemorySettings(BaseModel):
-    """What happens to a stage's models when the stage ends (see :mod:`tools.memory`)."""
+    """What happens to a stage's models when the stage ends (see :mod:`mora_tools.memory`)."""
 
     model_config = ConfigDict(extra="forbid")
 
