@@ -52,8 +52,8 @@ def child(config_name: str, profile_name: str, device: str | None, duration: flo
     from mora_agents.messages import VideoRequest
     from mora_agents.sop import find_sop
     from mora_agents.studio import StudioConfig, run_task
-    from mora_tools.loading import profile_models, resolve_model
-    from mora_tools.profiles import load_profile
+    from mora_tools.loading.models import profile_models, resolve_model
+    from mora_tools.loading.profiles import load_profile
 
     dtype, policy, compile_, attention, chunk = CONFIGS[config_name]
     if device == "cpu" or not torch.cuda.is_available():

@@ -32,9 +32,10 @@ def measure_step(
     """In this process: load ``role``'s trainable agent, then time ``steps`` training steps after a warm-up one."""
     import torch
 
-    from mora_tools.modulation import ModulationEmbedding, attach_modulation
-    from mora_tools.profiles import load_profile
-    from mora_tools.training import ImageToVideoBatch, TextToImageBatch, load_trainable_agent
+    from mora_tools.adapters.modulation import ModulationEmbedding, attach_modulation
+    from mora_tools.loading.profiles import load_profile
+    from mora_tools.training.base import ImageToVideoBatch, TextToImageBatch
+    from mora_tools.training.load import load_trainable_agent
 
     profile = load_profile(profile_name)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")

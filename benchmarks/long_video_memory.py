@@ -25,9 +25,9 @@ benchmark works, its figures mean nothing."""
 
 def child(profile_name: str, seconds: float) -> None:
     from mora_agents.media import VideoFileWriter
-    from mora_tools.image_to_video import ImageToVideoTool
-    from mora_tools.profiles import load_profile
-    from mora_tools.text_to_image import TextToImageTool
+    from mora_tools.loading.profiles import load_profile
+    from mora_tools.pipelines.image_to_video import ImageToVideoTool
+    from mora_tools.pipelines.text_to_image import TextToImageTool
 
     profile = load_profile(profile_name)
     image = TextToImageTool.from_profile(profile)("a river through a forest", seed=0).image

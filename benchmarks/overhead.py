@@ -32,8 +32,8 @@ from measure import add_smoke_flag, emit, print_table  # noqa: E402
 
 if TYPE_CHECKING:
     from mora_agents.llm import LlmBackend
-    from mora_tools.memory import ModelMemory
-    from mora_tools.profiles import ModelProfile
+    from mora_tools.loading.memory import ModelMemory
+    from mora_tools.loading.profiles import ModelProfile
 
 PROMPT = "a paper boat drifting down a rainy street gutter"
 SEED = 7
@@ -157,8 +157,8 @@ class ModelClock:
 def measure(profile_name: str = "bench-cpu", rounds: int = 3, duration: float = 2.0) -> dict:
     """Alternate SOP and direct runs ``rounds`` times after one warm-up of each; medians and raw times."""
     from mora_agents.sop import find_sop
-    from mora_tools.memory import ModelMemory
-    from mora_tools.profiles import load_profile
+    from mora_tools.loading.memory import ModelMemory
+    from mora_tools.loading.profiles import load_profile
 
     profile = load_profile(profile_name)
     spec = find_sop("text_to_video")

@@ -59,7 +59,7 @@ def child(what: str, profile: str, policy: str, duration: float) -> None:
     from mora_agents.messages import VideoRequest
     from mora_agents.sop import SopSpec, find_sop
     from mora_agents.studio import StudioConfig, run_task
-    from mora_tools.profiles import load_profile
+    from mora_tools.loading.profiles import load_profile
 
     folder = Path(tempfile.mkdtemp(prefix="mora-peak-"))
     inputs: dict = {"prompt": PROMPT, "duration": duration}

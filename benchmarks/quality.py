@@ -5,13 +5,14 @@
 
 Runs each SOP on a small fixed prompt set of our own (2 requests per task; ``--quick``: 1 request, 1 s), with input
 media made here (a photo scikit-image ships, and two short pans over another of its photos), scores every output
-with :func:`mora_agents.evaluation.evaluate_run` (which also stores the scores in each run's manifest) and prints one
-table per task: our mean over the requests, then the paper's Mora (Open-Sora-Plan, fine-tuned) and Sora rows.
+with :func:`mora_agents.evaluation.evaluate.evaluate_run` (which also stores the scores in each run's manifest) and
+prints one table per task: our mean over the requests, then the paper's Mora (Open-Sora-Plan, fine-tuned) and Sora
+rows.
 
 On the defaults (``tiny`` models, ``tiny`` metric models) the numbers are those of random weights: the point is
 that the whole path runs and lands in range. Real figures need a real profile and ``--metrics-profile real`` with
 the metric models in the Hugging Face cache (``mora models check``; the metric models are listed in
-``mora_tools/metrics/profiles/real.yaml``).
+``mora_agents/evaluation/metrics/profiles/real.yaml``).
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ def benchmark(
     quick: bool, profile: str, metrics_profile: str, out: Path, tasks: tuple[str, ...] = tuple(REQUESTS)
 ) -> dict:
     """Run and score ``tasks`` (default: every task); returns ``{task: {"runs": [...], "metrics": {name: {...}}}}``."""
-    from mora_agents.evaluation import evaluate_run
+    from mora_agents.evaluation.evaluate import evaluate_run
 
     media = make_media(out / "media")
     duration = 1.0 if quick else 2.0
@@ -204,7 +205,7 @@ def report(result: dict) -> None:
 
 def print_tables(results: dict, profile: str, metrics_profile: str) -> None:
     """One table per task: the paper's metrics first (in its column order), then the weight-free extras."""
-    from mora_agents.evaluation import NOT_COMPUTED
+    from mora_agents.evaluation.selection import NOT_COMPUTED
 
     for task, result in results.items():
         order = [*PAPER[task], *(name for name in result["metrics"] if name not in PAPER[task])]

@@ -23,8 +23,8 @@ from mora_agents.messages import StepProgress, StudioEvent, VideoRequest
 from mora_agents.sop import SopSpec, find_sop
 from mora_agents.studio import Studio, StudioConfig
 from mora_agents.workspace import MANIFEST_NAME, Workspace, sha256_file, write_text_atomic
-from mora_tools.memory import ModelMemory
-from mora_tools.profiles import load_profile
+from mora_tools.loading.memory import ModelMemory
+from mora_tools.loading.profiles import load_profile
 
 BATCH_FILE = "batch.json"
 DEFAULT_TASK = "text_to_video"

@@ -36,7 +36,7 @@ def user_errors(command):
 
 
 class RichProgress:
-    """A :class:`mora_tools.progress.ProgressSink` drawn as one rich bar per stage."""
+    """A :class:`mora_tools.pipelines.progress.ProgressSink` drawn as one rich bar per stage."""
 
     def __init__(self, console: Console) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

@@ -18,11 +18,10 @@ from mora_agents.containment import is_inside, resolve_inside
 from mora_agents.errors import MoraError
 from mora_agents.messages import ClarifyingQuestion, DirectorTurn, QuestionAnswer, VideoRequest
 from mora_agents.session import Session, TurnRecord
-from mora_agents.sop import SopSpec, find_sop, list_sops
-from mora_agents.sop._runner import EventSink
+from mora_agents.sop import EventSink, SopSpec, find_sop, list_sops
 from mora_agents.studio import Studio, StudioConfig
 from mora_agents.workspace import Workspace
-from mora_tools.memory import ModelMemory
+from mora_tools.loading.memory import ModelMemory
 
 _NUMBER_ANSWER = re.compile(r"(?:(?:the\s+)?(?:clip|video|image|one|number|artifact)\s*)?#?\s*(?P<n>\d+)\s*[.!]?", re.I)
 """A reply that is only an artifact number: "#3", "3", "clip #3", "number 3"."""
@@ -41,6 +40,8 @@ class Conversation:
             or a request. ``False`` for a person typing at the terminal, who may name any file of theirs. Either
             way a named file is linked into the session's ``inputs/`` before it is used, so ``session.json`` only
             ever names files inside the session folder.
+        memory: models already loaded to share (a server's, across its sessions); default: the session's own.
+        director: a director already made to share; default: one made on first use.
     """
 
     def __init__(
@@ -51,20 +52,22 @@ class Conversation:
         base_dir: Path | None = None,
         *,
         confine: bool = False,
+        memory: ModelMemory | None = None,
+        director=None,
     ) -> None:
         self.session = session
         self.config = config
         self.sop_dirs = list(sop_dirs or [])
         self.base_dir = base_dir or Path.cwd()
         self.confine = confine
-        self._director = None
-        self._memory: ModelMemory | None = None
+        self._director = director
+        self._memory: ModelMemory | None = memory
 
     @property
     def memory(self) -> ModelMemory:
         """The session's loaded models: with policy ``keep`` the next turn reuses what this one loaded."""
         if self._memory is None:
-            from mora_tools.profiles import load_profile
+            from mora_tools.loading.profiles import load_profile
 
             profile = load_profile(self.config.profile)
             self._memory = ModelMemory.for_profile(profile, self.config.memory, self.config.compile)

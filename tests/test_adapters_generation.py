@@ -7,11 +7,12 @@ import pytest
 import torch
 
 from mora_agents.errors import MoraError
-from mora_tools.adapters import adapters_dir, apply_adapters
-from mora_tools.image_to_video import ImageToVideoTool
-from mora_tools.modulation import MODULATION_FILE, save_modulation
-from mora_tools.text_to_image import TextToImageTool
-from mora_tools.training import TRAINABLE_ROLES, load_trainable_agent
+from mora_tools.adapters.apply import adapters_dir, apply_adapters
+from mora_tools.adapters.modulation import MODULATION_FILE, save_modulation
+from mora_tools.pipelines.image_to_video import ImageToVideoTool
+from mora_tools.pipelines.text_to_image import TextToImageTool
+from mora_tools.training.base import TRAINABLE_ROLES
+from mora_tools.training.load import load_trainable_agent
 from tests.cli_in_process import mora_here
 
 RANK, ALPHA = 4, 8.0  # alpha != rank: loading must get the LoRA's scale right, not only its shapes
@@ -105,7 +106,7 @@ def test_a_zero_lora_without_modulation_changes_nothing(zeroed, tiny_profile, te
 
 def test_generation_sees_the_denoiser_training_saw(trained, adapted_tools):
     """The adapted pipeline's UNet computes what the training agent's UNet (LoRA + [e; z]) computed."""
-    from mora_tools.modulation import ModulationEmbedding, attach_modulation
+    from mora_tools.adapters.modulation import ModulationEmbedding, attach_modulation
 
     _, run = trained
     generator = torch.Generator().manual_seed(0)
@@ -167,7 +168,7 @@ def test_adapters_of_another_model_are_refused(trained, tmp_path, tiny_profile):
     shutil.copytree(root / "adapters" / "image_to_video", tmp_path / "text_to_image")
     from diffusers import DiffusionPipeline
 
-    from mora_tools.loading import resolve_model
+    from mora_tools.loading.models import resolve_model
 
     pipe = DiffusionPipeline.from_pretrained(resolve_model(tiny_profile.text_to_image.base))
     with pytest.raises(MoraError, match="trained for StableVideoDiffusionPipeline"):
@@ -217,7 +218,7 @@ def test_generate_with_missing_adapters_is_one_sentence(tmp_path):
 def test_a_full_fine_tune_round_trips(tiny_profile, tmp_path):
     from diffusers import DiffusionPipeline
 
-    from mora_tools.loading import resolve_model
+    from mora_tools.loading.models import resolve_model
 
     agent = load_trainable_agent(tiny_profile, "image_to_video")
     with pytest.raises(MoraError, match="add_lora"):

@@ -229,3 +229,31 @@ def test_missing_or_corrupt_media_inputs(tmp_path):
     corrupt.write_bytes(b"\x00" * 1000)
     result = mora("generate", "extend-video", "--video", str(corrupt), "--out", str(tmp_path / "r"))
     assert_one_clear_sentence(result, "corrupt.mp4 is not a readable video")
+
+
+@pytest.mark.parametrize("command", ["generate", "run", "chat", "serve", "batch"])
+def test_every_command_that_makes_a_studio_takes_the_shared_options(command):
+    from dataclasses import fields
+
+    from typer.main import get_command
+
+    from mora_agents.cli.options import StudioOptions
+
+    params = {param.name for param in get_command(app).commands[command].params}
+    assert {field.name for field in fields(StudioOptions)} <= params
+
+
+def test_the_shared_options_become_the_studio_config():
+    from mora_agents.cli.options import StudioOptions, studio_config
+
+    options = StudioOptions(llm="none", device="cpu", dtype="float32", memory="keep", compile=True, engine="local")
+    config = studio_config(options, profile="tiny", review="judge", judges=["metric"], decisions=["accept"])
+    assert (config.profile, config.review, config.judges, config.decisions) == ("tiny", "judge", ["metric"], ["accept"])
+    assert (config.llm, config.device, config.dtype, config.memory, config.compile) == (
+        "none",
+        "cpu",
+        "float32",
+        "keep",
+        True,
+    )
+    assert (config.adapters, config.engine, config.ray_address) == (None, "local", None)

@@ -22,7 +22,7 @@ from mora_agents.batch import Batch, read_requests
 from mora_agents.cluster import shared_cluster
 from mora_agents.messages import ArtifactReady, StepProgress
 from mora_agents.studio import StudioConfig
-from mora_tools.loading import cpu_numerics
+from mora_tools.loading.models import cpu_numerics
 from tests.cli_in_process import mora_here
 from tests.live_server import Server
 

@@ -480,7 +480,7 @@ def test_a_judge_abstains_on_a_candidate_outside_its_folder(tmp_path, secret):
 
 
 def test_adapters_that_lead_out_of_the_run_folder_are_refused(tmp_path):
-    from mora_tools.adapters import adapters_dir
+    from mora_tools.adapters.apply import adapters_dir
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

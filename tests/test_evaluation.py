@@ -14,21 +14,21 @@ from typer.testing import CliRunner
 
 from mora_agents.cli import app
 from mora_agents.errors import MoraError
-from mora_agents.evaluation import (
+from mora_agents.evaluation.metrics.result import MetricResult
+from mora_agents.evaluation.scoring import video_quality
+from mora_agents.evaluation.selection import (
     KNOWN_METRICS,
     PAPER_VIDEO_QUALITY_DIMENSIONS,
     TASK_METRICS,
     VIDEO_QUALITY_DIMENSIONS,
     WEIGHT_FREE_ALWAYS,
-    vbench_stem,
-    video_quality,
 )
+from mora_agents.evaluation.vbench import vbench_stem
 from mora_agents.media import VideoFileWriter
 from mora_agents.messages import VideoRequest
 from mora_agents.sop import find_sop
 from mora_agents.studio import StudioConfig, run_task
 from mora_agents.workspace import Workspace
-from mora_tools.metrics.result import MetricResult
 
 PROMPT = "a red kite over a green hill"
 # Wide enough that rich never folds a metric name or a value.
@@ -215,7 +215,7 @@ def test_export_vbench_run_without_output_is_one_sentence(t2v_run, tmp_path):
 
 @pytest.mark.slow  # t2v_run: a whole tiny text_to_video run
 def test_seam_boundaries_follow_segments_and_joined_parts(t2v_run):
-    from mora_agents.evaluation import run_boundaries
+    from mora_agents.evaluation.run_folder import run_boundaries
 
     manifest = Workspace(t2v_run).load_manifest()
     # One A4 call: no seams. Three chained segments of the tiny profile's 8 frames: new segments at 8 and 15.
@@ -231,3 +231,14 @@ def test_seam_boundaries_follow_segments_and_joined_parts(t2v_run):
     assert run_boundaries(manifest.model_copy(update={"output": joined, "stages": [stage]})) == [8, 16, 23]
     # A profile file that is gone: the seams are unknown, and seam_drift scans instead of guessing.
     assert run_boundaries(manifest.model_copy(update={"output": chained, "profile": "/gone/p.yaml"})) is None
+
+
+def test_the_evaluation_package_imports_no_torch_and_no_opencv():
+    # The package's __init__ is its layer's doorway: importing it (as every `mora` command may) must stay free.
+    code = (
+        "import sys, mora_agents.evaluation, mora_agents.evaluation.selection, mora_agents.evaluation.vbench; "
+        "print('torch' in sys.modules, 'cv2' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]

@@ -157,7 +157,7 @@ def test_the_criterion_chooses_the_metric_judges_weights(clips) -> None:
 
 
 def test_every_criterion_has_its_own_weights_over_known_metrics() -> None:
-    from mora_tools.metrics import WEIGHT_FREE_METRICS
+    from mora_agents.evaluation.metrics import WEIGHT_FREE_METRICS
 
     assert list(CRITERION_WEIGHTS) == list(CRITERIA)
     rows = list(CRITERION_WEIGHTS.values())

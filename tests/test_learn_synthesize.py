@@ -308,7 +308,7 @@ def test_a_variation_a1_cannot_use_is_the_seed_with_a_fixed_camera_and_light(tmp
     from autogen_ext.models.replay import ReplayChatCompletionClient
 
     import mora_agents.llm
-    from mora_agents.learning.synthesis import CAMERAS, LIGHTS
+    from mora_agents.learning.prompts import CAMERAS, LIGHTS
 
     seed_prompt = "a red kite over a green hill"
     info = {"vision": False, "function_calling": False, "json_output": True, "family": ModelFamily.UNKNOWN,

@@ -25,9 +25,9 @@ from typer.testing import CliRunner
 
 from mora_agents.cli import app
 from mora_agents.errors import MoraError
+from mora_agents.evaluation.metrics.frames import probe_video
 from mora_agents.media import VideoFileWriter, iter_frames, load_image, video_frame, video_info
 from mora_agents.media_guard import check_media_file, check_video, open_video, read_image, sniff
-from mora_tools.metrics.frames import probe_video
 
 FRAMES, SIDE, FPS = 8, 64, 4  # 2 s of video
 

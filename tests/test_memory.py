@@ -13,7 +13,7 @@ from mora_agents.errors import CancelledError, MoraError
 from mora_agents.messages import VideoRequest
 from mora_agents.sop import SopSpec
 from mora_agents.studio import ConsoleEvents, StudioConfig, run_task
-from mora_tools.memory import ModelMemory
+from mora_tools.loading.memory import ModelMemory
 
 SOP = """
 name: frame_then_clip
@@ -102,8 +102,8 @@ def test_keep_with_no_room_keeps_only_the_tool_in_use_until_its_stage_ends(spec,
 
 
 def test_keep_over_budget_evicts_the_least_recently_used_not_the_first_loaded(tiny_profile):
-    from mora_tools.memory import tool_bytes
-    from mora_tools.text_to_image import TextToImageTool
+    from mora_tools.loading.memory import tool_bytes
+    from mora_tools.pipelines.text_to_image import TextToImageTool
 
     def load():
         return TextToImageTool.from_profile(tiny_profile, device="cpu")

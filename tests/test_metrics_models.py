@@ -22,30 +22,24 @@ import yaml
 from PIL import Image
 
 from mora_agents.errors import ModelUnavailableError, MoraError
-from mora_agents.media import VideoFileWriter
-from mora_tools.metrics.clip_scores import aesthetic_quality, appearance_style, imaging_quality, temporal_style
-from mora_tools.metrics.features import (
+from mora_agents.evaluation.metrics.captioner import NO_CAPTIONER, OpenAICaptioner, captioner_from_env
+from mora_agents.evaluation.metrics.clip_scores import (
+    aesthetic_quality,
+    appearance_style,
+    imaging_quality,
+    temporal_style,
+)
+from mora_agents.evaluation.metrics.features import (
     ConsistencyAccumulator,
     background_consistency,
     plan_sampling,
     subject_consistency,
 )
-from mora_tools.metrics.models import (
-    MetricModels,
-    check_metrics_profile,
-    resolve_aesthetic_head,
-    tiny_metric_model_path,
-)
-from mora_tools.metrics.paper import (
-    NO_CAPTIONER,
-    OpenAICaptioner,
-    captioner_from_env,
-    tcon,
-    tmean,
-    video_length,
-    video_text_integration,
-)
-from mora_tools.metrics.profiles import METRICS_PROFILE_DIR, FrameSampling, load_metrics_profile
+from mora_agents.evaluation.metrics.models import MetricModels, check_metrics_profile, resolve_aesthetic_head
+from mora_agents.evaluation.metrics.paper import tcon, tmean, video_length, video_text_integration
+from mora_agents.evaluation.metrics.profiles import METRICS_PROFILE_DIR, FrameSampling, load_metrics_profile
+from mora_agents.evaluation.metrics.tiny_models import tiny_metric_model_path
+from mora_agents.media import VideoFileWriter
 
 FPS = 8
 SIZE = 64

@@ -14,11 +14,9 @@ import numpy as np
 import pytest
 
 from mora_agents.errors import MoraError
-from mora_agents.media import VideoFileWriter
-from mora_tools.image_to_video import segments_needed
-from mora_tools.metrics.drift import PairDrift, seam_drift, segment_boundaries, ssim
-from mora_tools.metrics.frames import fitted_size, iter_frames, probe_video, vbench_interval
-from mora_tools.metrics.motion import (
+from mora_agents.evaluation.metrics.drift import PairDrift, seam_drift, segment_boundaries, ssim
+from mora_agents.evaluation.metrics.frames import fitted_size, iter_frames, probe_video, vbench_interval
+from mora_agents.evaluation.metrics.motion import (
     WEIGHT_FREE_METRICS,
     OpticalFlow,
     dynamic_degree,
@@ -27,7 +25,9 @@ from mora_tools.metrics.motion import (
     motion_smoothness,
     weight_free_metrics,
 )
-from mora_tools.metrics.result import MetricResult
+from mora_agents.evaluation.metrics.result import MetricResult
+from mora_agents.media import VideoFileWriter
+from mora_tools.pipelines.image_to_video import segments_needed
 
 SIZE = 64
 FPS = 8
@@ -163,8 +163,8 @@ def test_seam_drift_without_seams_says_why(videos):
 @pytest.mark.parametrize("frames_per_segment", [2, 5, 14, 25])
 @pytest.mark.parametrize("num_frames", [1, 13, 14, 15, 26, 100])
 def test_segment_boundaries_follow_a4_chaining(num_frames, frames_per_segment):
-    # The chaining of mora_tools/image_to_video.py: the first segment delivers F frames, each later one re-renders
-    # the seam frame, drops that copy and delivers F - 1; the list is cut at num_frames.
+    # The chaining of mora_tools/pipelines/image_to_video.py: the first segment delivers F frames, each later one
+    # re-renders the seam frame, drops that copy and delivers F - 1; the list is cut at num_frames.
     starts, written, segment = [], 0, 0
     while written < num_frames:
         if segment:

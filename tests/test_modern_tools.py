@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from mora_agents.errors import MoraError
-from mora_tools.progress import CancelToken, StageCancelled
-from mora_tools.tiny import TINY_VERSION
+from mora_tools.builders.tiny import TINY_VERSION
+from mora_tools.pipelines.progress import CancelToken, StageCancelled
 
 WIDTH, HEIGHT = 96, 64  # tiny-modern's frame: not square, so a swapped width and height shows
 
@@ -20,35 +20,35 @@ def _pixels(image):
 
 @pytest.fixture(scope="module")
 def profile():
-    from mora_tools.profiles import load_profile
+    from mora_tools.loading.profiles import load_profile
 
     return load_profile("tiny-modern")
 
 
 @pytest.fixture(scope="module")
 def flux_tool(profile):
-    from mora_tools.text_to_image import TextToImageTool
+    from mora_tools.pipelines.text_to_image import TextToImageTool
 
     return TextToImageTool.from_profile(profile, device="cpu")
 
 
 @pytest.fixture(scope="module")
 def kontext_tool(profile):
-    from mora_tools.image_to_image import ImageToImageTool
+    from mora_tools.pipelines.image_to_image import ImageToImageTool
 
     return ImageToImageTool.from_profile(profile, device="cpu")
 
 
 @pytest.fixture(scope="module")
 def wan_tool(profile):
-    from mora_tools.image_to_video import ImageToVideoTool
+    from mora_tools.pipelines.image_to_video import ImageToVideoTool
 
     return ImageToVideoTool.from_profile(profile, device="cpu")
 
 
 @pytest.fixture(scope="module")
 def flf2v_tool(profile):
-    from mora_tools.video_connection import VideoConnectionTool
+    from mora_tools.pipelines.video_connection import VideoConnectionTool
 
     return VideoConnectionTool.from_profile(profile, device="cpu")
 
@@ -88,8 +88,8 @@ def _advances(sink):
 
 
 def test_modern_profiles_validate_and_tiny_modern_mirrors_modern(mora_cache):
-    from mora_tools.profiles import available_profiles, load_profile
-    from mora_tools.tiny import tiny_model_path
+    from mora_tools.builders.tiny import tiny_model_path
+    from mora_tools.loading.profiles import available_profiles, load_profile
 
     assert {"modern", "tiny-modern"} <= set(available_profiles())
     modern, tiny = load_profile("modern"), load_profile("tiny-modern")
@@ -114,7 +114,7 @@ def test_modern_profiles_validate_and_tiny_modern_mirrors_modern(mora_cache):
 
 
 def test_call_args_cannot_set_what_the_tool_sets(tmp_path):
-    from mora_tools.profiles import load_profile
+    from mora_tools.loading.profiles import load_profile
 
     data = load_profile("tiny-modern").model_dump(mode="json")
     data["image_to_video"]["call_args"] = {"num_frames": 17}
@@ -156,7 +156,7 @@ def test_flux_stops_at_the_next_step_when_cancelled(flux_tool):
 
 
 def test_unknown_call_args_fail_with_one_sentence(flux_tool):
-    from mora_tools.text_to_image import TextToImageTool
+    from mora_tools.pipelines.text_to_image import TextToImageTool
 
     settings = flux_tool.settings.model_copy(update={"call_args": {"max_sequnce_length": 77}})
     with pytest.raises(MoraError, match="names `max_sequnce_length`, which FluxPipeline .* does not take"):
@@ -240,7 +240,7 @@ def test_wan_i2v_stops_at_the_next_step_when_cancelled(wan_tool, frame):
 
 
 def test_wan_segment_length_must_be_4k_plus_1(wan_tool):
-    from mora_tools.image_to_video import ImageToVideoTool
+    from mora_tools.pipelines.image_to_video import ImageToVideoTool
 
     settings = wan_tool.settings.model_copy(update={"frames_per_segment": 8})
     with pytest.raises(MoraError, match=r"frames_per_segment is 8, .* makes 4k \+ 1 frames: use 5 or 9"):
@@ -248,7 +248,7 @@ def test_wan_segment_length_must_be_4k_plus_1(wan_tool):
 
 
 def test_a_pipeline_that_cannot_animate_is_refused(kontext_tool, wan_tool):
-    from mora_tools.image_to_video import ImageToVideoTool
+    from mora_tools.pipelines.image_to_video import ImageToVideoTool
 
     with pytest.raises(MoraError, match="is a FluxKontextPipeline, which takes no `num_frames`"):
         ImageToVideoTool(kontext_tool.pipe, wan_tool.settings, "tiny/flux-kontext")

@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from mora_agents.errors import MoraError
-from mora_tools.catalog import format_bytes, profile_status
-from mora_tools.loading import profile_models
-from mora_tools.memory import ModelMemory
-from mora_tools.profiles import PROFILE_DIR, available_profiles, load_profile
+from mora_tools.loading.catalog import format_bytes, profile_status
+from mora_tools.loading.memory import ModelMemory
+from mora_tools.loading.models import profile_models
+from mora_tools.loading.profiles import PROFILE_DIR, available_profiles, load_profile
 
 
 def mora(*args):
@@ -73,7 +73,7 @@ def test_models_check_paper_lists_every_missing_model_and_exits_2():
 
 def test_models_check_tiny_passes_and_shows_sizes_once_built(tiny_profile):
     profile_status(tiny_profile)  # nothing is built by looking
-    from mora_tools.loading import resolve_model
+    from mora_tools.loading.models import resolve_model
 
     resolve_model(tiny_profile.image_to_video.model)
     statuses = {s.reference: s for s in profile_status(tiny_profile)}
@@ -108,7 +108,7 @@ def test_a_wrong_memory_policy_or_dtype_on_the_command_line_is_one_sentence(tmp_
 def test_a_role_dtype_overrides_the_profile_and_the_device_default(tiny_profile):
     import torch
 
-    from mora_tools.loading import choose_device
+    from mora_tools.loading.models import choose_device
 
     profile = tiny_profile.model_copy(
         update={"text_to_image": tiny_profile.text_to_image.model_copy(update={"dtype": "bfloat16"})}
@@ -123,7 +123,7 @@ def test_asking_for_cuda_without_a_gpu_is_one_sentence(tiny_profile):
     import torch
 
     from mora_agents.errors import ModelUnavailableError
-    from mora_tools.loading import choose_device
+    from mora_tools.loading.models import choose_device
 
     if torch.cuda.is_available():
         assert choose_device(tiny_profile, "cuda").device == "cuda"
@@ -134,8 +134,8 @@ def test_asking_for_cuda_without_a_gpu_is_one_sentence(tiny_profile):
 
 def test_a_new_role_is_a_settings_class_and_a_profile_field():
     """Loading, checking and `mora models` read each role through its settings: a new role needs no edit there."""
-    from mora_tools.loading import check_profile
-    from mora_tools.profiles import ModelProfile, RoleSettings
+    from mora_tools.loading.models import check_profile
+    from mora_tools.loading.profiles import ModelProfile, RoleSettings
 
     class UpscalerSettings(RoleSettings):
         model: str

@@ -1,11 +1,12 @@
-"""Random-weight pipelines with real architectures (mora_tools/random_models.py) and the profiles that use them."""
+"""Random-weight pipelines with real architectures (mora_tools/builders/bench.py) and the profiles that use them."""
 
 import numpy as np
 import pytest
 import yaml
 from PIL import Image
 
-from mora_tools.profiles import (
+from mora_tools.builders.bench import RANDOM_MODELS, VERSION, build_random_pipeline, random_model_path
+from mora_tools.loading.profiles import (
     PROFILE_DIR,
     ImageToImageSettings,
     ImageToVideoSettings,
@@ -13,7 +14,6 @@ from mora_tools.profiles import (
     VideoConnectionSettings,
     load_profile,
 )
-from mora_tools.random_models import RANDOM_MODELS, VERSION, build_random_pipeline, random_model_path
 
 
 def _parameter_counts(name: str) -> dict[str, int]:

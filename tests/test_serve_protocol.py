@@ -26,18 +26,17 @@ from PIL import Image
 from mora_agents.errors import MoraError
 from mora_agents.media import VideoFileWriter
 from mora_agents.media_guard import check_video
-from mora_agents.serve.store import JobStatus
+from mora_agents.serve.errors import ErrorResponse, error_body
 from mora_agents.serve.videos.protocol import (
     MEDIA_TYPES,
     VIDEO_STATUS,
-    ErrorResponse,
     VideoDeleted,
     VideoError,
     VideoList,
     VideoObject,
-    error_body,
 )
 from mora_agents.serve.videos.variants import SPRITESHEET_MAX_WIDTH, spritesheet, thumbnail
+from mora_agents.services.records import JobStatus
 
 WIDTH, HEIGHT, FRAMES, FPS = 320, 64, 20, 10  # 2 s; 4 columns of 320 px are wider than a sheet may be
 

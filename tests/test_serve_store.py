@@ -16,7 +16,8 @@ import pytest
 
 from mora_agents.errors import MoraError
 from mora_agents.messages import ImageArtifact, ReviewDecision, ReviewRequest, VideoRequest
-from mora_agents.serve.store import FINISHED, JobRecord, JobStore
+from mora_agents.services.records import FINISHED, JobRecord
+from mora_agents.services.store import JobStore
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -293,7 +294,8 @@ def _kill(child: subprocess.Popen) -> None:
 _ADD_JOB = """
     import sys, time
     from mora_agents.messages import VideoRequest
-    from mora_agents.serve.store import JobRecord, JobStore
+    from mora_agents.services.records import JobRecord
+    from mora_agents.services.store import JobStore
 
     store = JobStore(sys.argv[1])
 

@@ -15,7 +15,7 @@ from PIL import Image
 from mora_agents.media import iter_frames, video_frame
 from mora_agents.session import Session
 from mora_agents.workspace import RunManifest
-from mora_tools.loading import cpu_numerics
+from mora_tools.loading.models import cpu_numerics
 from tests.cli_in_process import mora_here
 
 EXAMPLES = Path(__file__).parents[1] / "examples" / "sessions"
@@ -130,7 +130,7 @@ def test_kill_9_in_the_middle_of_a_stage_then_resume_equals_an_uninterrupted_run
 
 def torch_numerics() -> str:
     """Where bytes differ between this process and a child: torch's threads and kernels in each."""
-    probe = "from mora_tools.loading import cpu_numerics; print(cpu_numerics())"
+    probe = "from mora_tools.loading.models import cpu_numerics; print(cpu_numerics())"
     child = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip()
     return f"torch here: {cpu_numerics()}; in a child: {child}"
 

@@ -13,7 +13,7 @@ from mora_agents.media import VideoFileWriter, video_info
 from mora_agents.messages import VideoRequest
 from mora_agents.sop import SopSpec, find_sop
 from mora_agents.studio import StudioConfig, run_task
-from mora_tools.profiles import PROFILE_DIR
+from mora_tools.loading.profiles import PROFILE_DIR
 
 FPS = 8  # the tiny profile's frame rate: input clips made at it keep their frame counts
 

@@ -27,7 +27,7 @@ from mora_agents.messages import (
 )
 from mora_agents.sop import find_sop
 from mora_agents.studio import Studio, StudioConfig
-from mora_tools.memory import ModelMemory
+from mora_tools.loading.memory import ModelMemory
 
 EVENTS = TypeAdapter(StudioEvent)
 

@@ -79,7 +79,7 @@ def test_part_that_died_prefers_the_model_library_over_torch_and_reads_the_crash
         Current thread 0x00007f02 (most recent call first):
           File "/venv/lib/python3.11/site-packages/torch/nn/modules/conv.py", line 549 in _conv_forward
           File "/venv/lib/python3.11/site-packages/diffusers/models/unets/unet.py", line 12 in forward
-          File "/work/main/mora_tools/image_to_video.py", line 120 in __call__
+          File "/work/main/mora_tools/pipelines/image_to_video.py", line 120 in __call__
         """
     )
     dead = crash_report.part_that_died(dump)

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from mora_tools.image_to_video import segments_needed
-from mora_tools.progress import CancelToken, StageCancelled
-from mora_tools.tiny import TINY_VERSION
+from mora_tools.builders.tiny import TINY_VERSION
+from mora_tools.pipelines.image_to_video import segments_needed
+from mora_tools.pipelines.progress import CancelToken, StageCancelled
 
 
 def test_tiny_models_are_saved_and_loaded_from_the_cache(mora_cache, text_to_image_tool, image_to_video_tool):

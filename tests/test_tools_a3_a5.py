@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mora_tools.progress import CancelToken, StageCancelled
-from mora_tools.tiny import TINY_VERSION
-from mora_tools.video_connection import frames_to_generate, transition_frame_indices
+from mora_tools.builders.tiny import TINY_VERSION
+from mora_tools.pipelines.progress import CancelToken, StageCancelled
+from mora_tools.pipelines.video_connection import frames_to_generate, transition_frame_indices
 
 
 def _pixels(image):
@@ -15,22 +15,22 @@ def _pixels(image):
 
 @pytest.fixture(scope="module")
 def image_to_image_tool(tiny_profile):
-    from mora_tools.image_to_image import ImageToImageTool
+    from mora_tools.pipelines.image_to_image import ImageToImageTool
 
     return ImageToImageTool.from_profile(tiny_profile, device="cpu")
 
 
 @pytest.fixture(scope="module")
 def video_connection_tool(tiny_profile):
-    from mora_tools.video_connection import VideoConnectionTool
+    from mora_tools.pipelines.video_connection import VideoConnectionTool
 
     return VideoConnectionTool.from_profile(tiny_profile, device="cpu")
 
 
 @pytest.fixture(scope="module")
 def blend_connection_tool(tiny_profile):
-    from mora_tools.profiles import VideoConnectionSettings, load_profile
-    from mora_tools.video_connection import VideoConnectionTool
+    from mora_tools.loading.profiles import VideoConnectionSettings, load_profile
+    from mora_tools.pipelines.video_connection import VideoConnectionTool
 
     profile = load_profile("tiny").model_copy(update={"video_connection": VideoConnectionSettings(method="a4_blend")})
     return VideoConnectionTool.from_profile(profile, device="cpu")
@@ -69,9 +69,9 @@ def test_tiny_a3_a5_models_are_saved_and_loaded_from_the_cache(
 def test_tiny_t5_tokenizer_round_trips(tmp_path):
     from transformers import AutoTokenizer
 
-    from mora_tools.tiny import build_tiny_t5_tokenizer
+    from mora_tools.builders.text_tokenizers import build_t5_tokenizer
 
-    tokenizer = build_tiny_t5_tokenizer()
+    tokenizer = build_t5_tokenizer()
     tokenizer.save_pretrained(tmp_path)
     loaded = AutoTokenizer.from_pretrained(tmp_path)
     prompts = ["a red car drives into fog", "caf\u00e9 at night!"]

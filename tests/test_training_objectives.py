@@ -6,20 +6,16 @@ import pytest
 import torch
 
 from mora_agents.errors import MoraError
-from mora_tools.modulation import (
+from mora_tools.adapters.modulation import (
     MOD_TOKEN,
     ModulationEmbedding,
     attach_modulation,
     load_modulation,
     save_modulation,
 )
-from mora_tools.profiles import load_profile
-from mora_tools.training import (
-    TRAINABLE_ROLES,
-    ImageToVideoBatch,
-    TextToImageBatch,
-    load_trainable_agent,
-)
+from mora_tools.loading.profiles import load_profile
+from mora_tools.training.base import TRAINABLE_ROLES, ImageToVideoBatch, TextToImageBatch
+from mora_tools.training.load import load_trainable_agent
 
 ROLES = list(TRAINABLE_ROLES)
 

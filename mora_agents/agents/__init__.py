@@ -3,9 +3,14 @@
 A1 :class:`PromptEnhancerAgent` · A2 :class:`TextToImageAgent` · A3 :class:`ImageToImageAgent` ·
 A4 :class:`ImageToVideoAgent` · A5 :class:`VideoConnectionAgent` · :class:`HumanProxyAgent` (reviews) ·
 :class:`JudgeAgent` and :class:`JudgePanelReviewer` (MLLM / metric judges with a human tie-break).
-Each stage agent calls exactly one tool from ``mora_tools/``.
+Each stage agent calls exactly one tool from ``mora_tools/``; A2-A5 share the tool call, its out-of-memory retry
+and the artifact it writes (``_tool_agent``), and say only how their request becomes the tool's inputs.
+
+This layer imports the tools, the LLM and the media and workspace base; the SOP engine, the cluster, the studio and
+the layers above import it, through the names exported here only.
 """
 
+from mora_agents.agents._assembly import ToolOptions, make_agents
 from mora_agents.agents._human_proxy import (
     HumanProxyAgent,
     Reviewer,
@@ -52,9 +57,11 @@ __all__ = [
     "ScriptedDecisions",
     "StageAgent",
     "TextToImageAgent",
+    "ToolOptions",
     "VideoConnectionAgent",
     "auto_accept",
     "console_input",
     "criterion_weights",
     "judge_from_spec",
+    "make_agents",
 ]

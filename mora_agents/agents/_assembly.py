@@ -1,4 +1,5 @@
-"""Builds the agents of a run, one per role, their tools loaded through a :class:`~mora_tools.memory.ModelMemory`.
+"""Builds the agents of a run, one per role, their tools loaded through a
+:class:`~mora_tools.loading.memory.ModelMemory`.
 
 The studio builds every role a run needs here; on Ray (:mod:`mora_agents.cluster`) each role's actor builds its
 own one role the same way, so a stage runs the same code on either engine.
@@ -12,8 +13,8 @@ from dataclasses import dataclass
 from mora_agents.agents._roles import ROLES, AgentRole
 from mora_agents.agents._stage_agent import StageAgent
 from mora_agents.workspace import Workspace
-from mora_tools.memory import ModelMemory
-from mora_tools.progress import ProgressSink
+from mora_tools.loading.memory import ModelMemory
+from mora_tools.pipelines.progress import ProgressSink
 
 
 @dataclass(frozen=True)

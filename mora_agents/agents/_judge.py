@@ -6,7 +6,8 @@ backend:
 * :class:`OpenAIJudge`: a multimodal model behind an OpenAI-compatible endpoint (the paper used LLaVA-OneVision and
   Qwen2-VL; any vLLM / llama.cpp / OpenAI vision model serves). A few evenly spaced frames per candidate travel as
   PNG data URLs; the JSON answer is validated into a verdict, asked again once, else the judge abstains.
-* :class:`MetricJudge`: a weighted score of weight-free metrics (``mora_tools.metrics``); works offline, no weights.
+* :class:`MetricJudge`: a weighted score of weight-free metrics (``mora_agents.evaluation.metrics``); works offline,
+  no weights.
   Unless given fixed weights, it weighs the metrics the request's criterion implies (:data:`CRITERION_WEIGHTS`).
 
 A judge that cannot judge *abstains* (``abstained=True``); that is not the same as finding no candidate acceptable
@@ -37,7 +38,7 @@ from mora_agents.errors import MoraError
 from mora_agents.media_guard import read_image
 from mora_agents.messages import ImageArtifact, JudgeRequest, JudgeVerdict, VideoArtifact
 from mora_agents.resources import role_prompt
-from mora_tools.endpoints import endpoint_from_env
+from mora_tools.loading.endpoints import endpoint_from_env
 
 CRITERIA = (
     "Visual clarity and resolution: sharpness, smooth transitions, low noise.",
@@ -205,8 +206,8 @@ class MetricJudge:
     one-frame video) are left out of that candidate's mean.
 
     Args:
-        weights: metric name (from ``mora_tools.metrics.WEIGHT_FREE_METRICS``) -> weight, the same for every request;
-            ``None``: each request's criterion chooses them (:func:`criterion_weights`).
+        weights: metric name (from ``mora_agents.evaluation.metrics.WEIGHT_FREE_METRICS``) -> weight, the same for
+            every request; ``None``: each request's criterion chooses them (:func:`criterion_weights`).
         threshold: the lowest acceptable score; default :data:`DEFAULT_THRESHOLD`.
     """
 
@@ -225,7 +226,7 @@ class MetricJudge:
             path: the video.
             weights: the weights to score by; default: the judge's fixed weights, else :data:`DEFAULT_WEIGHTS`.
         """
-        from mora_tools.metrics import weight_free_metrics
+        from mora_agents.evaluation.metrics import weight_free_metrics
 
         weights = dict(weights or self.weights or DEFAULT_WEIGHTS)
         names = [name for name, weight in weights.items() if weight]
@@ -272,7 +273,7 @@ class MetricJudge:
 
 
 def _checked_weights(weights: Mapping[str, float]) -> dict[str, float]:
-    from mora_tools.metrics import WEIGHT_FREE_METRICS
+    from mora_agents.evaluation.metrics import WEIGHT_FREE_METRICS
 
     checked = dict(weights)
     unknown = [name for name in checked if name not in WEIGHT_FREE_METRICS]
@@ -444,7 +445,7 @@ def _candidate_images(path: Path, candidate: ImageArtifact | VideoArtifact, fram
         image = read_image(path)
         image.thumbnail((max_side, max_side))
         return [image]
-    from mora_tools.metrics.frames import iter_frames
+    from mora_agents.evaluation.metrics.frames import iter_frames
 
     return [
         Image.fromarray(frame.image) for frame in iter_frames(path, max_side=max_side, sample="uniform_k", k=frames)

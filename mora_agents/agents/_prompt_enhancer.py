@@ -18,7 +18,7 @@ from mora_agents.errors import MoraError
 from mora_agents.llm import LlmBackend
 from mora_agents.messages import EnhancedPrompt, PromptEnhancementRequest
 from mora_agents.resources import role_prompt
-from mora_tools.progress import ProgressSink
+from mora_tools.pipelines.progress import ProgressSink
 
 logger = logging.getLogger(__name__)
 

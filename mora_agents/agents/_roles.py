@@ -1,6 +1,6 @@
 """The agent roles, one entry each: what an SOP step names, which agent answers, which profile settings and
 which tool it runs on. A new role is one :class:`AgentRole` here, its agent and tool classes, and its settings:
-a :class:`~mora_tools.profiles.RoleSettings` subclass (which models it loads) as a field of the profile. The SOP
+a :class:`~mora_tools.loading.profiles.RoleSettings` subclass (which models it loads) as a field of the profile. The SOP
 schema, the studio, loading, ``mora models`` and the CLI read everything else from this table and those classes.
 """
 
@@ -32,7 +32,8 @@ class AgentRole:
     agent_name: str
     """The agent instance's name, e.g. ``a2_text_to_image``."""
     profile_field: str | None = None
-    """The :class:`~mora_tools.profiles.ModelProfile` field holding this role's model settings (``None``: the LLM)."""
+    """The :class:`~mora_tools.loading.profiles.ModelProfile` field holding this role's model settings (``None``: the
+    LLM)."""
     tool: str | None = None
     """``module:Class`` of the tool, built with ``Class.from_profile(profile, device, **options)``."""
     adapted: bool = False
@@ -57,7 +58,7 @@ ROLES: dict[str, AgentRole] = {
             TextToImageAgent,
             "a2_text_to_image",
             "text_to_image",
-            "mora_tools.text_to_image:TextToImageTool",
+            "mora_tools.pipelines.text_to_image:TextToImageTool",
             adapted=True,
         ),
         AgentRole(
@@ -66,7 +67,7 @@ ROLES: dict[str, AgentRole] = {
             ImageToImageAgent,
             "a3_image_to_image",
             "image_to_image",
-            "mora_tools.image_to_image:ImageToImageTool",
+            "mora_tools.pipelines.image_to_image:ImageToImageTool",
         ),
         AgentRole(
             "image_to_video",
@@ -74,7 +75,7 @@ ROLES: dict[str, AgentRole] = {
             ImageToVideoAgent,
             "a4_image_to_video",
             "image_to_video",
-            "mora_tools.image_to_video:ImageToVideoTool",
+            "mora_tools.pipelines.image_to_video:ImageToVideoTool",
             adapted=True,
         ),
         AgentRole(
@@ -83,7 +84,7 @@ ROLES: dict[str, AgentRole] = {
             VideoConnectionAgent,
             "a5_video_connection",
             "video_connection",
-            "mora_tools.video_connection:VideoConnectionTool",
+            "mora_tools.pipelines.video_connection:VideoConnectionTool",
             uses=("image_to_video",),
             agent_options=lambda profile: {"fps": profile.image_to_video.fps},
         ),

@@ -5,27 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from autogen_agentchat.agents import BaseChatAgent
 from autogen_agentchat.base import Response
 from autogen_agentchat.messages import BaseChatMessage, StructuredMessage
 from autogen_core import CancellationToken
-from PIL import Image
 from pydantic import BaseModel
 
-from mora_agents.errors import CancelledError, MoraError
-from mora_agents.media import VideoFileWriter, save_png
-from mora_agents.messages import ImageArtifact, VideoArtifact
-from mora_agents.resources import role_prompt
-from mora_agents.workspace import Workspace, sha256_file
-from mora_tools.loading import use_torch_threads
-from mora_tools.memory import is_out_of_memory
-from mora_tools.progress import CancelToken, NullProgress, ProgressSink, StageCancelled
+from mora_agents.errors import CancelledError
+from mora_tools.loading.models import use_torch_threads
+from mora_tools.pipelines.progress import CancelToken, NullProgress, ProgressSink, StageCancelled
 
 T = TypeVar("T")
 
@@ -126,98 +118,3 @@ class StageAgent(BaseChatAgent):
             return await until_finished(call, cancel.cancel)
         except StageCancelled:
             raise CancelledError(f"stage '{stage}' was cancelled") from None
-
-
-class ToolAgent(StageAgent):
-    """A stage agent that calls one generative tool and writes its result into the run's workspace.
-
-    Subclasses set :attr:`role` (their system prompt is ``prompts/<role>.txt``, used as the AutoGen
-    ``description``). Results are written atomically under ``stages/`` and described by an artifact.
-    """
-
-    role: ClassVar[str]
-
-    def __init__(self, name: str, tool: Any, workspace: Workspace, progress: ProgressSink | None = None) -> None:
-        super().__init__(name, role_prompt(self.role), progress)
-        self.tool = tool
-        self.workspace = workspace
-        self.memory_fallback: str | None = None
-        """Set when the last tool call ran out of memory and succeeded on its retry (goes into the manifest)."""
-
-    async def run_blocking(self, func: Callable[[CancelToken], T], stage: str, token: CancellationToken) -> T:
-        """Run the tool call; after an out-of-memory error, once more with the tool reloaded in low-memory mode.
-
-        Tools loaded through :class:`mora_tools.memory.ModelMemory` know how to reload that way; others fail at once.
-        """
-        self.memory_fallback = None
-        try:
-            return await super().run_blocking(func, stage, token)
-        except Exception as error:  # noqa: BLE001 - only memory errors are handled, the rest re-raised
-            if not (is_out_of_memory(error) and hasattr(self.tool, "fall_back_to_low_memory")):
-                raise
-            message = str(error).splitlines()[0]
-        # Retried outside the except block: the traceback's frames still hold the failed call's tensors.
-        self.tool.fall_back_to_low_memory()
-        try:
-            result = await super().run_blocking(func, stage, token)
-        except Exception as error:  # noqa: BLE001
-            if is_out_of_memory(error):
-                raise MoraError(
-                    f"stage '{stage}' ran out of memory, even retried with CPU offload and VAE slicing/tiling: "
-                    "use a smaller profile or resolution, or free the device's memory"
-                ) from None
-            raise
-        levers = ", ".join(self.tool.memory_levers()) or "a fresh load (no offload or VAE lever applies here)"
-        self.memory_fallback = f"out of memory ({message[:120]}); retried once with {levers}"
-        return result
-
-    def _recorded(self, fields: dict[str, Any]) -> dict[str, Any]:
-        if self.memory_fallback:
-            fields["parameters"] = {**fields.get("parameters", {}), "memory_fallback": self.memory_fallback}
-        return fields
-
-    def new_file(self, stage: str, suffix: str) -> tuple[str, Path]:
-        """A fresh ``stages/<stage>[_n]<suffix>``: regenerated iterations keep their own files."""
-        relative = self.workspace.unique_name(f"stages/{stage}", suffix)
-        path = self.workspace.path(relative)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return relative, path
-
-    def save_image(self, image: Image.Image, stage: str, *, started: float, **fields: Any) -> ImageArtifact:
-        """Write ``image`` as a PNG and describe it; ``fields`` are the artifact's model_id, parameters, seed."""
-        relative, path = self.new_file(stage, ".png")
-        save_png(image, path)
-        return ImageArtifact(
-            path=relative,
-            sha256=sha256_file(path),
-            seconds=round(time.perf_counter() - started, 3),
-            width=image.width,
-            height=image.height,
-            **self._recorded(fields),
-        )
-
-    async def write_video(
-        self, stage: str, fps: float, generate: Callable[[Callable, CancelToken], T], token: CancellationToken
-    ) -> tuple[str, T, int]:
-        """Run ``generate(on_frame, cancel)`` in a worker thread, streaming its frames into a new MP4.
-
-        Returns:
-            The file's workspace-relative path, what ``generate`` returned, and the frames written.
-        """
-        relative, path = self.new_file(stage, ".mp4")
-
-        def run(cancel: CancelToken) -> tuple[T, int]:
-            with VideoFileWriter(path, fps=fps) as writer:
-                result = generate(writer.append, cancel)
-            return result, writer.num_frames
-
-        result, frames = await self.run_blocking(run, stage, token)
-        return relative, result, frames
-
-    def video_artifact(self, relative: str, *, started: float, **fields: Any) -> VideoArtifact:
-        return VideoArtifact(
-            path=relative,
-            sha256=sha256_file(self.workspace.path(relative)),
-            seconds=round(time.perf_counter() - started, 3),
-            **self._recorded(fields),
-        )

@@ -7,6 +7,9 @@ shared storage mounted at the same path everywhere. Requests that run concurrent
 (A2 draws request n+1 while A4 animates request n), because each role is its own actor.
 
 Ray is optional (``pip install "mora-agents[ray]"``): nothing here is imported by the local engine.
+
+Beside the agents in the layering: it imports the agents package (its public names) and what lies beneath; the studio
+and the front ends that start a cluster import it.
 """
 
 from mora_agents.cluster._cluster import RayCluster, shared_cluster

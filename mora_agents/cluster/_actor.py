@@ -12,17 +12,17 @@ from autogen_agentchat.messages import StructuredMessage
 from autogen_core import CancellationToken
 from pydantic import BaseModel
 
-from mora_agents.agents._assembly import ToolOptions, make_agents
+from mora_agents.agents import ToolOptions, make_agents
 from mora_agents.workspace import Workspace
-from mora_tools.loading import cpu_numerics, use_torch_threads
-from mora_tools.memory import ModelMemory
+from mora_tools.loading.memory import ModelMemory
+from mora_tools.loading.models import cpu_numerics, use_torch_threads
 
 ProgressEvent = tuple[str, str, int, str]
 """``(kind, stage, n, description)``: ``start`` (n = total steps), ``advance`` (n = steps), ``finish``."""
 
 
 class RecordedProgress:
-    """A :class:`~mora_tools.progress.ProgressSink` that keeps its events for the driver to collect."""
+    """A :class:`~mora_tools.pipelines.progress.ProgressSink` that keeps its events for the driver to collect."""
 
     def __init__(self) -> None:
         self._events: list[ProgressEvent] = []
@@ -63,7 +63,8 @@ class RoleActor:
 
     Args:
         role: the role's name (``text_to_image``, ...).
-        profile: the resolved :class:`~mora_tools.profiles.ModelProfile` (frame size and dtype overrides applied).
+        profile: the resolved :class:`~mora_tools.loading.profiles.ModelProfile` (frame size and dtype overrides
+            applied).
         options: device, adapters and LLM, as the studio was configured.
         threads: torch CPU threads (``None``: torch's default).
     """

@@ -7,11 +7,10 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from mora_agents.agents import ROLES
-from mora_agents.agents._assembly import ToolOptions
+from mora_agents.agents import ROLES, ToolOptions
 from mora_agents.errors import MoraError
 from mora_agents.workspace import Workspace
-from mora_tools.progress import ProgressSink
+from mora_tools.pipelines.progress import ProgressSink
 
 PASSED_ENVIRONMENT = ("MORA_", "HF_", "OPENAI_API_KEY")
 """Environment variables the actors get from the driver (by prefix): mora's cache and LLM settings, Hugging Face's

@@ -17,7 +17,7 @@ from ray.exceptions import RayActorError, RayTaskError
 from mora_agents.agents import AgentRole
 from mora_agents.errors import MoraError
 from mora_agents.workspace import Workspace
-from mora_tools.progress import ProgressSink
+from mora_tools.pipelines.progress import ProgressSink
 
 POLL_SECONDS = 0.25
 """How often the driver collects a running stage's progress from its actor."""

@@ -9,8 +9,7 @@ from pathlib import Path
 
 from mora_agents.director._labels import artifact_label, shows
 from mora_agents.messages import InputBinding, SessionArtifact
-from mora_agents.sop import SopSpec
-from mora_agents.sop._schema import SUMMARY_FIELD
+from mora_agents.sop import SUMMARY_FIELD, SopSpec
 
 PROMPT_CHARS = 80
 """A text input longer than this is cut in the explanation (the request keeps all of it)."""

@@ -169,7 +169,7 @@ class LearnedResolver:
 
     @staticmethod
     def default_encoder() -> TokenEncoder:
-        from mora_tools.sentence_embedding import minilm_tokens
+        from mora_tools.encoders.sentence import minilm_tokens
 
         return minilm_tokens
 

@@ -56,7 +56,7 @@ HEADS = ("video", "image", "first", "second", "optional_image")
 """One scoring head per role an input can play."""
 
 TokenEncoder = Callable[[list[str]], list[tuple[np.ndarray, np.ndarray, np.ndarray]]]
-"""Texts -> per text (word-piece vectors, their character spans, sentence vector): :func:`mora_tools.sentence_embedding.
+"""Texts -> per text (word-piece vectors, their character spans, sentence vector): :func:`mora_tools.encoders.sentence.
 minilm_tokens`."""
 
 

@@ -121,7 +121,7 @@ def check_accelerator() -> Finding:
     on it proves its kernels run. No accelerator is not a failure: pipelines run on the CPU in float32."""
     import torch
 
-    from mora_tools.loading import cpu_numerics
+    from mora_tools.loading.models import cpu_numerics
 
     if torch.cuda.is_available():
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -156,7 +156,7 @@ CACHE_FIX = "set MORA_CACHE_DIR to a folder you can write to, e.g. export MORA_C
 def check_cache() -> Finding:
     """The folder built models go to (``$MORA_CACHE_DIR`` or ``~/.cache/mora``) exists or can be made, and a file
     written there can be renamed and removed, as a build does."""
-    from mora_tools.tiny import cache_root
+    from mora_tools.cache import build_atomically, cache_root
 
     root = cache_root()
     source = "MORA_CACHE_DIR" if os.environ.get("MORA_CACHE_DIR") else "default"
@@ -164,21 +164,21 @@ def check_cache() -> Finding:
         raise CheckFailed(f"the cache folder {root} ({source}) is a file, not a folder", CACHE_FIX)
     try:
         root.mkdir(parents=True, exist_ok=True)
-        # What a build does: write a staging entry, then rename it into place.
-        handle, staging = tempfile.mkstemp(prefix=".doctor-", dir=root)
-        with os.fdopen(handle, "wb") as file:
-            file.write(b"mora doctor\n")
-            file.flush()
-            os.fsync(file.fileno())
-        placed = Path(staging).with_name(Path(staging).name + ".done")
-        os.replace(staging, placed)
-        placed.unlink()
+        # What a build does (the same function): write a staging entry, then rename it into place.
+        build_atomically(root / f".doctor-{os.getpid()}.done", _write_probe).unlink()
     except OSError as error:
         raise CheckFailed(
             f"cannot write to the cache folder {root} ({source}): {error.strerror or error}", CACHE_FIX
         ) from None
     free = shutil.disk_usage(root).free
     return Finding("ok", f"{root} ({source}) is writable, {free / 2**30:.1f} GiB free")
+
+
+def _write_probe(path: Path) -> None:
+    with open(path, "wb") as file:
+        file.write(b"mora doctor\n")
+        file.flush()
+        os.fsync(file.fileno())
 
 
 # -- ffmpeg ----------------------------------------------------------------------------------------------------
@@ -336,13 +336,13 @@ def check_pipelines() -> Finding:
     import torch
     from PIL import Image
 
-    from mora_tools.catalog import profile_status
-    from mora_tools.image_to_image import ImageToImageTool
-    from mora_tools.image_to_video import ImageToVideoTool
-    from mora_tools.loading import check_profile
-    from mora_tools.profiles import load_profile
-    from mora_tools.text_to_image import TextToImageTool
-    from mora_tools.video_connection import VideoConnectionTool
+    from mora_tools.loading.catalog import profile_status
+    from mora_tools.loading.models import check_profile
+    from mora_tools.loading.profiles import load_profile
+    from mora_tools.pipelines.image_to_image import ImageToImageTool
+    from mora_tools.pipelines.image_to_video import ImageToVideoTool
+    from mora_tools.pipelines.text_to_image import TextToImageTool
+    from mora_tools.pipelines.video_connection import VideoConnectionTool
 
     profile = load_profile("tiny")
     cached = all(status.state == "present" for status in profile_status(profile))
@@ -395,8 +395,8 @@ def check_pipelines() -> Finding:
 def check_profiles() -> Finding:
     """Which shipped profiles have all their models here (``mora models check`` per profile). Real weights cannot
     be downloaded on every machine, so a profile without them is a fact, not a failure."""
-    from mora_tools.catalog import profile_status
-    from mora_tools.profiles import available_profiles, load_profile
+    from mora_tools.loading.catalog import profile_status
+    from mora_tools.loading.profiles import available_profiles, load_profile
 
     ready, lacking = [], []
     for name in available_profiles():

@@ -56,7 +56,7 @@ def video_tensor(path: Path, frames: int) -> torch.Tensor:
 
 def text_to_image_batch(root: Path, samples: Sequence):
     """A2's batch: the enhanced prompts and the selected first frames."""
-    from mora_tools.training import TextToImageBatch
+    from mora_tools.training.base import TextToImageBatch
 
     images = torch.stack([image_tensor(_file(root, sample, "first_frame")) for sample in samples])
     return TextToImageBatch(prompts=[sample.prompt for sample in samples], images=images)
@@ -67,7 +67,7 @@ def image_to_video_batch(root: Path, samples: Sequence, frames: int, fps: int):
 
     Videos shorter than ``frames`` shorten the whole batch to the shortest (a batch needs one frame count).
     """
-    from mora_tools.training import ImageToVideoBatch
+    from mora_tools.training.base import ImageToVideoBatch
 
     length = min([frames, *(sample.num_frames for sample in samples)])
     videos = torch.stack([video_tensor(_file(root, sample, "file_name"), length) for sample in samples])

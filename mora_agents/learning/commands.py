@@ -66,7 +66,7 @@ DEFAULT_JUDGES = ["metric", "metric:flicker=-1"]
 
 
 def _metrics(text: str | None) -> list[str] | None:
-    from mora_agents.evaluation import parse_metrics
+    from mora_agents.evaluation.selection import parse_metrics
 
     return parse_metrics(text)
 

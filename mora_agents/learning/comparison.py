@@ -38,12 +38,12 @@ def compare_generation(
         `dict`: ``{"prompts", "metrics_profile", "before": {metric: mean}, "after": {...}, "runs": {...}}``; a
         metric without any value on one side has ``None`` there.
     """
-    from mora_agents.evaluation import evaluate_run
+    from mora_agents.evaluation.evaluate import evaluate_run
     from mora_agents.messages import VideoRequest
     from mora_agents.sop import find_sop
     from mora_agents.studio import StudioConfig, run_task
-    from mora_tools.memory import ModelMemory
-    from mora_tools.profiles import load_profile
+    from mora_tools.loading.memory import ModelMemory
+    from mora_tools.loading.profiles import load_profile
 
     if not prompts:
         raise MoraError("nothing to compare: no prompts")

@@ -77,7 +77,7 @@ def _json_default(value):
 def _modulation(path: Path) -> dict:
     if not path.is_file():
         return {}
-    from mora_tools.modulation import load_modulation
+    from mora_tools.adapters.modulation import load_modulation
 
     return {role: tensor.float().reshape(-1) for role, tensor in load_modulation(path).items()}
 

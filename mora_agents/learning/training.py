@@ -3,7 +3,7 @@
 Every step, for the trained agents i = 1..n (A2, A4):
 
 1. each agent's conditioning gets its modulation embedding appended, [e_i; z_i] (a forward pre-hook on its denoiser,
-   the same one generation uses: :func:`mora_tools.modulation.attach_modulation`);
+   the same one generation uses: :func:`mora_tools.adapters.modulation.attach_modulation`);
 2. teacher-forced chain: A2 denoises the selected first frame given the enhanced prompt, A4 denoises the selected video
    given that first frame; ``L_final`` is the sum of their denoising losses (back-propagating through full diffusion
    sampling of a chain is not feasible; README "Learning" explains this reading of the paper);
@@ -143,7 +143,7 @@ def train(
     Raises:
         MoraError: bad DATA (naming the row), an agent the profile cannot train, or a resume that does not fit.
     """
-    from mora_tools.profiles import load_profile
+    from mora_tools.loading.profiles import load_profile
 
     say = log or (lambda line: None)
     data = Path(data_dir)
@@ -190,8 +190,8 @@ class _TrainingSession:
     # --- set-up ---------------------------------------------------------------------------------------------------
 
     def build(self) -> None:
-        from mora_tools.modulation import ModulationEmbedding, attach_modulation
-        from mora_tools.training import load_trainable_agent
+        from mora_tools.adapters.modulation import ModulationEmbedding, attach_modulation
+        from mora_tools.training.load import load_trainable_agent
 
         settings, accelerator = self.settings, self.accelerator
         weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(accelerator.mixed_precision, torch.float32)
@@ -402,7 +402,7 @@ class _TrainingSession:
         With EMA the saved weights are the EMA weights (diffusers' training scripts save those); the raw ones stay in
         the checkpoints.
         """
-        from mora_tools.modulation import MODULATION_FILE, save_modulation
+        from mora_tools.adapters.modulation import MODULATION_FILE, save_modulation
 
         params = self._trained_parameters()
         if self.ema is not None:
@@ -430,7 +430,7 @@ class _TrainingSession:
 
     def load_final(self, start: Path) -> None:
         """Start from another run's final weights and z (Algorithm 1's outer loop: the same agents train on)."""
-        from mora_tools.modulation import MODULATION_FILE, load_modulation
+        from mora_tools.adapters.modulation import MODULATION_FILE, load_modulation
 
         for role in self.agents:
             if not (start / FINAL_STATE / f"trained-{role}.safetensors").is_file():

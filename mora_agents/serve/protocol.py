@@ -1,9 +1,9 @@
-"""What every resource of the server shares on the wire: the error shape, text that can be stored, event ids.
+"""What every resource of the server shares on the wire: text that can be stored, event ids, validation messages.
+The error shape is in :mod:`mora_agents.serve.errors`.
 
-- :class:`ErrorResponse` (``{"error": {"message", "type", "param", "code"}}``) is OpenAI's error shape, the body of
-  every error of ``/v1`` and ``/mora/v1``.
-- :data:`Text` is a string field that the store can keep: valid Unicode (a lone surrogate such as ``"\\ud800"``
-  parses from JSON but cannot be written as UTF-8) and without NUL.
+- :data:`Text` is a string field that the store can keep (:func:`~mora_agents.services.records.storable_text`):
+  valid Unicode (a lone surrogate such as ``"\\ud800"`` parses from JSON but cannot be written as UTF-8) and
+  without NUL.
 - :func:`last_event_id` reads the ``Last-Event-ID`` header that resumes a server-sent event stream.
 """
 
@@ -13,63 +13,16 @@ import re
 from typing import Annotated
 
 from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator, BaseModel, ValidationError
+from pydantic import AfterValidator, ValidationError
 from starlette.requests import Request
 
 from mora_agents.errors import MoraError
+from mora_agents.services.records import storable_text
 
 MAX_EVENT_ID = 2**63 - 1
 """The largest event sequence number (SQLite's integer)."""
 
 _EVENT_ID = re.compile(r"[0-9]{1,19}")
-
-
-class ErrorDetail(BaseModel):
-    """OpenAI's error object: what the SDK raises as ``openai.APIStatusError`` (``.message``, ``.type``,
-    ``.param``, ``.code``); the HTTP status picks the subclass (400 BadRequestError, 404 NotFoundError ...)."""
-
-    message: str
-    """One sentence: a :class:`~mora_agents.errors.MoraError`'s message, or what was wrong with the request."""
-    type: str
-    """``invalid_request_error``, ``authentication_error``, ``server_error`` ..."""
-    param: str | None = None
-    """The request field at fault, e.g. ``"seconds"``; ``None`` when no one field is."""
-    code: str | None = None
-    """Machine-readable, e.g. ``"video_not_ready"``, ``"not_found"``; ``None`` when there is none."""
-
-
-class ErrorResponse(BaseModel):
-    """The body of every error response: ``{"error": {...}}``."""
-
-    error: ErrorDetail
-
-
-def error_body(
-    message: str, type: str = "invalid_request_error", param: str | None = None, code: str | None = None
-) -> dict:
-    """An error response's JSON body, ``{"error": {"message", "type", "param", "code"}}`` (``None`` kept as
-    ``null``, as OpenAI sends it). A message that quotes the request is made safe to send: a lone surrogate becomes
-    its ``\\ud800`` escape (JSON is UTF-8), and anything past 1,000 characters is cut."""
-    message = message if len(message) <= 1000 else message[:997] + "..."
-    safe = message.encode("utf-8", "backslashreplace").decode("utf-8")
-    if param is not None:
-        param = param[:200].encode("utf-8", "backslashreplace").decode("utf-8")
-    return ErrorResponse(error=ErrorDetail(message=safe, type=type, param=param, code=code)).model_dump()
-
-
-def storable_text(value: str, what: str = "text") -> str:
-    """``value`` if it can be stored and shown: valid Unicode (encodes as UTF-8) with no NUL character.
-
-    Raises:
-        MoraError: a lone surrogate (``"\\ud800"``, which JSON's ``\\u`` escapes allow) or a NUL, by position.
-    """
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise MoraError(f"{what} is not valid Unicode: a lone surrogate at character {error.start}") from None
-    if "\x00" in value:
-        raise MoraError(f"{what} holds a NUL character at character {value.index(chr(0))}")
-    return value
 
 
 def _storable(value: str) -> str:
@@ -109,13 +62,4 @@ def validation_message(error: ValidationError | RequestValidationError) -> tuple
     return (f"{where}: {text}" if where else text), where or None
 
 
-__all__ = [
-    "MAX_EVENT_ID",
-    "ErrorDetail",
-    "ErrorResponse",
-    "Text",
-    "error_body",
-    "last_event_id",
-    "storable_text",
-    "validation_message",
-]
+__all__ = ["MAX_EVENT_ID", "Text", "last_event_id", "validation_message"]

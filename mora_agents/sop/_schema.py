@@ -5,17 +5,16 @@ and earlier steps' outputs, an optional ``review:`` and an optional ``when:``) a
 step's artifact, or several videos joined into one. Bindings use the small language of
 :mod:`mora_agents.sop._bindings`: parsed, type-checked, never evaluated.
 
-Every problem is reported as ``<file>:<line> <field>: <what is wrong>``, e.g.
+Every problem is reported as ``<file>:<line> <field>: <what is wrong>``
+(:mod:`mora_agents.sop._error_location`), e.g.
 ``sop/my_task.yaml:14 steps[2].with.image: $edit.image refers to step 'edit', which is defined later``.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 import types
 import typing
-from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +26,14 @@ from mora_agents.errors import MoraError
 from mora_agents.media_guard import check_media_file
 from mora_agents.messages import ImageArtifact, VideoArtifact
 from mora_agents.sop._bindings import ACCESSORS, NAME, Binding, BindingError, Condition, Kind, Reference, literal_kind
+from mora_agents.sop._error_location import (
+    SopFieldError,
+    check_keys,
+    describe_error,
+    first_error,
+    located,
+    yaml_problem,
+)
 
 InputType = Literal["text", "image", "video", "seconds", "int", "choice"]
 INPUT_KINDS: dict[str, Kind] = {
@@ -43,15 +50,6 @@ _ARTICLE = {"image": "an image", "video": "a video", "text": "text", "number": "
 def role_of(agent: str) -> str:
     """The role name for an agent name or paper id."""
     return ROLE_ALIASES.get(agent, agent)
-
-
-class SopFieldError(ValueError):
-    """A problem at one field of an SOP file; ``loc`` is the path, e.g. ``("steps", 2, "with", "image")``."""
-
-    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
-        super().__init__(message)
-        self.loc = loc
-        self.message = message
 
 
 class InputSpec(BaseModel):
@@ -387,10 +385,10 @@ class SopSpec(BaseModel):
     def from_text(cls, text: str, source: str = "<text>") -> SopSpec:
         try:
             root = yaml.compose(text, Loader=yaml.SafeLoader)
-            _check_keys(root, source)
+            check_keys(root, source)
             data = yaml.safe_load(text)
         except yaml.YAMLError as error:
-            raise MoraError(_yaml_problem(error, source)) from None
+            raise MoraError(yaml_problem(error, source)) from None
         except RecursionError:
             raise MoraError(f"{source}: not valid YAML (nested too deeply)") from None
         if not isinstance(data, dict):
@@ -398,8 +396,8 @@ class SopSpec(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as error:
-            loc, message = _describe(_first_error(error.errors()))
-            raise MoraError(_located(source, root, loc, message)) from None
+            loc, message = describe_error(first_error(error.errors()))
+            raise MoraError(located(source, root, loc, message)) from None
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "<dict>") -> SopSpec:
@@ -459,137 +457,3 @@ def _is_number(word: str | None) -> bool:
     except ValueError:
         return False
     return True
-
-
-_FIELD_NAMES = (
-    "name description examples inputs steps output type required default choices id agent with review when "
-    "by max_iterations on_edit join"
-).split()
-
-
-def _first_error(errors: list[dict]) -> dict:
-    """The error to report: a misspelt field beats the 'missing' error it causes."""
-    first = errors[0]
-    if first["type"] == "missing":
-        parent = tuple(first["loc"][:-1])
-        for error in errors:
-            if error["type"] == "extra_forbidden" and tuple(error["loc"][:-1]) == parent:
-                missing = [
-                    str(e["loc"][-1]) for e in errors if e["type"] == "missing" and tuple(e["loc"][:-1]) == parent
-                ]
-                return {**error, "candidates": missing}
-    return first
-
-
-def _describe(error: dict) -> tuple[tuple, str]:
-    """Location and message of a pydantic error, in our words."""
-    original = (error.get("ctx") or {}).get("error")
-    loc = tuple(error["loc"])
-    if isinstance(original, SopFieldError):
-        return (*loc, *original.loc), original.message
-    kind = error["type"]
-    if "[key]" in loc or error["msg"] == "Keys should be strings":
-        key_loc = tuple(part for part in loc if part != "[key]")
-        return key_loc, "this key must be text: YAML reads yes/no/on/off as true/false and ~ as null, so quote it"
-    if kind == "missing":
-        return loc, "is required"
-    if kind == "extra_forbidden":
-        word = str(loc[-1])
-        guess = difflib.get_close_matches(word, error.get("candidates") or _FIELD_NAMES, n=1)
-        return loc, f"unknown field '{word}'" + (f"; did you mean '{guess[0]}'?" if guess else "")
-    if kind == "string_pattern_mismatch":
-        rule = "lower-case letters, digits and _, not starting with a digit"
-        return loc, f"{error['input']!r} is not an identifier ({rule})"
-    if loc and loc[0] == "output":
-        # A union (a step id or a join) reports one error per member; say what either form is.
-        return ("output",), "must be a step id or a mapping {join: [video references]}"
-    if "default" in loc:
-        # The default is a union too (text or a number): drop the member's name from the path.
-        return loc[: loc.index("default") + 1], "must be text or a number"
-    if kind == "string_type" and (error["input"] is None or isinstance(error["input"], bool | date)):
-        return loc, (
-            f"{error['input']!r} is not text: YAML reads yes/no/on/off as true/false, ~ as null and "
-            "2024-01-01 as a date, so quote it"
-        )
-    message = error["msg"].removeprefix("Value error, ")
-    message = message.replace("Input should be", "must be").replace("List should have at least", "needs at least")
-    return loc, message.replace(" after validation, not 0", "")
-
-
-def _located(source: str, root: yaml.Node | None, loc: tuple, message: str) -> str:
-    line, shown = _locate(root, loc)
-    where = _format_loc(shown)
-    return f"{source}:{line} {where}: {message}" if where else f"{source}:{line}: {message}"
-
-
-def _format_loc(loc: tuple) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _locate(root: yaml.Node | None, loc: tuple) -> tuple[int, tuple]:
-    """1-based line of the deepest node of ``loc`` in the YAML (a key's own line for mappings), and ``loc``
-    with each key as written in the file (YAML's ``yes`` rather than Python's ``True``)."""
-    node, line, shown = root, (root.start_mark.line + 1 if root is not None else 1), list(loc)
-    for index, part in enumerate(loc):
-        if isinstance(node, yaml.MappingNode):
-            match = next(((k, v) for k, v in node.value if _key_matches(k, part)), None)
-            if match is None:
-                break
-            line, node = match[0].start_mark.line + 1, match[1]
-            shown[index] = match[0].value
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line, tuple(shown)
-
-
-def _key_matches(key: yaml.Node, part: object) -> bool:
-    if not isinstance(key, yaml.ScalarNode):
-        return False
-    if key.value == part:
-        return True
-    try:
-        return yaml.safe_load(key.value) == part if key.style is None else False
-    except yaml.YAMLError:
-        return False
-
-
-def _check_keys(node: yaml.Node | None, source: str, path: tuple = (), seen: set[int] | None = None) -> None:
-    """Refuse what ``safe_load`` would accept silently: duplicate keys (YAML keeps the last), keys that are
-    not plain text, and aliases that refer to themselves."""
-    seen = set() if seen is None else seen
-    if node is None or id(node) in seen:
-        if node is not None:
-            raise MoraError(f"{source}:{node.start_mark.line + 1} {_format_loc(path)}: an alias refers to itself")
-        return
-    seen.add(id(node))
-    if isinstance(node, yaml.MappingNode):
-        names: set[str] = set()
-        for key, value in node.value:
-            where = f"{source}:{key.start_mark.line + 1}"
-            if not isinstance(key, yaml.ScalarNode):
-                raise MoraError(f"{where} {_format_loc(path) or '(top level)'}: a key must be plain text")
-            if key.value in names:
-                raise MoraError(f"{where} {_format_loc((*path, key.value))}: duplicate key '{key.value}'")
-            names.add(key.value)
-            _check_keys(value, source, (*path, key.value), seen)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _check_keys(item, source, (*path, index), seen)
-    seen.discard(id(node))
-
-
-def _yaml_problem(error: yaml.YAMLError, source: str) -> str:
-    mark = getattr(error, "problem_mark", None)
-    line = f":{mark.line + 1}" if mark else ""
-    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-    context, opened = getattr(error, "context", None), getattr(error, "context_mark", None)
-    if context and opened is not None and (mark is None or opened.line != mark.line):
-        # An unclosed quote or bracket is only noticed at the end: say where it opened.
-        problem = f"{problem}, {context} at line {opened.line + 1}"
-    return f"{source}{line}: not valid YAML ({problem})"

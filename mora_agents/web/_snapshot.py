@@ -1,4 +1,4 @@
-"""What the web studio shows, read from the job store and the run folders (never from the browser): a job's
+"""What the web studio shows, read through the services and from the run folders (never from the browser): a job's
 state and progress, the card of the stage it waits on (or last made), and a session's conversation.
 
 Pure reads: the page calls these on every tick, so a reloaded tab, a second browser or a phone see the same.
@@ -10,9 +10,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mora_agents.errors import NotFoundError
-from mora_agents.serve.queue import JobQueue
-from mora_agents.serve.store import FINISHED, JobRecord
+from mora_agents.services.jobs import JobService
+from mora_agents.services.records import FINISHED, JobRecord
+from mora_agents.services.sessions import SessionService
 from mora_agents.web._shown import shown_file
 
 STAGE_TITLES = {"first_frame": "First frame", "animate": "Video", "continuation": "Continuation", "edit": "Edit"}
@@ -75,23 +75,21 @@ class JobSnapshot:
         return json.dumps(key, default=str)
 
 
-def job_snapshot(queue: JobQueue, job_id: str, viewing: str | None = None) -> JobSnapshot:
-    """The job's state from the store, its stages from its run folder's manifest; ``viewing``: the stage whose card
-    a finished job shows (default: its last).
+def job_snapshot(jobs: JobService, job_id: str, viewing: str | None = None) -> JobSnapshot:
+    """The job's state (its :class:`~mora_agents.services.jobs.JobView`), its stages from its run folder's
+    manifest; ``viewing``: the stage whose card a finished job shows (default: its last).
 
     Raises:
-        MoraError: no such job.
+        JobNotFound: no such job.
     """
-    job = queue.store.get(job_id)
-    if job is None:
-        raise NotFoundError(f"no job {job_id}")
-    folder = queue.workspace / job.run_dir if job.run_dir else None
+    view = jobs.view(job_id)
+    job, folder = view.record, view.folder
     manifest = _manifest(folder)
-    pending = queue.store.pending_review(job_id) if job.status == "awaiting_review" else None
-    card = _waiting_card(folder, manifest, pending.request) if pending else _last_card(folder, manifest, viewing)
+    waiting = view.waiting_for
+    card = _waiting_card(folder, manifest, waiting) if waiting else _last_card(folder, manifest, viewing)
     stages = [s["id"] for s in (manifest or {}).get("stages", []) if _iteration_files(folder, s)]
-    return JobSnapshot(job_id, job.status, job.progress, _line(job, manifest, queue), card, folder, _files(folder),
-                       stages)  # fmt: skip
+    return JobSnapshot(job_id, job.status, job.progress, _line(job, manifest, jobs), card, folder,
+                       _downloads(view.files), stages)  # fmt: skip
 
 
 def _manifest(folder: Path | None) -> dict | None:
@@ -104,7 +102,7 @@ def _manifest(folder: Path | None) -> dict | None:
         return None  # being rewritten this instant: the next tick reads it
 
 
-def _line(job: JobRecord, manifest: dict | None, queue: JobQueue) -> str:
+def _line(job: JobRecord, manifest: dict | None, jobs: JobService) -> str:
     state = {"awaiting_review": "waiting for your review", "running": "running", "queued": "queued"}.get(
         job.status, job.status
     )
@@ -113,7 +111,7 @@ def _line(job: JobRecord, manifest: dict | None, queue: JobQueue) -> str:
     running = [s for s in (manifest or {}).get("stages", []) if s.get("status") == "running"]
     if running and job.status == "running":
         line += f" · stage {running[-1]['id']}"
-        step = _last_step(queue, job.id)
+        step = _last_step(jobs, job.id)
         if step:
             line += f" (step {step[0]}/{step[1]})"
     if job.error and job.status in ("failed", "cancelled"):
@@ -121,8 +119,8 @@ def _line(job: JobRecord, manifest: dict | None, queue: JobQueue) -> str:
     return line
 
 
-def _last_step(queue: JobQueue, job_id: str) -> tuple[int, int] | None:
-    for _, data in reversed(queue.store.events(job_id)[-20:]):
+def _last_step(jobs: JobService, job_id: str) -> tuple[int, int] | None:
+    for _, data in reversed(jobs.stored_events(job_id)[-20:]):
         event = json.loads(data)
         if event.get("type") == "step_progress" and event.get("total"):
             return int(event["step"]), int(event["total"])
@@ -157,18 +155,15 @@ def _iteration_files(folder: Path | None, stage: dict) -> list[str]:
     return [str(folder / out["path"]) for out in outputs if folder and out.get("path")]
 
 
-def _files(folder: Path | None) -> list[str]:
-    if folder is None or not folder.is_dir():
-        return []
-    names = sorted(p for p in folder.glob("*.*") if p.is_file() and p.suffix in (".mp4", ".png", ".json"))
-    return [str(p) for p in names]
+def _downloads(files: list[Path]) -> list[str]:
+    return [str(p) for p in files if p.is_file() and p.suffix in (".mp4", ".png", ".json")]
 
 
-def conversation_messages(queue: JobQueue, session_id: str, jobs: dict[int, JobRecord]) -> list[dict]:
+def conversation_messages(sessions: SessionService, session_id: str, jobs: dict[int, JobRecord]) -> list[dict]:
     """The session as chat messages: each turn, what the studio understood or asked, and each result inline."""
     import gradio as gr
 
-    session = queue.conversation(session_id).session
+    session = sessions.session(session_id)
     outputs = {artifact.turn: artifact for artifact in session.record.artifacts}
     messages: list[dict] = []
     for turn in session.record.turns:

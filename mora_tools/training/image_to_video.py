@@ -6,14 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mora_tools.modulation import MOD_TOKEN
-from mora_tools.training import ImageToVideoBatch, TrainableAgent
+from mora_tools.adapters.modulation import MOD_TOKEN
+from mora_tools.training.base import ImageToVideoBatch, TrainableAgent
 
 if TYPE_CHECKING:
     import torch
     from PIL import Image
 
-    from mora_tools.profiles import ImageToVideoSettings
+    from mora_tools.loading.profiles import ImageToVideoSettings
 
 P_MEAN, P_STD = 0.7, 1.6
 """Training noise levels: ``ln(sigma) ~ N(P_MEAN, P_STD^2)`` (the SVD fine-tuning scripts' values)."""
@@ -163,11 +163,11 @@ class ImageToVideoTrainer(TrainableAgent):
 
     def _inject_lora(self, config: Any) -> None:
         # UNetSpatioTemporalConditionModel has no diffusers adapter API: peft injects directly.
-        from mora_tools.training.lora import inject_peft_lora
+        from mora_tools.adapters.lora import inject_peft_lora
 
         inject_peft_lora(self.unet, config)
 
     def _save_lora(self, directory: Path) -> None:
-        from mora_tools.training.lora import save_peft_lora
+        from mora_tools.adapters.lora import save_peft_lora
 
         save_peft_lora(self.unet, directory)

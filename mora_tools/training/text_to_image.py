@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mora_tools.modulation import MOD_TOKEN
-from mora_tools.training import TextToImageBatch, TrainableAgent
+from mora_tools.adapters.modulation import MOD_TOKEN
+from mora_tools.training.base import TextToImageBatch, TrainableAgent
 
 if TYPE_CHECKING:
     import torch
 
-    from mora_tools.profiles import TextToImageSettings
+    from mora_tools.loading.profiles import TextToImageSettings
 
 
 class TextToImageTrainer(TrainableAgent):

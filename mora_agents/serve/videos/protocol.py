@@ -1,6 +1,8 @@
 """The OpenAI Videos API's wire format, as the ``openai`` SDK (3.x) parses it: ``client.videos.create / retrieve``
 read a :class:`VideoObject` (``openai.types.Video``), ``list`` a :class:`VideoList` (``SyncConversationCursorPage``),
-``delete`` a :class:`VideoDeleted` (``openai.types.VideoDeleteResponse``); every error is an :class:`ErrorResponse`.
+``delete`` a :class:`VideoDeleted` (``openai.types.VideoDeleteResponse``); every error is an
+:class:`~mora_agents.serve.errors.ErrorResponse`. Requests are multipart forms (:class:`VideoForm`), but a remix's
+JSON body (:class:`RemixBody`).
 
 Where mora differs from Sora, the types are wider than the SDK's own, never narrower:
 
@@ -17,8 +19,12 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, Field
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
 
-from mora_agents.serve.protocol import ErrorDetail, ErrorResponse, error_body
+from mora_agents.errors import MoraError
+from mora_agents.serve.protocol import Text
+from mora_agents.services.records import storable_text
 
 ApiStatus = Literal["queued", "in_progress", "completed", "failed"]
 """A video's status as the API says it."""
@@ -110,15 +116,66 @@ class VideoDeleted(BaseModel):
     """Always ``True``: a video that cannot be deleted gets an error response instead."""
 
 
+MAX_TEXT_CHARS = 4000
+"""The longest text field (a prompt) a request may send."""
+
+
+class VideoForm:
+    """A Videos API request's multipart (or urlencoded) form, with the SDK's nested fields flattened:
+    ``video[id]`` -> ``video.id``, ``input_reference[image_url]`` -> ``input_reference.image_url``."""
+
+    def __init__(self, fields: dict) -> None:
+        self.fields = fields
+
+    @classmethod
+    async def read(cls, request: Request) -> VideoForm:
+        """The request's form."""
+        form = await request.form()
+        return cls({key.replace("[", ".").replace("]", ""): value for key, value in form.multi_items()})
+
+    def text(self, name: str, required: bool = False) -> str | None:
+        """The text field ``name``, stripped; ``None`` when absent.
+
+        Raises:
+            MoraError: a file where text belongs, a required field missing or blank, text past
+                :data:`MAX_TEXT_CHARS` (a data URL excepted), or text that cannot be stored.
+        """
+        value = self.fields.get(name)
+        if isinstance(value, UploadFile):
+            raise MoraError(f"{name} must be text, not a file")
+        if required and not (value and str(value).strip()):
+            raise MoraError(f"{name} is required")
+        if value is None:
+            return None
+        if len(value) > MAX_TEXT_CHARS and name != "input_reference.image_url":
+            raise MoraError(f"{name} is {len(value)} characters; the limit is {MAX_TEXT_CHARS}")
+        return storable_text(str(value).strip(), name)
+
+    def file(self, name: str) -> UploadFile | None:
+        """The file field ``name``, or ``None`` when it is absent or text."""
+        value = self.fields.get(name)
+        return value if isinstance(value, UploadFile) else None
+
+    def has(self, name: str) -> bool:
+        """Whether the field ``name`` was sent with a value."""
+        return bool(self.fields.get(name))
+
+
+class RemixBody(BaseModel):
+    """``POST /v1/videos/{id}/remix``: the new prompt."""
+
+    prompt: Text = Field(min_length=1, max_length=4000, description="The new prompt: what to change in the video.")
+
+
 __all__ = [
+    "MAX_TEXT_CHARS",
     "MEDIA_TYPES",
     "VIDEO_STATUS",
     "ApiStatus",
-    "ErrorDetail",
-    "ErrorResponse",
+    "RemixBody",
     "VideoDeleted",
     "VideoError",
+    "VideoForm",
     "VideoList",
     "VideoObject",
-    "error_body",
 ]

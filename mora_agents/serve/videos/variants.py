@@ -17,9 +17,8 @@ from PIL import Image
 
 from mora_agents.errors import MoraError
 from mora_agents.media_guard import open_video
-from mora_agents.serve.videos.protocol import MEDIA_TYPES
 
-__all__ = ["MEDIA_TYPES", "SPRITESHEET_MAX_WIDTH", "spritesheet", "thumbnail"]
+__all__ = ["SPRITESHEET_MAX_WIDTH", "spritesheet", "thumbnail"]
 
 SPRITESHEET_MAX_WIDTH = 1024
 """Widest spritesheet, in pixels: frames are downscaled (never upscaled) so the grid fits."""
