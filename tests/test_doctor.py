@@ -185,3 +185,15 @@ def test_a_check_child_reports_on_stdout_only_and_refuses_an_unknown_name():
     wrong = subprocess.run([sys.executable, "-m", "mora_agents.doctor", "gpu"], capture_output=True, text=True)
     assert wrong.returncode == 2 and wrong.stdout == ""
     assert "usage: python -m mora_agents.doctor CHECK" in wrong.stderr
+
+
+def test_a_missing_test_browser_is_a_fact_with_its_fix_not_a_failure(monkeypatch, tmp_path):
+    from mora_agents.doctor import _checks
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(_checks, "BROWSER_PATHS", (str(tmp_path / "chromium"),))
+
+    finding = _checks.check_browser()
+
+    assert finding.status == "info"
+    assert "no Chromium for the web studio's tests" in finding.detail and _checks.BROWSER_FIX in finding.detail

@@ -418,6 +418,25 @@ def check_profiles() -> Finding:
     return Finding("info", detail)
 
 
+# -- browser for the web studio's tests ---------------------------------------------------------------------
+
+BROWSER_FIX = "install Debian's chromium: bash scripts/setup.sh, or sudo apt-get install -y chromium"
+"""Where the browser comes from: Playwright drives Debian's chromium; ``playwright install`` downloads one instead."""
+
+BROWSER_PATHS = ("/usr/bin/chromium",)
+"""Where Debian puts chromium, for a PATH that lacks ``/usr/bin`` (the web studio's tests look there too)."""
+
+
+def check_browser() -> Finding:
+    """Whether the browser the web studio's tests drive (Chromium, through Playwright) is here. Running mora needs
+    no browser, so a machine without one gets a fact with the fix, never a failure."""
+    found = shutil.which("chromium") or next((path for path in BROWSER_PATHS if os.access(path, os.X_OK)), None)
+    if found is None:
+        where = "not on PATH, not at " + ", ".join(BROWSER_PATHS)
+        return Finding("info", f"no Chromium for the web studio's tests ({where}): {BROWSER_FIX}")
+    return Finding("info", f"Chromium for the web studio's tests at {found}")
+
+
 CHECKS: tuple[Check, ...] = (
     Check("cpu", "CPU", check_cpu, 30, "check that /proc/cpuinfo is readable", applies=_is_x86_64_linux),
     Check(
@@ -433,6 +452,7 @@ CHECKS: tuple[Check, ...] = (
     Check("director", "director model", check_director, 300, DIRECTOR_FIX),
     Check("pipelines", "tiny pipelines", check_pipelines, 600, PIPELINES_FIX),
     Check("profiles", "profiles", check_profiles, 120, "reinstall mora and its libraries (pip install -e .)"),
+    Check("browser", "test browser", check_browser, 30, BROWSER_FIX),
 )
 """Every check, in the order the report lists them: machine facts first, then each part, cheapest first."""
 
