@@ -139,13 +139,14 @@ def embedded_model_path(key: str | None = None) -> Path:
 def _assembled(model: EmbeddedModel, package: Any) -> Path:
     """Join the wheel's chunks once into ``<cache>/llm/FILE``; later calls find the file (the package checked its
     sha256 when it joined them). Joined under a temporary name, so a killed first run leaves no half file."""
-    from mora_tools.cache import build_atomically, cache_root
+    from mora_agents.atomic_files import write_atomically
+    from mora_tools.cache import cache_root
 
     target = cache_root() / "llm" / model.file
     if target.is_file():
         return target
     try:
-        build_atomically(target, lambda staging: package.assemble(output_path=staging, overwrite=True))
+        write_atomically(target, lambda staging: package.assemble(output_path=staging, overwrite=True))
     except (OSError, ValueError) as error:
         raise MoraError(f"cannot assemble the embedded LLM {model.file} into {target.parent}: {error}") from None
     return target

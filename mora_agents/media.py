@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from mora_agents.atomic_files import write_atomically
 from mora_agents.errors import DISK_FULL_ERRNOS, DiskFullError, MoraError, disk_full_as_error, disk_full_error
 from mora_agents.media_guard import open_video, read_image
 
@@ -159,20 +160,12 @@ class VideoFileWriter:
 
 
 def save_png(image: Image.Image, path: str | os.PathLike) -> None:
-    """Write ``image`` as PNG atomically (temporary file, fsync, rename).
+    """Write ``image`` as PNG atomically (temporary file, fsync, rename: :func:`write_atomically`).
 
     Raises:
         DiskFullError: the disk of ``path``'s folder is full (the temporary file is removed, ``path`` untouched).
     """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial")
-    with disk_full_as_error(path.parent, partial=tmp):
-        with open(tmp, "wb") as handle:
-            image.convert("RGB").save(handle, format="PNG")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
+    write_atomically(path, lambda staging: image.convert("RGB").save(staging, format="PNG"))
 
 
 def copy_atomic(source: str | os.PathLike, target: str | os.PathLike) -> None:
@@ -181,13 +174,7 @@ def copy_atomic(source: str | os.PathLike, target: str | os.PathLike) -> None:
     Raises:
         DiskFullError: the disk of ``target``'s folder is full (the temporary file is removed).
     """
-    target = Path(target)
-    tmp = target.with_name(f".{target.name}.partial")
-    with disk_full_as_error(target.parent, partial=tmp):
-        shutil.copyfile(source, tmp)
-        _fsync_file(tmp)
-        os.replace(tmp, target)
-        _fsync_dir(target.parent)
+    write_atomically(target, lambda staging: shutil.copyfile(source, staging))
 
 
 def link_atomic(source: str | os.PathLike, target: str | os.PathLike) -> None:
@@ -198,15 +185,14 @@ def link_atomic(source: str | os.PathLike, target: str | os.PathLike) -> None:
         DiskFullError: the copy found the disk of ``target``'s folder full (the staging file is removed).
         OSError: neither a link nor a copy could be made (the staging file is removed).
     """
-    target = Path(target)
-    staging = target.with_name(f".{target.name}.partial")
-    staging.unlink(missing_ok=True)
-    with disk_full_as_error(target.parent, partial=staging):
+
+    def link_or_copy(staging: Path) -> None:
         try:
             os.link(source, staging)
         except OSError:
             shutil.copyfile(source, staging)
-        os.replace(staging, target)
+
+    write_atomically(target, link_or_copy)
 
 
 def load_image(path: str | os.PathLike) -> Image.Image:

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from mora_agents.atomic_files import write_atomically
 from mora_agents.containment import resolve_inside
 from mora_agents.crash_report import note_run
 from mora_agents.errors import DiskFullError, MoraError, disk_full_as_error
@@ -149,15 +150,8 @@ def write_text_atomic(path: str | os.PathLike, text: str, *, fallback: str | Non
         DiskFullError: no space was left; the temporary file is removed and ``path`` holds either its old content
             or, with ``fallback``, the new one in place.
     """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial")
     try:
-        with disk_full_as_error(path.parent, partial=tmp):
-            with open(tmp, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
+        write_atomically(path, lambda staging: staging.write_text(text, encoding="utf-8"))
     except DiskFullError:
         if fallback is not None:
             overwrite_in_place(path, text, fallback)

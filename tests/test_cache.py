@@ -1,12 +1,13 @@
-"""The cache layer's build-then-rename (mora_tools/cache.py) and the tiny size tables' tokenizer ids."""
+"""write_atomically (mora_agents/atomic_files.py), the one way a file or a folder appears whole; the tiny size
+tables' tokenizer ids."""
 
 from __future__ import annotations
 
 import pytest
 
+from mora_agents.atomic_files import write_atomically
 from mora_tools.builders.text_tokenizers import build_clip_tokenizer
 from mora_tools.builders.tiny_sizes import TINY_CLIP_TEXT
-from mora_tools.cache import build_atomically
 
 
 def test_a_folder_appears_complete_and_replaces_an_incomplete_one(tmp_path):
@@ -18,7 +19,7 @@ def test_a_folder_appears_complete_and_replaces_an_incomplete_one(tmp_path):
         staging.mkdir()
         (staging / "model_index.json").write_text("{}")
 
-    assert build_atomically(target, build) == target
+    assert write_atomically(target, build) == target
     assert sorted(p.name for p in target.iterdir()) == ["model_index.json"]
     assert [p.name for p in target.parent.iterdir()] == ["one"]  # no staging left
 
@@ -32,7 +33,7 @@ def test_a_complete_target_built_meanwhile_is_kept(tmp_path):
         staging.mkdir()
         (staging / "model_index.json").write_text("ours")
 
-    build_atomically(target, build, done=lambda folder: (folder / "model_index.json").is_file())
+    write_atomically(target, build, done=lambda folder: (folder / "model_index.json").is_file())
     assert (target / "model_index.json").read_text() == "theirs"
     assert [p.name for p in tmp_path.iterdir()] == ["one"]
 
@@ -45,7 +46,7 @@ def test_a_failed_build_leaves_neither_target_nor_staging(tmp_path):
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        build_atomically(target, build)
+        write_atomically(target, build)
     assert list(tmp_path.iterdir()) == []
 
 

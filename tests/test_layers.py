@@ -24,8 +24,9 @@ LAYERS: list[tuple[str, ...]] = [
         "mora_agents.console",
         "mora_agents.crash_report",
     ),
-    # 1. Store: media I/O and its one guarded reader, folder containment, run folders and manifests.
+    # 1. Store: files that appear whole, media I/O and its one guarded reader, folder containment, run folders.
     (
+        "mora_agents.atomic_files",
         "mora_agents.media",
         "mora_agents.media_guard",
         "mora_agents.containment",

@@ -156,7 +156,8 @@ CACHE_FIX = "set MORA_CACHE_DIR to a folder you can write to, e.g. export MORA_C
 def check_cache() -> Finding:
     """The folder built models go to (``$MORA_CACHE_DIR`` or ``~/.cache/mora``) exists or can be made, and a file
     written there can be renamed and removed, as a build does."""
-    from mora_tools.cache import build_atomically, cache_root
+    from mora_agents.atomic_files import write_atomically
+    from mora_tools.cache import cache_root
 
     root = cache_root()
     source = "MORA_CACHE_DIR" if os.environ.get("MORA_CACHE_DIR") else "default"
@@ -165,20 +166,13 @@ def check_cache() -> Finding:
     try:
         root.mkdir(parents=True, exist_ok=True)
         # What a build does (the same function): write a staging entry, then rename it into place.
-        build_atomically(root / f".doctor-{os.getpid()}.done", _write_probe).unlink()
+        write_atomically(root / f".doctor-{os.getpid()}.done", lambda path: path.write_bytes(b"mora doctor\n")).unlink()
     except OSError as error:
         raise CheckFailed(
             f"cannot write to the cache folder {root} ({source}): {error.strerror or error}", CACHE_FIX
         ) from None
     free = shutil.disk_usage(root).free
     return Finding("ok", f"{root} ({source}) is writable, {free / 2**30:.1f} GiB free")
-
-
-def _write_probe(path: Path) -> None:
-    with open(path, "wb") as file:
-        file.write(b"mora doctor\n")
-        file.flush()
-        os.fsync(file.fileno())
 
 
 # -- ffmpeg ----------------------------------------------------------------------------------------------------

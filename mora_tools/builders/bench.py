@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mora_agents.atomic_files import write_atomically
 from mora_tools.builders import architectures
 from mora_tools.builders.bench_sizes import (
     CLIP_VIT_H_VISION,
@@ -60,7 +61,7 @@ from mora_tools.builders.bench_sizes import (
     SVD_XT_VAE,
 )
 from mora_tools.builders.weights import materialise, model_components
-from mora_tools.cache import build_atomically, cache_root, quiet_libraries
+from mora_tools.cache import cache_root, quiet_libraries
 
 # Bump when a config or the initialisation changes, so stale caches are rebuilt rather than reused.
 VERSION = "v1"
@@ -238,4 +239,4 @@ def _build_and_save(name: str, path: Path) -> None:
         )
     # A folder already in place is either another process's finished build (kept: theirs is as good as ours) or
     # an interrupted older layout (replaced).
-    build_atomically(path, pipe.save_pretrained, done=lambda folder: (folder / "model_index.json").is_file())
+    write_atomically(path, pipe.save_pretrained, done=lambda folder: (folder / "model_index.json").is_file())

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mora_agents.atomic_files import write_atomically
 from mora_tools.builders import architectures, modern
 from mora_tools.builders.tiny_sizes import (
     TINY_CLIP_TEXT,
@@ -28,7 +29,7 @@ from mora_tools.builders.tiny_sizes import (
     TINY_SVD_UNET,
     TINY_SVD_VAE,
 )
-from mora_tools.cache import build_atomically, cache_root, quiet_libraries
+from mora_tools.cache import cache_root, quiet_libraries
 
 # Bump when a size table or a builder changes, so stale caches are rebuilt rather than reused.
 TINY_VERSION = "v3"
@@ -87,7 +88,7 @@ def tiny_model_path(name: str) -> Path:
         raise ValueError(f"unknown tiny model '{name}', expected one of {', '.join(TINY_MODELS)}")
     root = tiny_models_root()
     if not all((root / model / "model_index.json").is_file() for model in TINY_MODELS):
-        build_atomically(root, _save_all)
+        write_atomically(root, _save_all)
     return root / name
 
 

@@ -12,7 +12,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from mora_tools.cache import build_atomically, cache_root, quiet_libraries
+from mora_agents.atomic_files import write_atomically
+from mora_tools.cache import cache_root, quiet_libraries
 
 # Bump when a config below changes, so stale caches are rebuilt rather than reused.
 METRICS_TINY_VERSION = "v1"
@@ -36,7 +37,7 @@ def tiny_metric_model_path(name: str) -> Path:
         with _build_lock:
             if not _all_built(root):
                 # Built whole into a staging folder and renamed: a killed build never leaves a half-saved model.
-                build_atomically(root, _build_all, done=_all_built)
+                write_atomically(root, _build_all, done=_all_built)
     return root / name
 
 
