@@ -15,6 +15,7 @@ from typing import Any
 
 from mora_agents.atomic_files import write_atomically
 from mora_tools.builders import architectures, modern
+from mora_tools.builders.bench_sizes import SVD_XT_SCHEDULER
 from mora_tools.builders.tiny_sizes import (
     TINY_CLIP_TEXT,
     TINY_IMAGE_VAE,
@@ -25,7 +26,6 @@ from mora_tools.builders.tiny_sizes import (
     TINY_SDXL_SCHEDULER,
     TINY_SVD_FEATURE_EXTRACTOR,
     TINY_SVD_IMAGE_ENCODER,
-    TINY_SVD_SCHEDULER,
     TINY_SVD_UNET,
     TINY_SVD_VAE,
 )
@@ -60,7 +60,7 @@ TINY_BUILDERS: dict[str, Callable[[], Any]] = {
             "image_encoder": TINY_SVD_IMAGE_ENCODER,
             "feature_extractor": TINY_SVD_FEATURE_EXTRACTOR,
             "unet": TINY_SVD_UNET,
-            "scheduler": TINY_SVD_SCHEDULER,
+            "scheduler": SVD_XT_SCHEDULER,  # the published one: a scheduler has no size
         },
         empty=False,
     ),

@@ -118,20 +118,6 @@ TINY_SVD_UNET: dict[str, Any] = {
     "projection_class_embeddings_input_dim": 96,
     "addition_time_embed_dim": 32,
 }
-TINY_SVD_SCHEDULER: dict[str, Any] = {
-    "beta_start": 0.00085,
-    "beta_end": 0.012,
-    "beta_schedule": "scaled_linear",
-    "interpolation_type": "linear",
-    "num_train_timesteps": 1000,
-    "prediction_type": "v_prediction",
-    "sigma_max": 700.0,
-    "sigma_min": 0.002,
-    "steps_offset": 1,
-    "timestep_spacing": "leading",
-    "timestep_type": "continuous",
-    "use_karras_sigmas": True,
-}
 # Three blocks: latents are 1/4 of the frame size, so a 64x64 frame denoises as 16x16.
 TINY_SVD_VAE: dict[str, Any] = {
     "block_out_channels": [32, 32, 64],
