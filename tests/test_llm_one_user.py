@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 import pytest
 from autogen_core import CancellationToken
@@ -70,15 +69,54 @@ def test_calls_from_several_threads_at_once_take_turns_and_give_the_sequential_a
     assert answers == [alone] * 4  # each from an empty context: the same greedy answer
 
 
-def test_a_completion_cancelled_mid_call_finishes_before_the_next_one_uses_the_model(backend):
-    started = time.perf_counter()
-    alone = _ask(backend)
-    took = time.perf_counter() - started
-    for delay in (0.0, 0.2 * took, 0.6 * took):  # before it starts, early in it, late in it
+def _cancel_then_ask(backend, when: str) -> tuple[bool, str]:
+    """Cancel a completion ``before`` its native call, as it ``starts`` or as it ``ends``, then at once ask again on
+    the same loop (as a server does: ``asyncio.run`` would wait for the cancelled call's thread and hide an overlap).
+
+    Returns whether the caller got CancelledError while the native call was still held (let go at once, not when it
+    ended) and the next answer. The cancel is scheduled on the caller's loop from inside the native call, not by a
+    timer, so each moment is hit every time (a timer at 60 % of a first, slower call once fired after a later call had
+    already answered)."""
+    model = backend.client.llm._llm
+    original = model.create_chat_completion
+    caller_let_go = threading.Event()
+
+    async def call() -> tuple[bool, str]:
+        loop = asyncio.get_running_loop()
         token = CancellationToken()
-        threading.Timer(delay, token.cancel).start()
-        started = time.perf_counter()
+
+        def native(*args, **kwargs):
+            model.create_chat_completion = original  # only the cancelled call is hooked
+            if when == "starts":
+                loop.call_soon_threadsafe(token.cancel)
+                caller_let_go.wait(timeout=60)  # runs on only once the caller has been let go
+            result = original(*args, **kwargs)
+            if when == "ends":
+                loop.call_soon_threadsafe(token.cancel)  # queued before the result, so it wins
+            return result
+
+        model.create_chat_completion = native
+        if when == "before":
+            token.cancel()
         with pytest.raises(asyncio.CancelledError):
-            _ask(backend, token)
-        # The caller is let go at once; the native call runs on and the next one waits for it.
-        assert _ask(backend) == alone, f"cancelled after {delay} s ({time.perf_counter() - started:.2f} s)"
+            await backend.client.create(MESSAGES, extra_create_args=backend.create_args, cancellation_token=token)
+        held = when == "starts" and not caller_let_go.is_set()
+        caller_let_go.set()
+        answer = await backend.client.create(MESSAGES, extra_create_args=backend.create_args)
+        return held, answer.content
+
+    try:
+        return asyncio.run(call())
+    finally:
+        caller_let_go.set()
+        model.__dict__.pop("create_chat_completion", None)
+
+
+@pytest.mark.parametrize("when", ["before", "starts", "ends"])
+def test_a_completion_cancelled_mid_call_finishes_before_the_next_one_uses_the_model(backend, when):
+    alone = _ask(backend)
+    held, answer = _cancel_then_ask(backend, when)
+    if when == "starts":
+        assert held, "the caller waited for the native call instead of being let go at once"
+    # The cancelled native call runs on to its end; the next one waits for it and answers as if alone.
+    assert answer == alone, f"cancelled {when}"
