@@ -128,6 +128,16 @@ def test_paper_profile_fails_in_one_sentence_when_the_hub_is_unreachable(tmp_pat
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_profile_file_naming_no_folder_and_no_valid_repo_id_fails_in_one_sentence(tmp_path):
+    # Before: huggingface_hub's HFValidationError came out as a traceback.
+    tiny = (Path(__file__).parents[1] / "mora_tools/loading/profiles/tiny.yaml").read_text()
+    profile = tmp_path / "broken.yaml"
+    profile.write_text(tiny.replace("base: tiny/sdxl-base", "base: not a//repo").replace("name: tiny", "name: broken"))
+    result = generate(tmp_path / "runs", "--profile", str(profile))
+    assert_one_clear_sentence(result, "'not a//repo'", "profile 'broken'", "neither a folder", "repo id")
+    assert not (tmp_path / "runs").exists()
+
+
 @pytest.mark.parametrize(
     ("args", "phrase"),
     [

@@ -115,6 +115,15 @@ def test_missing_hub_model_is_one_sentence_with_hf_download(tmp_path: Path) -> N
     assert "\n" not in message and caught.value.exit_code == 2
 
 
+def test_a_metric_model_reference_that_is_no_folder_and_no_repo_id_is_one_sentence(tmp_path: Path) -> None:
+    profile = load_metrics_profile(_profile_with(tmp_path, consistency={"subject_model": "no//such dino"}))
+    with pytest.raises(ModelUnavailableError) as caught:
+        check_metrics_profile(profile, ["subject_consistency"])
+    message = str(caught.value)
+    assert "'no//such dino' (subject_consistency, metrics profile 'real') is neither a folder" in message
+    assert "\n" not in message and caught.value.exit_code == 2
+
+
 def test_real_profile_on_this_machine_names_the_missing_model() -> None:
     # No CLIP, DINO or X-CLIP weights can be downloaded here (DESIGN.md); skip where someone has cached them.
     from huggingface_hub import try_to_load_from_cache

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mora_tools.builders.registry import built_model_folder, is_built_reference
-from mora_tools.loading.models import is_local_reference, profile_models
+from mora_tools.loading.models import is_hub_repo_id, is_local_reference, profile_models
 from mora_tools.loading.profiles import ModelProfile
 
 
@@ -73,6 +73,8 @@ def _hub_snapshot(reference: str) -> Path | None:
     """The cached snapshot folder of a Hub repo, if its ``model_index.json`` is cached."""
     from huggingface_hub import try_to_load_from_cache
 
+    if not is_hub_repo_id(reference):
+        return None
     found = try_to_load_from_cache(reference, "model_index.json")
     return Path(found).parent if isinstance(found, str) else None
 

@@ -114,17 +114,13 @@ def check_model(reference: str, role: str, profile: str) -> None:
                 "point the profile at a folder saved with save_pretrained or downloaded from the Hub"
             )
         return
-    if _in_hub_cache(reference):
+    if not is_hub_repo_id(reference):
+        raise ModelUnavailableError(
+            f"model '{reference}' ({role}, profile '{profile}') is neither a folder on this machine nor a Hugging "
+            "Face repo id (name or namespace/name): fix the reference in the profile"
+        )
+    if hub_file_available(reference, "model_index.json"):
         return
-    if hub_reachable():
-        from huggingface_hub import hf_hub_download
-        from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
-
-        try:
-            hf_hub_download(reference, "model_index.json")
-            return
-        except (LocalEntryNotFoundError, HfHubHTTPError, OSError, ValueError):
-            pass
     raise ModelUnavailableError(
         f"model '{reference}' ({role}, profile '{profile}') is not on this machine and cannot be downloaded: "
         f"run `hf download {reference}` where there is network access and copy the Hugging Face cache "
@@ -138,10 +134,36 @@ def is_local_reference(reference: str) -> bool:
     return path.is_absolute() or reference.startswith((".", "~")) or path.exists()
 
 
-def _in_hub_cache(reference: str) -> bool:
-    from huggingface_hub import try_to_load_from_cache
+def is_hub_repo_id(reference: str) -> bool:
+    """Whether ``reference`` is a valid Hugging Face repo id (huggingface_hub's own rule, not ours)."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
 
-    return isinstance(try_to_load_from_cache(reference, "model_index.json"), str)
+    try:
+        validate_repo_id(reference)
+    except HFValidationError:
+        return False
+    return True
+
+
+def hub_file_available(repo: str, file_name: str) -> bool:
+    """Whether ``file_name`` of Hub repo ``repo`` is in the local cache, or downloads now (False for an invalid id).
+
+    Model loading and the metric models both ask this, so "cached or downloadable" means one thing everywhere.
+    """
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    if not is_hub_repo_id(repo):
+        return False
+    if isinstance(try_to_load_from_cache(repo, file_name), str):
+        return True
+    if not hub_reachable():
+        return False
+    try:
+        hf_hub_download(repo, file_name)
+    except (LocalEntryNotFoundError, HfHubHTTPError, OSError, ValueError):
+        return False
+    return True
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:

@@ -24,7 +24,7 @@ from mora_agents.evaluation.metrics.profiles import MetricsProfile, load_metrics
 from mora_agents.evaluation.metrics.tiny_models import tiny_metric_model_path
 from mora_tools.builders.registry import TINY_PREFIX
 from mora_tools.cache import quiet_libraries
-from mora_tools.loading.models import hub_reachable, is_local_reference
+from mora_tools.loading.models import hub_file_available, is_hub_repo_id, is_local_reference
 
 LAION_HEAD_URL = "https://github.com/LAION-AI/aesthetic-predictor/raw/main/sa_0_4_vit_l_14_linear.pth"
 """Where LAION publishes the ViT-L/14 linear aesthetic head (VBench downloads it from there)."""
@@ -76,7 +76,12 @@ def check_metric_model(reference: str, metric: str, profile: str) -> None:
                 "point the metrics profile at a folder saved with save_pretrained or downloaded from the Hub"
             )
         return
-    if _hub_file_available(reference, "config.json"):
+    if not is_hub_repo_id(reference):
+        raise ModelUnavailableError(
+            f"metric model '{reference}' ({metric}, metrics profile '{profile}') is neither a folder on this machine "
+            "nor a Hugging Face repo id (name or namespace/name): fix the reference in the metrics profile"
+        )
+    if hub_file_available(reference, "config.json"):
         return
     raise ModelUnavailableError(
         f"metric model '{reference}' ({metric}, metrics profile '{profile}') is not on this machine and cannot be "
@@ -105,7 +110,7 @@ def resolve_aesthetic_head(profile: MetricsProfile) -> Path:
                 "where there is network access, or name another file in a metrics profile file"
             )
         return path
-    if _hub_file_available(reference, file_name):
+    if hub_file_available(reference, file_name):
         from huggingface_hub import hf_hub_download
 
         return Path(hf_hub_download(reference, file_name))
@@ -114,25 +119,6 @@ def resolve_aesthetic_head(profile: MetricsProfile) -> Path:
         f"run `hf download {reference} {file_name}` where there is network access and copy the Hugging Face cache "
         "here (or set HF_HOME to it), or name a local file in a metrics profile file"
     )
-
-
-def _hub_file_available(repo: str, file_name: str) -> bool:
-    """Whether ``file_name`` of Hub repo ``repo`` is in the local cache, or downloads now."""
-    from huggingface_hub import hf_hub_download, try_to_load_from_cache
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
-
-    try:
-        if isinstance(try_to_load_from_cache(repo, file_name), str):
-            return True
-    except ValueError:  # not a valid repo id: it cannot be on the Hub either
-        return False
-    if not hub_reachable():
-        return False
-    try:
-        hf_hub_download(repo, file_name)
-    except (LocalEntryNotFoundError, HfHubHTTPError, OSError, ValueError):
-        return False
-    return True
 
 
 def metric_models(profile: MetricsProfile, metrics: Iterable[str] | None = None) -> list[tuple[str, str]]:
