@@ -1,6 +1,6 @@
 """Model profiles: which model plays each role, and how it is called. One YAML file per profile here.
 
-A profile is data (``tools/profiles/<name>.yaml``), validated by :class:`ModelProfile`; code never
+A profile is data (``mora_tools/loading/profiles/<name>.yaml``), validated by :class:`ModelProfile`; code never
 branches on a profile's name, only on its fields.
 """
 
