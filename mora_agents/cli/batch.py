@@ -46,8 +46,11 @@ def batch(
     options: StudioOptions = DEFAULT_OPTIONS,
     sop_dir: SopDirOption = None,
 ) -> None:
-    """Run many requests unattended (review auto): OUT/001-<task>/ ... and OUT/batch.json (per request: status, run
-    folder, sha256 of the output, seconds). Run it again into the same OUT to finish what did not complete."""
+    """Run many requests unattended (review auto); run it again into the same OUT to finish the rest.
+
+    Each request's run goes to OUT/001-<task>/, OUT/002-<task>/ and so on.
+    OUT/batch.json says, per request: its status, its run folder, the sha256 of its output and its seconds.
+    A second run into the same OUT skips what completed and finishes what did not."""
     import asyncio
 
     from mora_agents.batch import BATCH_FILE, Batch, prefixed, read_requests

@@ -22,8 +22,10 @@ def doctor(
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the results as one JSON object.")] = False,
 ) -> None:
-    """Check every embedded part (LLM, director model, tiny pipelines, ffmpeg, cache, GPU, weights), each in a
-    child process: one line per part, the fix where one fails (exit 2)."""
+    """Check every embedded part: one line per part, and the fix where one fails (exit 2).
+
+    The parts: the LLM, the director's model, the tiny pipelines, ffmpeg, the cache, the GPU and the weights.
+    Each is checked in a child process, so a part that crashes is reported and the others still run."""
     from mora_agents.doctor import doctor_command
     from mora_agents.errors import CancelledError
 

@@ -154,8 +154,10 @@ def route(
     ] = None,
     sop_dir: SopDirOption = None,
 ) -> None:
-    """Show what the director makes of a request: the task, its inputs, what it understood (``explanation``) and
-    which words chose each clip (``bindings``), or its question, as JSON. Runs nothing."""
+    """Show what the director makes of a request, as JSON; runs nothing.
+
+    The JSON holds the task and its inputs, or the question the director would ask instead.
+    Its explanation field says what the director understood; its bindings say which words chose each clip."""
     import asyncio
 
     from autogen_agentchat.messages import StructuredMessage

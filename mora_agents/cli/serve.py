@@ -37,9 +37,12 @@ def serve(
     sop_dir: SopDirOption = None,
     web: Annotated[bool, typer.Option(help="The web studio at / (chat, review cards, task forms).")] = True,
 ) -> None:
-    """Serve the studio over HTTP: the web studio at / (open it in a browser), the OpenAI Videos API at /v1/videos
-    (point an OpenAI client's base_url at http://HOST:PORT/v1) and mora's job API with human review at /mora/v1;
-    docs at /docs. Jobs survive restarts."""
+    """Serve the studio over HTTP: the web studio, the OpenAI Videos API and the job API with review.
+
+    The web studio is at /: open it in a browser.
+    The OpenAI Videos API is at /v1/videos: point an OpenAI client's base_url at http://HOST:PORT/v1.
+    mora's job API with human review is at /mora/v1, and the API docs are at /docs.
+    Jobs survive restarts."""
     import ipaddress
 
     import uvicorn
