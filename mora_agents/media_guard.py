@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 import warnings
 from collections.abc import Iterator
@@ -485,6 +486,11 @@ def _os_reason(error: OSError) -> str:
     return (error.strerror or type(error).__name__).lower()
 
 
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
+
+
 def _damage(error: BaseException) -> str:
-    text = " ".join(str(error).split())[:120]
+    # A decoder's message may hold an object's repr ("cannot identify image file <_io.BytesIO object at 0x7f..>"):
+    # an address means nothing to the person, so it goes.
+    text = " ".join(_OBJECT_REPR.sub("", str(error)).split())[:120]
     return f"damaged or truncated ({text or type(error).__name__})"

@@ -242,6 +242,17 @@ def test_a_truncated_image(media, tmp_path, suffix):
     )
 
 
+def test_a_png_signature_over_a_broken_header_is_named_without_a_python_address(tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\nxxxx")  # the signature, then no IHDR chunk
+    message = error_of(read_image, broken)
+    # Pillow says "cannot identify image file <_io.BytesIO object at 0x7f...>": the address meant nothing to a person.
+    assert (
+        message
+        == f"{broken} is not a readable image: its PNG header is damaged or truncated (cannot identify image file)"
+    )
+
+
 def test_a_truncated_video(media, tmp_path):
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(media["mp4"].read_bytes()[: media["mp4"].stat().st_size // 2])
