@@ -161,6 +161,15 @@ def test_fallback_round_trip(references, separator):
     assert Binding.parse(str(binding)) == binding
 
 
+def test_a_join_is_described_in_words_on_the_progress_line():
+    # The runner's "output: joining ..." line; it showed the raw $references to people in mora chat.
+    assert Binding.parse("$inputs.video").describe() == "the input video"
+    assert Binding.parse("$continuation.video").describe() == "continuation's video"
+    assert Binding.parse("$fitted.image | $inputs.image.last_frame").describe() == (
+        "fitted's image or the input image (last frame)"
+    )
+
+
 @FAST
 @given(
     st.lists(

@@ -57,6 +57,13 @@ class Reference:
     def __str__(self) -> str:
         return "$" + ".".join((self.source, self.key, *self.accessors))
 
+    def describe(self) -> str:
+        """In words, for progress lines: ``$inputs.video`` is "the input video", ``$continuation.video.last_frame``
+        is "continuation's video (last frame)"."""
+        owner = f"the input {self.key}" if self.source == "inputs" else f"{self.source}'s {self.key}"
+        details = ", ".join(accessor.replace("_", " ") for accessor in self.accessors)
+        return f"{owner} ({details})" if details else owner
+
 
 @dataclass(frozen=True)
 class Binding:
@@ -83,6 +90,10 @@ class Binding:
 
     def __str__(self) -> str:
         return str(self.literal) if self.is_literal else " | ".join(map(str, self.references))
+
+    def describe(self) -> str:
+        """In words: the literal, or each reference described (alternatives joined by "or")."""
+        return str(self.literal) if self.is_literal else " or ".join(ref.describe() for ref in self.references)
 
 
 @dataclass(frozen=True)

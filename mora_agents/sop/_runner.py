@@ -31,6 +31,7 @@ from mora_agents.messages import (
     StudioEvent,
     VideoArtifact,
 )
+from mora_agents.sop._bindings import Binding
 from mora_agents.sop._schema import AGENT_ROLES, SopSpec, StepSpec, role_of
 from mora_agents.sop._values import MediaFormat, RunValues
 from mora_agents.workspace import IterationRecord, RunManifest, StageRecord, Workspace
@@ -107,7 +108,8 @@ class SopRunner:
                 else:
                     await self._run_step(step, token)
             if not isinstance(self.spec.output, str):
-                self.note("output", "joining " + ", ".join(self.spec.output.join))
+                joined = [Binding.parse(value).describe() for value in self.spec.output.join]
+                self.note("output", "joining " + " and ".join(joined))
             self.manifest.output = await asyncio.to_thread(self._publish_output)
             self.manifest.status = "completed"
         except BaseException as error:
