@@ -105,22 +105,19 @@ def _profile_with(tmp_path: Path, **changes: dict) -> str:
     return str(path)
 
 
-def test_missing_hub_model_is_one_sentence_with_hf_download(tmp_path: Path) -> None:
-    profile = load_metrics_profile(_profile_with(tmp_path, consistency={"subject_model": "mora-tests/no-such-dino"}))
+@pytest.mark.parametrize(
+    ("reference", "says"),
+    [
+        ("mora-tests/no-such-dino", "is not on this machine and cannot be downloaded: run `hf download mora-tests/"),
+        ("no//such dino", "is neither a folder on this machine nor a Hugging Face repo id"),  # was a traceback
+    ],
+)
+def test_a_missing_or_malformed_metric_model_is_one_sentence(tmp_path: Path, reference: str, says: str) -> None:
+    profile = load_metrics_profile(_profile_with(tmp_path, consistency={"subject_model": reference}))
     with pytest.raises(ModelUnavailableError) as caught:
         check_metrics_profile(profile, ["subject_consistency"])
     message = str(caught.value)
-    assert "'mora-tests/no-such-dino' (subject_consistency, metrics profile 'real')" in message
-    assert "`hf download mora-tests/no-such-dino`" in message
-    assert "\n" not in message and caught.value.exit_code == 2
-
-
-def test_a_metric_model_reference_that_is_no_folder_and_no_repo_id_is_one_sentence(tmp_path: Path) -> None:
-    profile = load_metrics_profile(_profile_with(tmp_path, consistency={"subject_model": "no//such dino"}))
-    with pytest.raises(ModelUnavailableError) as caught:
-        check_metrics_profile(profile, ["subject_consistency"])
-    message = str(caught.value)
-    assert "'no//such dino' (subject_consistency, metrics profile 'real') is neither a folder" in message
+    assert f"metric model '{reference}' (subject_consistency, metrics profile 'real') {says}" in message
     assert "\n" not in message and caught.value.exit_code == 2
 
 
