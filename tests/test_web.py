@@ -10,11 +10,11 @@ import shutil
 from pathlib import Path
 
 import httpx
+import playwright.sync_api as playwright_api  # the dev extra installs it: missing, the browser tests fail, never skip
 import pytest
 from live_server import serving, wait
 from PIL import Image
 
-playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 expect.set_options(timeout=30_000)  # a loaded machine may render a step seconds after the last
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
