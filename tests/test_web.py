@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -141,6 +142,8 @@ def test_cancel_a_running_job(browser_page, studio):
     page.get_by_role("button", name="Cancel").click()
     page.get_by_text("cancelled").first.wait_for()
     shots.take("cancelled")
+    # The picker counts this new session's one turn in the singular (it read "1 turns").
+    expect(page.get_by_label("Session")).to_have_value(re.compile(r"^web · 1 turn · "))
     # The store says so, and the run stopped there: it recorded why, made no video, and stays cancelled.
     events = wait(lambda: job_events(studio, job["id"]), lambda e: bool(e) and e[-1]["type"] in RUN_ENDS)
     assert events[-1]["type"] == "run_cancelled", events[-1]

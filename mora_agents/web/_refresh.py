@@ -16,8 +16,12 @@ CARD_SIZE = 11
 
 def session_choices(listed: list[dict], chosen: str | None):
     """The session picker: every session, ``chosen`` picked."""
-    labels = [(f"{s['name']} · {s['turns']} turns · {s['created'][:16]}", s["id"]) for s in listed]
+    labels = [(f"{s['name']} · {_turns(s['turns'])} · {s['created'][:16]}", s["id"]) for s in listed]
     return gr.update(choices=labels, value=chosen)
+
+
+def _turns(count: int) -> str:
+    return f"{count} turn" if count == 1 else f"{count} turns"
 
 
 def latest_job(sessions: SessionService, session_id: str | None) -> str | None:
